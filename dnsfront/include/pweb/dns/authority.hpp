@@ -1,0 +1,67 @@
+#pragma once
+// What exists: the zones this node is authoritative for, and the lookup of a
+// question in them against a device snapshot. Knows nothing of rcodes or sections;
+// the responder turns a LookupResult into an answer.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "pweb/dns/message.hpp"
+#include "pweb/registrar/snapshot.hpp"
+
+namespace pweb::dns {
+
+// A name server's glue; a wildcard listener has no address to give.
+struct NameServerAddress {
+  std::optional<registrar::Ipv4> v4;
+  std::optional<registrar::Ipv6> v6;
+};
+
+struct AuthorityConfig {
+  std::vector<std::string> zones{"dht."};  // served suffixes
+  std::uint32_t ttl = 60;                  // device records; also the SOA minimum
+  std::string label;                       // this agent's own label, if any
+  // One name server `ns<N>.<zone>` per address (the node's DNS listeners);
+  // with none, a single address-less ns1 stands in.
+  std::vector<NameServerAddress> name_servers;
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Outcome : std::uint8_t { answer, nodata, nxdomain, refused, formerr };
+enum class Node : std::uint8_t { none, apex, name_server, device, interior };
+
+struct LookupResult {
+  Outcome outcome = Outcome::refused;
+  Node node = Node::none;
+  std::uint8_t zone_label = 0;  // index of the zone's first label in the qname
+  std::uint16_t name_server = 0;  // index into name_servers for Node::name_server
+  const registrar::Snapshot::Entry* device = nullptr;
+};
+
+class Authority {
+ public:
+  explicit Authority(AuthorityConfig config);  // throws ConfigError
+
+  [[nodiscard]] LookupResult lookup(const Query& q, const registrar::Snapshot& snap) const noexcept;
+
+  [[nodiscard]] const AuthorityConfig& config() const noexcept { return config_; }
+  [[nodiscard]] std::uint32_t ttl() const noexcept { return config_.ttl; }
+  [[nodiscard]] const std::vector<NameServerAddress>& name_servers() const noexcept {
+    return config_.name_servers;
+  }
+
+ private:
+  struct Zone {
+    Name name;  // lowercase wire form
+  };
+  AuthorityConfig config_;
+  std::vector<Zone> zones_;
+};
+
+}  // namespace pweb::dns

@@ -1,0 +1,132 @@
+#include "pweb/dns/authority.hpp"
+
+#include <array>
+#include <string_view>
+
+#include "pweb/registrar/names.hpp"
+
+namespace pweb::dns {
+namespace {
+
+constexpr std::size_t kDeviceDepth = 3;  // device.user.agent
+
+// Appends label bytes lowercased; false if a byte cannot occur in a registered
+// name, in which case the name cannot exist.
+bool append_lower_hostname(std::span<const std::uint8_t> label, char*& out) noexcept {
+  for (std::uint8_t c : label) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<std::uint8_t>(c + ('a' - 'A'));
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok) return false;
+    *out++ = static_cast<char>(c);
+  }
+  return true;
+}
+
+// "ns<N>" with 1 <= N <= count; returns N-1 or -1.
+int name_server_index(std::span<const std::uint8_t> label, std::size_t count) noexcept {
+  if (label.size() < 3 || label.size() > 6) return -1;
+  if ((label[0] | 0x20) != 'n' || (label[1] | 0x20) != 's' || label[2] == '0') return -1;
+  std::size_t n = 0;
+  for (std::size_t i = 2; i < label.size(); ++i) {
+    if (label[i] < '0' || label[i] > '9') return -1;
+    n = n * 10 + (label[i] - '0');
+  }
+  return (n >= 1 && n <= count) ? static_cast<int>(n - 1) : -1;
+}
+
+LookupResult with(Outcome o, Node n, std::uint8_t zone_label) noexcept {
+  LookupResult r;
+  r.outcome = o;
+  r.node = n;
+  r.zone_label = zone_label;
+  return r;
+}
+
+}  // namespace
+
+Authority::Authority(AuthorityConfig config) : config_(std::move(config)) {
+  if (config_.zones.empty()) throw ConfigError("at least one --suffix is needed");
+  if (config_.name_servers.size() > 9999) throw ConfigError("too many DNS listen addresses");
+  if (config_.name_servers.empty()) config_.name_servers.emplace_back();
+  for (auto& z : config_.zones) {
+    z = registrar::to_lower(z);
+    if (z.empty() || z.back() != '.') z.push_back('.');
+    Zone zone;
+    if (z == "." || !name_from_text(z, zone.name)) {
+      throw ConfigError("--suffix '" + z + "' is not a valid zone name");
+    }
+    for (std::size_t i = 0; i < zone.name.labels; ++i) {
+      const auto label = zone.name.label(i);
+      if (auto err = registrar::label_error(
+              std::string_view(reinterpret_cast<const char*>(label.data()), label.size()))) {
+        throw ConfigError("--suffix '" + z + "': " + *err);
+      }
+    }
+    zones_.push_back(zone);
+  }
+  if (config_.ttl > 0x7FFFFFFF) throw ConfigError("--ttl too large");
+}
+
+LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) const noexcept {
+  if (q.qclass != cls::IN && q.qclass != cls::ANY) return with(Outcome::refused, Node::none, 0);
+  if (q.qtype == type::OPT) return with(Outcome::formerr, Node::none, 0);
+
+  // The longest served zone that the name is in.
+  const Zone* zone = nullptr;
+  for (const auto& z : zones_) {
+    if (q.qname.labels < z.name.labels) continue;
+    if (zone && zone->name.labels >= z.name.labels) continue;
+    if (wire_equal_nocase(q.qname.suffix(q.qname.labels - z.name.labels), z.name.bytes())) {
+      zone = &z;
+    }
+  }
+  if (!zone) return with(Outcome::refused, Node::none, 0);
+  // Zone transfers are not offered.
+  if (q.qtype == type::AXFR || q.qtype == type::IXFR) return with(Outcome::refused, Node::none, 0);
+
+  const std::size_t depth = q.qname.labels - zone->name.labels;
+  const auto zone_label = static_cast<std::uint8_t>(depth);
+  const bool any = q.qtype == type::ANY;
+
+  if (depth == 0) {
+    const bool has = q.qtype == type::SOA || q.qtype == type::NS || any;
+    return with(has ? Outcome::answer : Outcome::nodata, Node::apex, zone_label);
+  }
+  if (depth > kDeviceDepth) return with(Outcome::nxdomain, Node::none, zone_label);
+
+  if (depth == 1) {
+    const int ns = name_server_index(q.qname.label(0), config_.name_servers.size());
+    if (ns >= 0) {
+      const auto& addr = config_.name_servers[static_cast<std::size_t>(ns)];
+      const bool has = (any && (addr.v4 || addr.v6)) || (q.qtype == type::A && addr.v4) ||
+                       (q.qtype == type::AAAA && addr.v6);
+      auto r = with(has ? Outcome::answer : Outcome::nodata, Node::name_server, zone_label);
+      r.name_server = static_cast<std::uint16_t>(ns);
+      return r;
+    }
+  }
+
+  // Relative key "device.user.agent", lowercase, built on the stack.
+  std::array<char, kMaxNameSize> key{};
+  char* out = key.data();
+  for (std::size_t i = 0; i < depth; ++i) {
+    if (i > 0) *out++ = '.';
+    if (!append_lower_hostname(q.qname.label(i), out)) {
+      return with(Outcome::nxdomain, Node::none, zone_label);
+    }
+  }
+  const std::string_view k(key.data(), static_cast<std::size_t>(out - key.data()));
+  if (depth == 1 && k == config_.label) return with(Outcome::nodata, Node::interior, zone_label);
+
+  const auto* entry = snap.find(k);
+  if (!entry) return with(Outcome::nxdomain, Node::none, zone_label);
+  if (!entry->is_device()) return with(Outcome::nodata, Node::interior, zone_label);
+  const bool has = (q.qtype == type::A && entry->has_v4()) ||
+                   (q.qtype == type::AAAA && entry->has_v6()) ||
+                   (any && (entry->has_v4() || entry->has_v6()));
+  auto r = with(has ? Outcome::answer : Outcome::nodata, Node::device, zone_label);
+  r.device = entry;
+  return r;
+}
+
+}  // namespace pweb::dns

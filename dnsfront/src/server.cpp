@@ -1,0 +1,96 @@
+#include "pweb/dns/server.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include "tcp_listener.hpp"
+#include "udp_listener.hpp"
+#include "worker.hpp"
+
+namespace pweb::dns {
+
+Worker::Worker(const Authority& auth, const registrar::SnapshotHolder& holder,
+               const ServerConfig& cfg)
+    : authority(auth), snapshots(holder), config(cfg) {}
+Worker::~Worker() = default;
+
+struct DnsServer::Impl {
+  ServerConfig config;
+  std::vector<std::unique_ptr<Worker>> workers;
+  bool started = false;
+};
+
+DnsServer::DnsServer(ServerConfig config, const Authority& authority,
+                     const registrar::SnapshotHolder& snapshots)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->config = std::move(config);
+  const auto& cfg = impl_->config;
+  if (cfg.listen.empty()) throw BindError("no DNS listen address");
+  const unsigned threads = cfg.threads == 0 ? 1 : cfg.threads;
+  for (unsigned t = 0; t < threads; ++t) {
+    auto w = std::make_unique<Worker>(authority, snapshots, cfg);
+    for (const auto& l : cfg.listen) {
+      asio::error_code ec;
+      const auto addr = asio::ip::make_address(l.host, ec);
+      if (ec) throw BindError("DNS listen address '" + l.host + "' is not an IP address");
+      const std::string where = (addr.is_v6() ? "[" + l.host + "]" : l.host) + ":" +
+                                std::to_string(l.port);
+      try {
+        w->udp.push_back(std::make_unique<UdpListener>(*w, asio::ip::udp::endpoint(addr, l.port)));
+        w->tcp.push_back(std::make_shared<TcpListener>(*w, asio::ip::tcp::endpoint(addr, l.port)));
+      } catch (const std::system_error& e) {
+        throw BindError("cannot listen for DNS on " + where + ": " + e.code().message());
+      }
+    }
+    impl_->workers.push_back(std::move(w));
+  }
+}
+
+DnsServer::~DnsServer() { stop(); }
+
+void DnsServer::start() {
+  if (impl_->started) return;
+  impl_->started = true;
+  // Workers never handle signals; the main thread waits for them.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  for (auto& w : impl_->workers) {
+    for (auto& u : w->udp) u->start();
+    for (auto& t : w->tcp) t->start();
+    w->thread = std::thread([worker = w.get()] { worker->io.run(); });
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void DnsServer::stop() {
+  if (!impl_) return;
+  for (auto& w : impl_->workers) {
+    asio::post(w->io, [worker = w.get()] {
+      for (auto& u : worker->udp) u->close();
+      for (auto& t : worker->tcp) t->close();
+      worker->io.stop();
+    });
+  }
+  for (auto& w : impl_->workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+ServerStats DnsServer::stats() const {
+  ServerStats s;
+  for (const auto& w : impl_->workers) {
+    const auto& ws = w->stats;
+    s.udp_queries += ws.udp_queries.load(std::memory_order_relaxed);
+    s.tcp_queries += ws.tcp_queries.load(std::memory_order_relaxed);
+    s.dropped += ws.dropped.load(std::memory_order_relaxed);
+    s.truncated += ws.truncated.load(std::memory_order_relaxed);
+    s.tcp_connections += ws.tcp_connections.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < s.rcodes.size(); ++i) {
+      s.rcodes[i] += ws.rcodes[i].load(std::memory_order_relaxed);
+    }
+  }
+  return s;
+}
+
+}  // namespace pweb::dns

@@ -1,0 +1,152 @@
+#include "tcp_listener.hpp"
+
+#include <deque>
+
+#include "pweb/dns/tcp_framer.hpp"
+
+namespace pweb::dns {
+namespace {
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+constexpr std::size_t kReadChunk = 4096;
+// Stop reading while this much is waiting to be written: a client that sends
+// without reading cannot make us buffer without bound.
+constexpr std::size_t kMaxPendingOutput = 256 * 1024;
+
+class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
+ public:
+  TcpConnection(Worker& worker, asio::ip::tcp::socket socket)
+      : worker_(worker), socket_(std::move(socket)), idle_(worker.io) {
+    ++worker_.open_tcp_connections;
+  }
+  ~TcpConnection() { --worker_.open_tcp_connections; }
+
+  void start() {
+    asio::error_code ignored;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    arm_idle_timer();
+    read();
+  }
+
+ private:
+  void arm_idle_timer() {
+    idle_.expires_after(worker_.config.tcp_idle_timeout);
+    idle_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+      if (!ec) self->close();
+    });
+  }
+
+  void close() {
+    asio::error_code ignored;
+    idle_.cancel();
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  void read() {
+    reading_ = true;
+    auto buf = framer_.prepare(kReadChunk);
+    socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
+                            [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                              self->on_read(ec, n);
+                            });
+  }
+
+  void on_read(const asio::error_code& ec, std::size_t n) {
+    reading_ = false;
+    if (ec) {
+      close_after_writes_ = true;
+      if (!writing_) close();
+      return;
+    }
+    framer_.commit(n);
+    arm_idle_timer();
+    const auto& snapshot = worker_.snapshots.get();
+    while (auto msg = framer_.next()) {
+      auto& scratch = worker_.tcp_scratch;
+      const Processed p = process_query(*msg, scratch, Transport::tcp, worker_.authority, snapshot);
+      worker_.stats.count(p, Transport::tcp);
+      if (p.response.size == 0) continue;
+      pending_.push_back(static_cast<std::uint8_t>(p.response.size >> 8));
+      pending_.push_back(static_cast<std::uint8_t>(p.response.size));
+      pending_.insert(pending_.end(), scratch.begin(),
+                      scratch.begin() + static_cast<std::ptrdiff_t>(p.response.size));
+    }
+    flush();
+    if (pending_.size() + in_flight_.size() < kMaxPendingOutput) read();
+  }
+
+  void flush() {
+    if (writing_ || pending_.empty()) return;
+    in_flight_.swap(pending_);
+    pending_.clear();
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(in_flight_),
+                      [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
+                        self->on_written(ec);
+                      });
+  }
+
+  void on_written(const asio::error_code& ec) {
+    writing_ = false;
+    in_flight_.clear();
+    if (ec) {
+      close();
+      return;
+    }
+    if (close_after_writes_ && pending_.empty()) {
+      close();
+      return;
+    }
+    flush();
+    if (!reading_ && !close_after_writes_ && pending_.size() + in_flight_.size() < kMaxPendingOutput) {
+      read();
+    }
+  }
+
+  Worker& worker_;
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer idle_;
+  TcpFramer framer_;
+  std::vector<std::uint8_t> pending_;
+  std::vector<std::uint8_t> in_flight_;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool close_after_writes_ = false;
+};
+
+}  // namespace
+
+TcpListener::TcpListener(Worker& worker, const asio::ip::tcp::endpoint& endpoint)
+    : worker_(worker), acceptor_(worker.io) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.set_option(ReusePort(true));
+  if (endpoint.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+void TcpListener::start() { accept(); }
+
+void TcpListener::close() {
+  asio::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void TcpListener::accept() {
+  acceptor_.async_accept([self = shared_from_this()](const asio::error_code& ec,
+                                                      asio::ip::tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (!ec) {
+      WorkerStats::bump(self->worker_.stats.tcp_connections);
+      if (self->worker_.open_tcp_connections < self->worker_.config.max_tcp_connections_per_thread) {
+        std::make_shared<TcpConnection>(self->worker_, std::move(socket))->start();
+      }  // else: over the limit, the socket closes as it goes out of scope
+    }
+    self->accept();
+  });
+}
+
+}  // namespace pweb::dns

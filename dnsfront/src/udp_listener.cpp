@@ -1,0 +1,91 @@
+#include "udp_listener.hpp"
+
+#include <cerrno>
+
+namespace pweb::dns {
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+UdpListener::UdpListener(Worker& worker, const asio::ip::udp::endpoint& endpoint)
+    : worker_(worker),
+      socket_(worker.io),
+      in_(kBatch * kMaxQuery),
+      out_(kBatch * kServerUdpPayload) {
+  socket_.open(endpoint.protocol());
+  socket_.set_option(asio::socket_base::reuse_address(true));
+  socket_.set_option(ReusePort(true));
+  if (endpoint.address().is_v6()) socket_.set_option(asio::ip::v6_only(true));
+  socket_.bind(endpoint);
+  socket_.non_blocking(true);
+  for (std::size_t i = 0; i < kBatch; ++i) {
+    in_iov_[i] = {in_.data() + i * kMaxQuery, kMaxQuery};
+  }
+}
+
+void UdpListener::start() { wait(); }
+
+void UdpListener::close() {
+  asio::error_code ignored;
+  socket_.close(ignored);
+}
+
+void UdpListener::wait() {
+  socket_.async_wait(asio::ip::udp::socket::wait_read, [this](const asio::error_code& ec) {
+    if (ec) return;  // closed
+    drain();
+    wait();
+  });
+}
+
+void UdpListener::drain() {
+  const int fd = socket_.native_handle();
+  for (int round = 0; round < kRoundsPerWakeup; ++round) {
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      auto& h = in_msgs_[i].msg_hdr;
+      h = msghdr{};
+      h.msg_name = &peers_[i];
+      h.msg_namelen = sizeof(sockaddr_storage);
+      h.msg_iov = &in_iov_[i];
+      h.msg_iovlen = 1;
+    }
+    const int received = recvmmsg(fd, in_msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (received <= 0) return;  // EAGAIN, or an error the next wakeup will see again
+
+    const auto& snapshot = worker_.snapshots.get();
+    unsigned replies = 0;
+    for (int i = 0; i < received; ++i) {
+      const auto& in = in_msgs_[static_cast<std::size_t>(i)];
+      if ((in.msg_hdr.msg_flags & MSG_TRUNC) != 0) {  // larger than any sane query
+        WorkerStats::bump(worker_.stats.udp_queries);
+        WorkerStats::bump(worker_.stats.dropped);
+        continue;
+      }
+      std::span<const std::uint8_t> query(static_cast<const std::uint8_t*>(in_iov_[static_cast<std::size_t>(i)].iov_base), in.msg_len);
+      std::span<std::uint8_t> out(out_.data() + replies * kServerUdpPayload, kServerUdpPayload);
+      const Processed p = process_query(query, out, Transport::udp, worker_.authority, snapshot);
+      worker_.stats.count(p, Transport::udp);
+      if (p.response.size == 0) continue;
+      out_iov_[replies] = {out.data(), p.response.size};
+      auto& h = out_msgs_[replies].msg_hdr;
+      h = msghdr{};
+      h.msg_name = in.msg_hdr.msg_name;
+      h.msg_namelen = in.msg_hdr.msg_namelen;
+      h.msg_iov = &out_iov_[replies];
+      h.msg_iovlen = 1;
+      ++replies;
+    }
+    for (unsigned sent = 0; sent < replies;) {
+      const int n = sendmmsg(fd, out_msgs_.data() + sent, replies - sent, 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        // A full socket buffer or an unreachable peer: skip that datagram.
+        ++sent;
+        continue;
+      }
+      sent += static_cast<unsigned>(n);
+    }
+    if (static_cast<std::size_t>(received) < kBatch) return;
+  }
+}
+
+}  // namespace pweb::dns

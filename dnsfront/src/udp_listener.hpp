@@ -1,0 +1,39 @@
+#pragma once
+#include <asio.hpp>
+#include <sys/socket.h>
+
+#include <array>
+#include <vector>
+
+#include "worker.hpp"
+
+namespace pweb::dns {
+
+// A UDP socket served in batches: Asio says when it is readable, then
+// recvmmsg/sendmmsg move up to kBatch datagrams per system call.
+class UdpListener {
+ public:
+  UdpListener(Worker& worker, const asio::ip::udp::endpoint& endpoint);
+  void start();
+  void close();
+
+ private:
+  static constexpr std::size_t kBatch = 32;
+  static constexpr std::size_t kMaxQuery = 4096;
+  static constexpr int kRoundsPerWakeup = 16;  // then yield to the worker's other sockets
+
+  void wait();
+  void drain();
+
+  Worker& worker_;
+  asio::ip::udp::socket socket_;
+  std::vector<std::uint8_t> in_;
+  std::vector<std::uint8_t> out_;
+  std::array<mmsghdr, kBatch> in_msgs_{};
+  std::array<mmsghdr, kBatch> out_msgs_{};
+  std::array<iovec, kBatch> in_iov_{};
+  std::array<iovec, kBatch> out_iov_{};
+  std::array<sockaddr_storage, kBatch> peers_{};
+};
+
+}  // namespace pweb::dns

@@ -1,0 +1,48 @@
+#pragma once
+// The node's configuration: plain data, filled and validated by one table of
+// options (CLI11) that also gives --help and --config FILE.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace pweb::node {
+
+struct HostPort {
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+};
+
+// "127.0.0.1:5353", "[::1]:5353", "name:4222". nullopt if malformed.
+std::optional<HostPort> parse_host_port(std::string_view text);
+
+struct NodeConfig {
+  std::string label;
+  std::filesystem::path data_dir = "./data";
+  std::vector<std::string> dns_listen{"127.0.0.1:5353"};
+  std::string http_listen = "127.0.0.1:8053";
+  std::string gateway_listen = "127.0.0.1:4450";
+  std::uint16_t dht_port = 4222;
+  std::vector<std::string> bootstrap;
+  std::uint32_t network_id = 0;
+  std::vector<std::string> suffix{"dht."};
+  std::uint32_t ttl = 60;
+  double timeout = 2.0;  // seconds
+  unsigned threads = 0;  // 0 = one per core
+  std::vector<std::string> home_agent;
+  std::string log_level = "info";
+};
+
+// Registers every node option on `app`, bound to `cfg`, with defaults shown in --help.
+void add_node_options(CLI::App& app, NodeConfig& cfg);
+
+// Cross-field checks that CLI11 validators cannot express; returns an error message.
+std::optional<std::string> validate(const NodeConfig& cfg);
+
+}  // namespace pweb::node

@@ -1,0 +1,102 @@
+#include "pweb/node/config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+
+#include "pweb/registrar/names.hpp"
+
+namespace pweb::node {
+
+std::optional<HostPort> parse_host_port(std::string_view text) {
+  HostPort hp;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    hp.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) return std::nullopt;
+    hp.host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+  }
+  if (hp.host.empty() || port.empty()) return std::nullopt;
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || end != port.data() + port.size() || value > 65535) return std::nullopt;
+  hp.port = static_cast<std::uint16_t>(value);
+  return hp;
+}
+
+namespace {
+
+// A CLI11 validator for host:port values.
+const CLI::Validator kHostPort(
+    [](std::string& value) -> std::string {
+      if (parse_host_port(value)) return {};
+      return "'" + value + "' is not host:port (use [addr]:port for IPv6)";
+    },
+    "HOST:PORT", "host:port");
+
+const CLI::Validator kLabel(
+    [](std::string& value) -> std::string {
+      if (auto err = registrar::label_error(value)) return *err;
+      return {};
+    },
+    "LABEL", "agent label");
+
+}  // namespace
+
+void add_node_options(CLI::App& app, NodeConfig& cfg) {
+  app.set_config("--config", "", "Read options from a TOML/INI file (same names as the options)");
+  app.add_option("--label", cfg.label, "This Home Agent's label (e.g. uw); none with --home-agent = gateway mode")
+      ->check(kLabel);
+  app.add_option("--data-dir", cfg.data_dir, "Directory for the device store and identity")
+      ->capture_default_str();
+  app.add_option("--dns-listen", cfg.dns_listen, "DNS listen address, UDP and TCP (repeatable)")
+      ->check(kHostPort)
+      ->capture_default_str();
+  app.add_option("--http-listen", cfg.http_listen, "HTTP API listen address")
+      ->check(kHostPort)
+      ->capture_default_str();
+  app.add_option("--gateway-listen", cfg.gateway_listen, "DNS-Gateway protocol listen address")
+      ->check(kHostPort)
+      ->capture_default_str();
+  app.add_option("--dht-port", cfg.dht_port, "OpenDHT UDP port")->capture_default_str();
+  app.add_option("--bootstrap", cfg.bootstrap, "DHT nodes to join, host:port,...")
+      ->delimiter(',')
+      ->check(kHostPort);
+  app.add_option("--network-id", cfg.network_id, "DHT network id (use a private one for test clusters)")
+      ->capture_default_str();
+  app.add_option("--suffix", cfg.suffix, "Zone served authoritatively (repeatable)")
+      ->capture_default_str();
+  app.add_option("--ttl", cfg.ttl, "TTL of device records and negative answers, seconds")
+      ->check(CLI::Range(0u, 86400u))
+      ->capture_default_str();
+  app.add_option("--timeout", cfg.timeout, "Timeout of remote lookups, seconds")
+      ->check(CLI::Range(0.01, 60.0))
+      ->capture_default_str();
+  app.add_option("--threads", cfg.threads, "DNS worker threads (0 = one per core)")
+      ->check(CLI::Range(0u, 256u))
+      ->capture_default_str();
+  app.add_option("--home-agent", cfg.home_agent, "Gateway mode: agents to forward to, host:port,...")
+      ->delimiter(',')
+      ->check(kHostPort);
+  app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+}
+
+std::optional<std::string> validate(const NodeConfig& cfg) {
+  if (cfg.dns_listen.empty()) return "at least one --dns-listen address is needed";
+  if (cfg.suffix.empty()) return "at least one --suffix is needed";
+  if (!cfg.home_agent.empty() && !cfg.label.empty()) {
+    return "--home-agent (gateway mode) and --label exclude each other";
+  }
+  return std::nullopt;
+}
+
+}  // namespace pweb::node

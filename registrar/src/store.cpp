@@ -1,0 +1,155 @@
+#include "pweb/registrar/store.hpp"
+
+#include <sqlite3.h>
+
+namespace pweb::registrar {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+// Owns a prepared statement for the length of one call.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      throw StoreError(std::string("store: cannot prepare statement: ") + sqlite3_errmsg(db));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  sqlite3_stmt* get() const noexcept { return stmt_; }
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw StoreError(std::string("store: ") + sqlite3_errmsg(db_));
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+std::string column_text(sqlite3_stmt* s, int col) {
+  const auto* p = sqlite3_column_text(s, col);
+  return p ? reinterpret_cast<const char*>(p) : std::string();
+}
+
+}  // namespace
+
+DeviceStore::DeviceStore(const std::filesystem::path& data_dir) : path_(data_dir / "pweb.db") {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    throw StoreError("store: cannot create data dir " + data_dir.string() + ": " + ec.message());
+  }
+  if (sqlite3_open_v2(path_.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw StoreError("store: cannot open " + path_.string() + ": " + msg);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  try {
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    exec(
+        "CREATE TABLE IF NOT EXISTS devices("
+        " name TEXT PRIMARY KEY,"
+        " ipv4 TEXT,"
+        " ipv6 TEXT,"
+        " services TEXT NOT NULL DEFAULT '',"
+        " updated INTEGER NOT NULL)");
+    Statement check(db_, "SELECT value FROM meta WHERE key='schema_version'");
+    if (check.step()) {
+      if (std::stoi(column_text(check.get(), 0)) != kSchemaVersion) {
+        throw StoreError("store: " + path_.string() + " has schema version " +
+                         column_text(check.get(), 0) + ", this build reads " +
+                         std::to_string(kSchemaVersion));
+      }
+    } else {
+      exec("INSERT INTO meta(key, value) VALUES('schema_version', '1')");
+    }
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+DeviceStore::~DeviceStore() { sqlite3_close(db_); }
+
+void DeviceStore::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw StoreError(std::string("store: ") + msg + " in: " + sql);
+  }
+}
+
+std::vector<DeviceRecord> DeviceStore::load_all() const {
+  std::vector<DeviceRecord> out;
+  Statement s(db_, "SELECT name, ipv4, ipv6, services, updated FROM devices ORDER BY name");
+  while (s.step()) {
+    DeviceRecord r;
+    r.name = column_text(s.get(), 0);
+    if (auto v4 = column_text(s.get(), 1); !v4.empty()) r.ipv4 = parse_ipv4(v4);
+    if (auto v6 = column_text(s.get(), 2); !v6.empty()) r.ipv6 = parse_ipv6(v6);
+    r.services = column_text(s.get(), 3);
+    r.updated = sqlite3_column_int64(s.get(), 4);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void DeviceStore::upsert(const std::vector<DeviceRecord>& records) {
+  exec("BEGIN IMMEDIATE");
+  try {
+    Statement s(db_,
+                "INSERT INTO devices(name, ipv4, ipv6, services, updated) VALUES(?,?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET ipv4=excluded.ipv4, ipv6=excluded.ipv6, "
+                "services=excluded.services, updated=excluded.updated");
+    for (const auto& r : records) {
+      const std::string v4 = r.ipv4 ? format_ipv4(*r.ipv4) : std::string();
+      const std::string v6 = r.ipv6 ? format_ipv6(*r.ipv6) : std::string();
+      sqlite3_bind_text(s.get(), 1, r.name.c_str(), -1, SQLITE_TRANSIENT);
+      if (r.ipv4) {
+        sqlite3_bind_text(s.get(), 2, v4.c_str(), -1, SQLITE_TRANSIENT);
+      } else {
+        sqlite3_bind_null(s.get(), 2);
+      }
+      if (r.ipv6) {
+        sqlite3_bind_text(s.get(), 3, v6.c_str(), -1, SQLITE_TRANSIENT);
+      } else {
+        sqlite3_bind_null(s.get(), 3);
+      }
+      sqlite3_bind_text(s.get(), 4, r.services.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(s.get(), 5, r.updated);
+      s.step();
+      s.reset();
+    }
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+bool DeviceStore::remove(const std::string& name) {
+  Statement s(db_, "DELETE FROM devices WHERE name=?");
+  sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  s.step();
+  return sqlite3_changes(db_) > 0;
+}
+
+}  // namespace pweb::registrar

@@ -1,0 +1,50 @@
+#pragma once
+// The HTTP API (cpp-httplib). Handlers parse, call a service, serialize JSON;
+// business logic lives in the services the node injects.
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pweb::rest {
+
+struct StatusInfo {
+  std::string version;
+  std::string label;
+  std::vector<std::string> zones;
+  std::uint64_t devices = 0;
+  std::uint32_t serial = 0;
+  std::int64_t started = 0;  // unix seconds
+  std::uint64_t dns_udp_queries = 0;
+  std::uint64_t dns_tcp_queries = 0;
+};
+
+class StatusService {
+ public:
+  virtual ~StatusService() = default;
+  [[nodiscard]] virtual StatusInfo status() const = 0;
+};
+
+class HttpError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class HttpServer {
+ public:
+  HttpServer(const StatusService& status);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds now (HttpError if it cannot), serves on its own threads.
+  void start(const std::string& host, std::uint16_t port);
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pweb::rest
