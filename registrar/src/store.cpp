@@ -93,7 +93,7 @@ void DeviceStore::exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    throw StoreError(std::string("store: ") + msg + " in: " + sql);
+    throw StoreError("store " + path_.string() + ": " + msg + " (in: " + sql + ")");
   }
 }
 

@@ -83,17 +83,6 @@ def free_port(hosts: Sequence[str] = ("127.0.0.1",)) -> int:
     raise RuntimeError(f"no free port found for {hosts}")
 
 
-def ipv6_loopback_available() -> Tuple[bool, str]:
-    if not socket.has_ipv6:
-        return False, "Python built without IPv6"
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-    except OSError as e:
-        return False, f"cannot bind [::1]: {e}"
-    return True, ""
-
-
 # ---------------------------------------------------------------------------
 # The node process
 # ---------------------------------------------------------------------------

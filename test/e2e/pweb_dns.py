@@ -43,6 +43,17 @@ def family_of(host: str) -> int:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
+def ipv6_loopback_available() -> "tuple[bool, str]":
+    if not socket.has_ipv6:
+        return False, "Python built without IPv6"
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+    except OSError as e:
+        return False, f"cannot bind [::1]: {e}"
+    return True, ""
+
+
 def fmt_hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 

@@ -1,0 +1,227 @@
+#include "pweb/dns/query_processor.hpp"
+
+#include <gtest/gtest.h>
+
+#include "../dns_test_util.hpp"
+
+namespace pweb::dns {
+namespace {
+
+using testutil::build_query;
+using testutil::decode;
+using testutil::Decoded;
+using testutil::QuerySpec;
+
+class ProcessQuery : public ::testing::Test {
+ protected:
+  ProcessQuery() : auth_(make_auth(1)) {
+    std::vector<registrar::DeviceRecord> recs(2);
+    recs[0].name = "laptop.alice.uw";
+    recs[0].ipv4 = registrar::parse_ipv4("192.0.2.10");
+    recs[0].ipv6 = registrar::parse_ipv6("2001:db8::10");
+    recs[1].name = "phone.alice.uw";
+    recs[1].ipv4 = registrar::parse_ipv4("192.0.2.11");
+    snap_ = registrar::Snapshot::build(recs, 42);
+  }
+
+  static Authority make_auth(int name_servers) {
+    AuthorityConfig cfg;
+    cfg.ttl = 60;
+    for (int i = 0; i < name_servers; ++i) {
+      cfg.name_servers.push_back(
+          {registrar::Ipv4{127, 0, 0, static_cast<std::uint8_t>(i + 1)}, std::nullopt});
+    }
+    return Authority(cfg);
+  }
+
+  Decoded run(const std::vector<std::uint8_t>& query, Transport t = Transport::udp,
+              const Authority* auth = nullptr) {
+    out_.assign(65535, 0);
+    const auto p = process_query(query, out_, t, auth ? *auth : auth_, *snap_);
+    last_size_ = p.response.size;
+    return decode(std::span(out_.data(), p.response.size));
+  }
+  Decoded run(const QuerySpec& spec, Transport t = Transport::udp) { return run(build_query(spec), t); }
+
+  Authority auth_;
+  std::shared_ptr<const registrar::Snapshot> snap_;
+  std::vector<std::uint8_t> out_;
+  std::size_t last_size_ = 0;
+};
+
+TEST_F(ProcessQuery, AnswerHasFlagsCaseAndCompression) {
+  QuerySpec spec;
+  spec.name = "LaPtOp.AlIcE.uW.dHt.";
+  const auto d = run(spec);
+  ASSERT_TRUE(d.ok);
+  EXPECT_EQ(d.header.id, 0x1234);
+  EXPECT_TRUE(d.has(flag::QR));
+  EXPECT_TRUE(d.has(flag::AA));
+  EXPECT_TRUE(d.has(flag::RD));
+  EXPECT_FALSE(d.has(flag::RA));
+  EXPECT_FALSE(d.has(flag::AD));
+  EXPECT_EQ(d.rcode(), 0);
+  EXPECT_EQ(d.qname, "LaPtOp.AlIcE.uW.dHt.");
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_EQ(d.answer[0].name, "LaPtOp.AlIcE.uW.dHt.");
+  EXPECT_EQ(d.answer[0].ttl, 60u);
+  EXPECT_EQ(d.answer[0].rdata, (std::vector<std::uint8_t>{192, 0, 2, 10}));
+  // Owner is a 2-byte pointer: header 12 + question (21+4) + record (2+10+4).
+  EXPECT_EQ(last_size_, 12u + 25u + 16u);
+}
+
+TEST_F(ProcessQuery, RdAndCdCopiedZIgnored) {
+  QuerySpec spec;
+  spec.flags = flag::CD | 0x0040 /* Z */;
+  const auto d = run(spec);
+  EXPECT_FALSE(d.has(flag::RD));
+  EXPECT_TRUE(d.has(flag::CD));
+  EXPECT_EQ(d.header.flags & 0x0040, 0);
+  EXPECT_EQ(d.answer.size(), 1u);
+}
+
+struct RcodeCase {
+  const char* name;
+  std::uint16_t qtype;
+  std::uint16_t rcode;
+  bool aa;
+  std::size_t answers;
+  std::size_t authority;  // SOA on negative answers
+};
+
+class Rcodes : public ProcessQuery, public ::testing::WithParamInterface<RcodeCase> {};
+
+TEST_P(Rcodes, Table) {
+  const auto& c = GetParam();
+  QuerySpec spec;
+  spec.name = c.name;
+  spec.qtype = c.qtype;
+  for (auto t : {Transport::udp, Transport::tcp}) {
+    const auto d = run(spec, t);
+    ASSERT_TRUE(d.ok) << c.name;
+    EXPECT_EQ(d.rcode(), c.rcode) << c.name;
+    EXPECT_EQ(d.has(flag::AA), c.aa) << c.name;
+    EXPECT_EQ(d.answer.size(), c.answers) << c.name;
+    ASSERT_EQ(d.authority.size(), c.authority) << c.name;
+    if (c.authority) {
+      EXPECT_EQ(d.authority[0].rtype, type::SOA);
+      EXPECT_EQ(d.authority[0].name, "dht.");
+      EXPECT_EQ(d.authority[0].target, "ns1.dht.");
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, Rcodes,
+    ::testing::Values(RcodeCase{"laptop.alice.uw.dht", type::AAAA, 0, true, 1, 0},
+                      RcodeCase{"laptop.alice.uw.dht", type::ANY, 0, true, 2, 0},
+                      RcodeCase{"phone.alice.uw.dht", type::AAAA, 0, true, 0, 1},
+                      RcodeCase{"laptop.alice.uw.dht", 99, 0, true, 0, 1},
+                      RcodeCase{"alice.uw.dht", type::A, 0, true, 0, 1},
+                      RcodeCase{"uw.dht", type::A, 0, true, 0, 1},
+                      RcodeCase{"nosuch.alice.uw.dht", type::A, 3, true, 0, 1},
+                      RcodeCase{"dht", type::SOA, 0, true, 1, 0},
+                      RcodeCase{"dht", type::NS, 0, true, 1, 0},
+                      RcodeCase{"example.com", type::A, 5, false, 0, 0},
+                      RcodeCase{"dht", type::AXFR, 5, false, 0, 0}));
+
+TEST_F(ProcessQuery, NsAtApexCarriesGlue) {
+  QuerySpec spec;
+  spec.name = "dht";
+  spec.qtype = type::NS;
+  const auto d = run(spec);
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_EQ(d.answer[0].target, "ns1.dht.");
+  ASSERT_EQ(d.additional.size(), 1u);
+  EXPECT_EQ(d.additional[0].name, "ns1.dht.");
+  EXPECT_EQ(d.additional[0].rdata, (std::vector<std::uint8_t>{127, 0, 0, 1}));
+}
+
+TEST_F(ProcessQuery, MalformedAndUnsupported) {
+  auto q = build_query({});
+  q[5] = 0;  // QDCOUNT 0
+  auto d = run(q);
+  ASSERT_TRUE(d.ok);
+  EXPECT_EQ(d.rcode(), 1);
+  EXPECT_EQ(d.header.qdcount, 0);
+
+  QuerySpec notimp;
+  notimp.flags = static_cast<std::uint16_t>(2 << 11);  // STATUS
+  d = run(notimp);
+  EXPECT_EQ(d.rcode(), 4);
+  EXPECT_EQ((d.header.flags >> 11) & 0xF, 2);
+  EXPECT_FALSE(d.has(flag::AA));
+
+  q = build_query({});
+  q.pop_back();  // question cut short
+  d = run(q);
+  EXPECT_EQ(d.rcode(), 1);
+
+  q = build_query({});
+  q[2] |= 0x80;  // a response: no answer at all
+  run(q);
+  EXPECT_EQ(last_size_, 0u);
+}
+
+TEST_F(ProcessQuery, EdnsEchoAndBadvers) {
+  QuerySpec spec;
+  spec.edns = true;
+  spec.edns_flags = 0x8000 | 0x0100;  // DO and an unknown flag
+  spec.edns_options = {0, 100, 0, 1, 7, 0, 8, 0, 4, 0, 1, 24, 0};  // unknown + ECS
+  auto d = run(spec);
+  ASSERT_TRUE(d.ok);
+  EXPECT_EQ(d.answer.size(), 1u);
+  ASSERT_EQ(d.additional.size(), 1u);
+  const auto& opt = d.additional[0];
+  EXPECT_EQ(opt.rtype, type::OPT);
+  EXPECT_EQ(opt.rclass, kServerUdpPayload);
+  EXPECT_EQ(opt.ttl, 0x8000u);  // version 0, DO echoed, unknown flags not echoed
+  EXPECT_TRUE(opt.rdata.empty());
+
+  spec.edns_version = 1;
+  d = run(spec);
+  ASSERT_TRUE(d.ok);
+  EXPECT_EQ(d.rcode(), 0);
+  EXPECT_TRUE(d.answer.empty());
+  ASSERT_EQ(d.additional.size(), 1u);
+  EXPECT_EQ(d.additional[0].ttl >> 24, 1u);  // extended rcode 16 = BADVERS
+  EXPECT_EQ((d.additional[0].ttl >> 16) & 0xFF, 0u);
+}
+
+TEST_F(ProcessQuery, TruncatesAt512AndFitsOverTcp) {
+  const Authority many = make_auth(40);  // 40 NS + 40 glue: ~1.4 KB
+  QuerySpec spec;
+  spec.name = "dht";
+  spec.qtype = type::NS;
+  auto d = run(build_query(spec), Transport::udp, &many);
+  ASSERT_TRUE(d.ok);
+  EXPECT_TRUE(d.has(flag::TC));
+  EXPECT_TRUE(d.answer.empty());
+  EXPECT_LE(last_size_, 512u);
+
+  spec.edns = true;
+  spec.udp_size = 4096;  // we cap at kServerUdpPayload
+  d = run(build_query(spec), Transport::udp, &many);
+  EXPECT_TRUE(d.has(flag::TC));
+  EXPECT_LE(last_size_, kServerUdpPayload);
+  ASSERT_EQ(d.additional.size(), 1u);  // OPT survives truncation
+
+  d = run(build_query(spec), Transport::tcp, &many);
+  ASSERT_TRUE(d.ok);
+  EXPECT_FALSE(d.has(flag::TC));
+  EXPECT_EQ(d.answer.size(), 40u);
+  EXPECT_EQ(d.additional.size(), 41u);
+  EXPECT_EQ(d.answer[39].target, "ns40.dht.");
+}
+
+TEST_F(ProcessQuery, EdnsBufferBelow512CountsAs512) {
+  QuerySpec spec;
+  spec.edns = true;
+  spec.udp_size = 100;
+  const auto d = run(spec);
+  EXPECT_EQ(d.answer.size(), 1u);
+  EXPECT_FALSE(d.has(flag::TC));
+}
+
+}  // namespace
+}  // namespace pweb::dns

@@ -1,0 +1,81 @@
+#include "pweb/registrar/snapshot.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace pweb::registrar {
+namespace {
+
+std::vector<DeviceRecord> many(std::size_t n) {
+  std::vector<DeviceRecord> out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i].name = "d" + std::to_string(i) + ".u" + std::to_string(i % 100) + ".a" + std::to_string(i % 7);
+    out[i].ipv4 = Ipv4{10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8),
+                       static_cast<std::uint8_t>(i)};
+    if (i % 10 == 0) out[i].ipv6 = Ipv6{0x20, 0x01, 0x0d, 0xb8};
+  }
+  return out;
+}
+
+TEST(Snapshot, FindsEveryDeviceAndInteriorName) {
+  const auto recs = many(5000);
+  const auto snap = Snapshot::build(recs, 9);
+  EXPECT_EQ(snap->device_count(), 5000u);
+  EXPECT_EQ(snap->serial(), 9u);
+  for (std::size_t i = 0; i < recs.size(); ++i) {
+    const auto* e = snap->find(recs[i].name);
+    ASSERT_NE(e, nullptr) << recs[i].name;
+    EXPECT_TRUE(e->is_device());
+    EXPECT_EQ(e->v4, *recs[i].ipv4);
+    EXPECT_EQ(e->has_v6(), i % 10 == 0);
+  }
+  const auto* user = snap->find("u3.a3");
+  ASSERT_NE(user, nullptr);
+  EXPECT_FALSE(user->is_device());
+  ASSERT_NE(snap->find("a6"), nullptr);
+  EXPECT_EQ(snap->find("a7"), nullptr);
+  EXPECT_EQ(snap->find("d1.u1"), nullptr);
+  EXPECT_EQ(snap->find(""), nullptr);
+}
+
+TEST(Snapshot, EmptyAndDuplicates) {
+  const auto empty = Snapshot::build({}, 1);
+  EXPECT_EQ(empty->find("x"), nullptr);
+  std::vector<DeviceRecord> recs(2);
+  recs[0].name = recs[1].name = "a.b.c";
+  recs[0].ipv4 = Ipv4{1, 1, 1, 1};
+  recs[1].ipv4 = Ipv4{2, 2, 2, 2};
+  const auto snap = Snapshot::build(recs, 1);
+  EXPECT_EQ(snap->find("a.b.c")->v4, (Ipv4{2, 2, 2, 2}));
+}
+
+TEST(SnapshotHolder, ReadersSeeEachPublishedSnapshot) {
+  SnapshotHolder holder(Snapshot::build({}, 1));
+  SnapshotReader reader(holder);
+  EXPECT_EQ(reader.get().serial(), 1u);
+  holder.publish(Snapshot::build(many(10), 2));
+  EXPECT_EQ(reader.get().serial(), 2u);
+  EXPECT_EQ(reader.get().device_count(), 10u);
+}
+
+TEST(SnapshotHolder, ConcurrentPublishAndRead) {
+  SnapshotHolder holder(Snapshot::build({}, 0));
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (std::uint32_t s = 1; s <= 200; ++s) holder.publish(Snapshot::build(many(20), s));
+    done = true;
+  });
+  SnapshotReader reader(holder);
+  std::uint32_t last = 0;
+  while (!done) {
+    const auto serial = reader.get().serial();
+    EXPECT_GE(serial, last);  // never goes back
+    last = serial;
+  }
+  writer.join();
+  EXPECT_EQ(reader.get().serial(), 200u);
+}
+
+}  // namespace
+}  // namespace pweb::registrar

@@ -1,0 +1,79 @@
+#include "pweb/registrar/store.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace pweb::registrar {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/pweb-store-test-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+DeviceRecord rec(const std::string& name, const char* v4, const char* v6) {
+  DeviceRecord r;
+  r.name = name;
+  if (v4) r.ipv4 = parse_ipv4(v4);
+  if (v6) r.ipv6 = parse_ipv6(v6);
+  r.updated = 1700000000;
+  r.services = "http:8080";
+  return r;
+}
+
+TEST(DeviceStore, PersistsAcrossReopen) {
+  TempDir dir;
+  {
+    DeviceStore store(dir.path() / "nested");
+    store.upsert({rec("laptop.alice.uw", "192.0.2.1", "2001:db8::1"), rec("phone.alice.uw", "192.0.2.2", nullptr)});
+    store.upsert({rec("phone.alice.uw", nullptr, "2001:db8::2")});
+  }
+  DeviceStore again(dir.path() / "nested");
+  const auto all = again.load_all();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0], rec("laptop.alice.uw", "192.0.2.1", "2001:db8::1"));
+  EXPECT_EQ(all[1], rec("phone.alice.uw", nullptr, "2001:db8::2"));
+  EXPECT_TRUE(again.remove("laptop.alice.uw"));
+  EXPECT_FALSE(again.remove("laptop.alice.uw"));
+  EXPECT_EQ(again.load_all().size(), 1u);
+}
+
+TEST(DeviceStore, UsesWal) {
+  TempDir dir;
+  DeviceStore store(dir.path());
+  store.upsert({rec("a.b.c", "192.0.2.1", nullptr)});
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "pweb.db-wal"));
+}
+
+TEST(DeviceStore, CorruptFileFailsWithClearError) {
+  TempDir dir;
+  std::ofstream(dir.path() / "pweb.db") << std::string(4096, 'x');
+  try {
+    DeviceStore store(dir.path());
+    FAIL() << "opened a corrupt store";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("pweb.db"), std::string::npos) << e.what();
+  }
+}
+
+TEST(DeviceStore, UnwritableDataDirFails) {
+  if (geteuid() == 0) GTEST_SKIP() << "SKIPPED: running as root, directory permissions do not apply";
+  TempDir dir;
+  chmod(dir.path().c_str(), 0500);
+  EXPECT_THROW(DeviceStore(dir.path() / "sub"), StoreError);
+  chmod(dir.path().c_str(), 0700);
+}
+
+}  // namespace
+}  // namespace pweb::registrar
