@@ -5,7 +5,7 @@
 namespace pweb::dns {
 
 namespace {
-constexpr std::size_t kMinUdpPayload = 512;   // RFC 1035; smaller EDNS sizes count as 512
+constexpr std::size_t kMinUdpPayload = 512;  // RFC 1035; smaller EDNS sizes count as 512
 constexpr std::size_t kMaxTcpMessage = 65535;
 }  // namespace
 

@@ -140,8 +140,8 @@ struct Counts {
   std::uint16_t an = 0, ns = 0, ar = 0;
 };
 
-Counts write_sections(WireWriter& w, const Query& q, const LookupResult& r,
-                      const Authority& auth, std::uint32_t serial) noexcept {
+Counts write_sections(WireWriter& w, const Query& q, const LookupResult& r, const Authority& auth,
+                      std::uint32_t serial) noexcept {
   const std::size_t zone_at = kQnameOffset + q.qname.offsets[r.zone_label];
   Sections s(w, auth, zone_at, serial);
   Counts c;

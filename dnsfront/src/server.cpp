@@ -33,8 +33,8 @@ DnsServer::DnsServer(ServerConfig config, const Authority& authority,
       asio::error_code ec;
       const auto addr = asio::ip::make_address(l.host, ec);
       if (ec) throw BindError("DNS listen address '" + l.host + "' is not an IP address");
-      const std::string where = (addr.is_v6() ? "[" + l.host + "]" : l.host) + ":" +
-                                std::to_string(l.port);
+      const std::string where =
+          (addr.is_v6() ? "[" + l.host + "]" : l.host) + ":" + std::to_string(l.port);
       try {
         w->udp.push_back(std::make_unique<UdpListener>(*w, asio::ip::udp::endpoint(addr, l.port)));
         w->tcp.push_back(std::make_shared<TcpListener>(*w, asio::ip::tcp::endpoint(addr, l.port)));

@@ -100,7 +100,8 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
       return;
     }
     flush();
-    if (!reading_ && !close_after_writes_ && pending_.size() + in_flight_.size() < kMaxPendingOutput) {
+    if (!reading_ && !close_after_writes_ &&
+        pending_.size() + in_flight_.size() < kMaxPendingOutput) {
       read();
     }
   }
@@ -136,17 +137,18 @@ void TcpListener::close() {
 }
 
 void TcpListener::accept() {
-  acceptor_.async_accept([self = shared_from_this()](const asio::error_code& ec,
-                                                      asio::ip::tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-    if (!ec) {
-      WorkerStats::bump(self->worker_.stats.tcp_connections);
-      if (self->worker_.open_tcp_connections < self->worker_.config.max_tcp_connections_per_thread) {
-        std::make_shared<TcpConnection>(self->worker_, std::move(socket))->start();
-      }  // else: over the limit, the socket closes as it goes out of scope
-    }
-    self->accept();
-  });
+  acceptor_.async_accept(
+      [self = shared_from_this()](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+        if (!ec) {
+          WorkerStats::bump(self->worker_.stats.tcp_connections);
+          if (self->worker_.open_tcp_connections <
+              self->worker_.config.max_tcp_connections_per_thread) {
+            std::make_shared<TcpConnection>(self->worker_, std::move(socket))->start();
+          }  // else: over the limit, the socket closes as it goes out of scope
+        }
+        self->accept();
+      });
 }
 
 }  // namespace pweb::dns

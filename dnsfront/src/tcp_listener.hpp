@@ -1,6 +1,5 @@
 #pragma once
 #include <asio.hpp>
-
 #include <memory>
 
 #include "worker.hpp"

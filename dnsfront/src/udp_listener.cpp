@@ -60,7 +60,9 @@ void UdpListener::drain() {
         WorkerStats::bump(worker_.stats.dropped);
         continue;
       }
-      std::span<const std::uint8_t> query(static_cast<const std::uint8_t*>(in_iov_[static_cast<std::size_t>(i)].iov_base), in.msg_len);
+      std::span<const std::uint8_t> query(
+          static_cast<const std::uint8_t*>(in_iov_[static_cast<std::size_t>(i)].iov_base),
+          in.msg_len);
       std::span<std::uint8_t> out(out_.data() + replies * kServerUdpPayload, kServerUdpPayload);
       const Processed p = process_query(query, out, Transport::udp, worker_.authority, snapshot);
       worker_.stats.count(p, Transport::udp);

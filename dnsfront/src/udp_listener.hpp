@@ -1,8 +1,8 @@
 #pragma once
-#include <asio.hpp>
 #include <sys/socket.h>
 
 #include <array>
+#include <asio.hpp>
 #include <vector>
 
 #include "worker.hpp"

@@ -27,7 +27,8 @@ std::uint16_t WireReader::u16() noexcept {
 
 std::uint32_t WireReader::u32() noexcept {
   if (!need(4)) return 0;
-  const std::uint32_t v = (std::uint32_t{buf_[pos_]} << 24) | (std::uint32_t{buf_[pos_ + 1]} << 16) |
+  const std::uint32_t v = (std::uint32_t{buf_[pos_]} << 24) |
+                          (std::uint32_t{buf_[pos_ + 1]} << 16) |
                           (std::uint32_t{buf_[pos_ + 2]} << 8) | std::uint32_t{buf_[pos_ + 3]};
   pos_ += 4;
   return v;

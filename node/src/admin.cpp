@@ -59,11 +59,12 @@ void add_admin_commands(CLI::App& app, AdminOptions& opts, int& exit_code) {
       "import", "Add or replace devices from FILE (- = stdin): lines 'NAME [ADDR|-] [ADDR|-]'");
   import->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
   import->add_option("file", opts.file, "Device file")->required();
-  import->callback([&] { exit_code = device_import(opts); });
+  import->callback([&] { exit_code = device_import(opts);
+});
 
-  auto* list = device->add_subcommand("list", "List devices: name ipv4 ipv6 updated");
-  list->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
-  list->callback([&] { exit_code = device_list(opts); });
-}
+auto* list = device->add_subcommand("list", "List devices: name ipv4 ipv6 updated");
+list->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
+list->callback([&] { exit_code = device_list(opts); });
+}  // namespace pweb::node
 
 }  // namespace pweb::node

@@ -120,7 +120,8 @@ int run_node(const NodeConfig& cfg) {
 
   dns::ServerConfig server_cfg;
   for (const auto& l : dns_listen) server_cfg.listen.push_back({l.host, l.port});
-  server_cfg.threads = cfg.threads != 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+  server_cfg.threads =
+      cfg.threads != 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
   dns::DnsServer dns_server(server_cfg, authority, snapshots);
 
   const dns::DnsServer* dns_for_status = &dns_server;

@@ -52,7 +52,8 @@ const CLI::Validator kLabel(
 
 void add_node_options(CLI::App& app, NodeConfig& cfg) {
   app.set_config("--config", "", "Read options from a TOML/INI file (same names as the options)");
-  app.add_option("--label", cfg.label, "This Home Agent's label (e.g. uw); none with --home-agent = gateway mode")
+  app.add_option("--label", cfg.label,
+                 "This Home Agent's label (e.g. uw); none with --home-agent = gateway mode")
       ->check(kLabel);
   app.add_option("--data-dir", cfg.data_dir, "Directory for the device store and identity")
       ->capture_default_str();
@@ -69,7 +70,8 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
   app.add_option("--bootstrap", cfg.bootstrap, "DHT nodes to join, host:port,...")
       ->delimiter(',')
       ->check(kHostPort);
-  app.add_option("--network-id", cfg.network_id, "DHT network id (use a private one for test clusters)")
+  app.add_option("--network-id", cfg.network_id,
+                 "DHT network id (use a private one for test clusters)")
       ->capture_default_str();
   app.add_option("--suffix", cfg.suffix, "Zone served authoritatively (repeatable)")
       ->capture_default_str();
@@ -82,7 +84,8 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
   app.add_option("--threads", cfg.threads, "DNS worker threads (0 = one per core)")
       ->check(CLI::Range(0u, 256u))
       ->capture_default_str();
-  app.add_option("--home-agent", cfg.home_agent, "Gateway mode: agents to forward to, host:port,...")
+  app.add_option("--home-agent", cfg.home_agent,
+                 "Gateway mode: agents to forward to, host:port,...")
       ->delimiter(',')
       ->check(kHostPort);
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical, off")

@@ -19,8 +19,8 @@ std::optional<std::string> label_error(std::string_view label) {
     return quoted + " is " + std::to_string(label.size()) + " characters long (at most 63)";
   }
   for (char c : label) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
     if (!ok) return quoted + " has a character other than a-z, 0-9 and '-'";
   }
   if (label.front() == '-' || label.back() == '-') {
@@ -40,7 +40,8 @@ NameResult parse_device_name(std::string_view text) {
     start = dot + 1;
   }
   if (labels.size() != 3) {
-    return {std::nullopt, "name '" + std::string(text) + "' must have three labels: device.user.agent"};
+    return {std::nullopt,
+            "name '" + std::string(text) + "' must have three labels: device.user.agent"};
   }
   static constexpr const char* kRole[] = {"device", "user", "agent"};
   for (std::size_t i = 0; i < 3; ++i) {

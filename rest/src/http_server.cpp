@@ -43,20 +43,22 @@ HttpServer::HttpServer(const StatusService& status) : impl_(std::make_unique<Imp
   srv.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
       send_json(res, res.status,
-                {{"error", res.status == 404 ? "no such endpoint" : "HTTP " + std::to_string(res.status)}});
+                {{"error",
+                  res.status == 404 ? "no such endpoint" : "HTTP " + std::to_string(res.status)}});
     }
   });
   // One catch per request: an unexpected failure is a 500 with a JSON error.
-  srv.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "internal error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = std::string("internal error: ") + e.what();
-    } catch (...) {
-    }
-    send_json(res, 500, {{"error", what}});
-  });
+  srv.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = std::string("internal error: ") + e.what();
+        } catch (...) {
+        }
+        send_json(res, 500, {{"error", what}});
+      });
 }
 
 HttpServer::~HttpServer() { stop(); }

@@ -51,22 +51,6 @@ def node_binary() -> str:
 _handed_out: set = set()
 
 
-def _port_free(port: int, hosts: Sequence[str]) -> bool:
-    socks = []
-    try:
-        for host in hosts:
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                s = socket.socket(pweb_dns.family_of(host), kind)
-                socks.append(s)
-                s.bind((host, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in socks:
-            s.close()
-
-
 def free_port(hosts: Sequence[str] = ("127.0.0.1",)) -> int:
     """A port that is free for both UDP and TCP on every host in `hosts`.
 
@@ -77,7 +61,7 @@ def free_port(hosts: Sequence[str] = ("127.0.0.1",)) -> int:
         port = rng.randint(20000, 32000)
         if port in _handed_out:
             continue
-        if _port_free(port, hosts):
+        if pweb_dns.port_free(port, hosts):
             _handed_out.add(port)
             return port
     raise RuntimeError(f"no free port found for {hosts}")
@@ -326,11 +310,6 @@ def transport(request):
 # ---------------------------------------------------------------------------
 
 _log_offsets: dict = {}
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: long-running (idle-timeout) tests; "
-                                       "deselect with -m 'not slow'")
 
 
 @pytest.hookimpl(tryfirst=True)

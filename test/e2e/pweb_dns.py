@@ -54,6 +54,25 @@ def ipv6_loopback_available() -> "tuple[bool, str]":
     return True, ""
 
 
+def port_free(port: int, hosts: Sequence[str]) -> bool:
+    socks = []
+    try:
+        for host in hosts:
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                s = socket.socket(family_of(host), kind)
+                socks.append(s)
+                if kind == socket.SOCK_STREAM:
+                    # ignore TIME_WAIT leftovers; a live listener still conflicts
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+
+
 def fmt_hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -156,13 +175,12 @@ def make_query(qname: str, rdtype, rdclass=dns.rdataclass.IN, *, flags: int = 0,
                qid: Optional[int] = None) -> dns.message.QueryMessage:
     """A query; `flags` are the raw header flag bits (RD/CD/AD/Z...) and
     `edns` is None (no OPT) or the EDNS version to send."""
-    kwargs = {}
+    q = dns.message.make_query(qname, rdtype, rdclass, id=qid, flags=0, use_edns=False)
     if edns is not None:
-        kwargs = dict(use_edns=edns, payload=payload, ednsflags=ednsflags,
-                      options=list(options or []))
-    else:
-        kwargs = dict(use_edns=False)
-    q = dns.message.make_query(qname, rdtype, rdclass, id=qid, flags=0, **kwargs)
+        # Set EDNS directly: make_query()'s want_dnssec(False) computes
+        # `flags & ~DO`, which with dnspython 2.3 on Python 3.11 clears every
+        # EDNS flag bit *and the version*.
+        q.use_edns(edns, ednsflags, payload, options=list(options or []))
     q.flags = flags
     return q
 

@@ -92,7 +92,6 @@ FORMERR_OR_SILENCE = [
                                 body=(b"\x3f" + b"a" * 63) * 4 + b"\x03dht\x00\x00\x01\x00\x01")),
     ("pointer-loop", build_raw(qid=0x5104, qd=1, body=b"\xc0\x0c\x00\x01\x00\x01")),
     ("pointer-past-end", build_raw(qid=0x5105, qd=1, body=b"\xc3\xff\x00\x01\x00\x01")),
-    ("pointer-into-header", build_raw(qid=0x5106, qd=1, body=b"\xc0\x02\x00\x01\x00\x01")),
     ("arcount-without-data", build_raw(qid=0x5108, ar=1, questions=[raw_question(GOOD)])),
 ]
 

@@ -41,7 +41,9 @@ class ProcessQuery : public ::testing::Test {
     last_size_ = p.response.size;
     return decode(std::span(out_.data(), p.response.size));
   }
-  Decoded run(const QuerySpec& spec, Transport t = Transport::udp) { return run(build_query(spec), t); }
+  Decoded run(const QuerySpec& spec, Transport t = Transport::udp) {
+    return run(build_query(spec), t);
+  }
 
   Authority auth_;
   std::shared_ptr<const registrar::Snapshot> snap_;
@@ -166,7 +168,7 @@ TEST_F(ProcessQuery, MalformedAndUnsupported) {
 TEST_F(ProcessQuery, EdnsEchoAndBadvers) {
   QuerySpec spec;
   spec.edns = true;
-  spec.edns_flags = 0x8000 | 0x0100;  // DO and an unknown flag
+  spec.edns_flags = 0x8000 | 0x0100;                               // DO and an unknown flag
   spec.edns_options = {0, 100, 0, 1, 7, 0, 8, 0, 4, 0, 1, 24, 0};  // unknown + ECS
   auto d = run(spec);
   ASSERT_TRUE(d.ok);

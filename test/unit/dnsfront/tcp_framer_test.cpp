@@ -31,7 +31,8 @@ TEST(TcpFramer, PipelinedMessagesInOneRead) {
   feed(f, a);
   auto m1 = f.next();
   ASSERT_TRUE(m1);
-  EXPECT_EQ(std::vector<std::uint8_t>(m1->begin(), m1->end()), (std::vector<std::uint8_t>{1, 2, 3}));
+  EXPECT_EQ(std::vector<std::uint8_t>(m1->begin(), m1->end()),
+            (std::vector<std::uint8_t>{1, 2, 3}));
   auto m2 = f.next();
   ASSERT_TRUE(m2);
   EXPECT_EQ(m2->size(), 2u);

@@ -79,7 +79,8 @@ TEST(NodeOptions, BadValuesNameTheProblem) {
 
 TEST(NodeOptions, ConfigFile) {
   const std::string path = "/tmp/pweb-config-test.toml";
-  std::ofstream(path) << "label = \"uw\"\nttl = 30\ndns-listen = [\"127.0.0.1:1\", \"127.0.0.2:1\"]\n";
+  std::ofstream(path)
+      << "label = \"uw\"\nttl = 30\ndns-listen = [\"127.0.0.1:1\", \"127.0.0.2:1\"]\n";
   const auto p = parse({"--config", path});
   std::remove(path.c_str());
   ASSERT_TRUE(p.error.empty()) << p.error;

@@ -10,7 +10,8 @@ namespace {
 std::vector<DeviceRecord> many(std::size_t n) {
   std::vector<DeviceRecord> out(n);
   for (std::size_t i = 0; i < n; ++i) {
-    out[i].name = "d" + std::to_string(i) + ".u" + std::to_string(i % 100) + ".a" + std::to_string(i % 7);
+    out[i].name =
+        "d" + std::to_string(i) + ".u" + std::to_string(i % 100) + ".a" + std::to_string(i % 7);
     out[i].ipv4 = Ipv4{10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8),
                        static_cast<std::uint8_t>(i)};
     if (i % 10 == 0) out[i].ipv6 = Ipv6{0x20, 0x01, 0x0d, 0xb8};

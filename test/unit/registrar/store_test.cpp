@@ -36,7 +36,8 @@ TEST(DeviceStore, PersistsAcrossReopen) {
   TempDir dir;
   {
     DeviceStore store(dir.path() / "nested");
-    store.upsert({rec("laptop.alice.uw", "192.0.2.1", "2001:db8::1"), rec("phone.alice.uw", "192.0.2.2", nullptr)});
+    store.upsert({rec("laptop.alice.uw", "192.0.2.1", "2001:db8::1"),
+                  rec("phone.alice.uw", "192.0.2.2", nullptr)});
     store.upsert({rec("phone.alice.uw", nullptr, "2001:db8::2")});
   }
   DeviceStore again(dir.path() / "nested");
@@ -68,7 +69,8 @@ TEST(DeviceStore, CorruptFileFailsWithClearError) {
 }
 
 TEST(DeviceStore, UnwritableDataDirFails) {
-  if (geteuid() == 0) GTEST_SKIP() << "SKIPPED: running as root, directory permissions do not apply";
+  if (geteuid() == 0)
+    GTEST_SKIP() << "SKIPPED: running as root, directory permissions do not apply";
   TempDir dir;
   chmod(dir.path().c_str(), 0500);
   EXPECT_THROW(DeviceStore(dir.path() / "sub"), StoreError);

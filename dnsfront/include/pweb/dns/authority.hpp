@@ -39,7 +39,7 @@ enum class Node : std::uint8_t { none, apex, name_server, device, interior };
 struct LookupResult {
   Outcome outcome = Outcome::refused;
   Node node = Node::none;
-  std::uint8_t zone_label = 0;  // index of the zone's first label in the qname
+  std::uint8_t zone_label = 0;    // index of the zone's first label in the qname
   std::uint16_t name_server = 0;  // index into name_servers for Node::name_server
   const registrar::Snapshot::Entry* device = nullptr;
 };

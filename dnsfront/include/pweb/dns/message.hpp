@@ -69,8 +69,8 @@ struct Header {
 // A domain name in uncompressed wire form, letter case as received.
 struct Name {
   std::array<std::uint8_t, kMaxNameSize> wire{};
-  std::uint16_t size = 0;   // bytes in wire, including the root label
-  std::uint8_t labels = 0;  // not counting the root
+  std::uint16_t size = 0;                   // bytes in wire, including the root label
+  std::uint8_t labels = 0;                  // not counting the root
   std::array<std::uint8_t, 128> offsets{};  // start of each label in wire
 
   [[nodiscard]] std::span<const std::uint8_t> bytes() const noexcept { return {wire.data(), size}; }

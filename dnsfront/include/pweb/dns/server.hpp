@@ -30,7 +30,7 @@ struct ServerConfig {
 struct ServerStats {
   std::uint64_t udp_queries = 0;
   std::uint64_t tcp_queries = 0;
-  std::uint64_t dropped = 0;    // no answer sent: unparseable or itself a response
+  std::uint64_t dropped = 0;  // no answer sent: unparseable or itself a response
   std::uint64_t truncated = 0;
   std::array<std::uint64_t, 17> rcodes{};  // by rcode value (BADVERS = 16)
   std::uint64_t tcp_connections = 0;

@@ -50,7 +50,7 @@ class Snapshot {
     return {names_.data() + e.name_offset, e.name_size};
   }
 
-  std::string names_;            // every key, back to back
+  std::string names_;  // every key, back to back
   std::vector<Entry> entries_;
   // Open addressing, linear probing; a slot is (hash high bits << 32 | entry index + 1),
   // so most mismatches are rejected without touching the name.

@@ -1,0 +1,1058 @@
+#!/usr/bin/python3
+"""DNS throughput / CPU / memory benchmark: pweb-node against NSD and Knot DNS.
+
+Generates a deterministic store of N devices (device.user.agent names under the
+zone "dht."), loads the same data into pweb-node (via `pweb-node device import`),
+NSD and Knot (via a zone file), and runs dnsperf against each server in turn.
+Every server gets one worker pinned to CPU 0 (taskset -c 0); dnsperf runs on
+CPU 1. See README.md next to this file.
+
+Python 3.11 standard library only (run it with /usr/bin/python3).
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+sys.dont_write_bytecode = True
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+
+ZONE = "dht."
+TTL = 60
+AGENTS = 10
+USERS = 1000
+SEED = 20130707
+SEED_FIGURE = "pWeb DNS Gateway (2013, seed figure): 7,084 q/s"
+
+SERVER_CPU = "0"   # taskset -c for the server
+CLIENT_CPU = "1"   # taskset -c for dnsperf
+
+START_TIMEOUT = 120.0     # seconds until a started server must answer
+STOP_TIMEOUT = 10.0       # SIGTERM -> SIGKILL
+IMPORT_TIMEOUT = 900.0    # pweb-node device import
+TOOL_TIMEOUT = 60.0       # nsd-checkconf, knotc conf-check, version queries
+POLL_INTERVAL = 0.2
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+SERVER_KEYS = ("pweb", "nsd", "knot")
+SERVER_NAMES = {"pweb": "pweb-node", "nsd": "nsd", "knot": "knot"}
+PEERS = ("nsd", "knot")
+
+
+class BenchError(Exception):
+    """A failure that ends one server's run (or the whole benchmark)."""
+
+
+class StartError(BenchError):
+    """A server did not start or did not answer."""
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Device:
+    name: str              # relative: d123.u045.a3
+    ipv4: str
+    ipv6: Optional[str]
+
+
+def generate_devices(n: int, seed: int) -> List[Device]:
+    """n devices over USERS users and AGENTS agents; every device has an IPv4
+    address, exactly n//10 of them also an IPv6 address. User uNNN belongs to
+    agent a(NNN % AGENTS). Device labels are unique (d0 .. d{n-1})."""
+    rng = random.Random(seed)
+    with_v6 = set(rng.sample(range(n), n // 10))
+    out = []
+    for i in range(n):
+        user = rng.randrange(USERS)
+        agent = user % AGENTS
+        v4 = str(ipaddress.IPv4Address((10 << 24) | rng.getrandbits(24)))
+        v6 = None
+        if i in with_v6:
+            v6 = str(ipaddress.IPv6Address((0x20010db8 << 96) | rng.getrandbits(96)))
+        out.append(Device(f"d{i}.u{user:03d}.a{agent}", v4, v6))
+    return out
+
+
+def nonexistent_name(rng: random.Random, n: int) -> str:
+    """A well-formed device name that is not in the store: device labels in
+    the store are d0 .. d{n-1}, these use d{n} and up."""
+    user = rng.randrange(USERS)
+    return f"d{n + rng.randrange(max(10 * n, 1000))}.u{user:03d}.a{user % AGENTS}"
+
+
+@dataclass
+class QueryMix:
+    total: int
+    a: int
+    aaaa: int
+    nx: int
+
+
+def generate_queries(devices: Sequence[Device], count: int, seed: int) -> Tuple[List[str], QueryMix]:
+    """dnsperf input lines: 90% A on random devices, 5% AAAA on devices with
+    an IPv6 address, 5% A on names that do not exist. Deterministic shuffle."""
+    rng = random.Random(seed + 1)
+    v6_devices = [d for d in devices if d.ipv6]
+    n_a = round(count * 0.90)
+    n_aaaa = round(count * 0.05) if v6_devices else 0
+    n_nx = count - n_a - n_aaaa
+    lines = [f"{rng.choice(devices).name}.dht A" for _ in range(n_a)]
+    lines += [f"{rng.choice(v6_devices).name}.dht AAAA" for _ in range(n_aaaa)]
+    lines += [f"{nonexistent_name(rng, len(devices))}.dht A" for _ in range(n_nx)]
+    rng.shuffle(lines)
+    return lines, QueryMix(count, n_a, n_aaaa, n_nx)
+
+
+def write_device_file(devices: Sequence[Device], path: Path) -> None:
+    with path.open("w") as f:
+        f.write(f"# pweb-node benchmark store: {len(devices)} devices\n")
+        for d in devices:
+            f.write(f"{d.name} {d.ipv4} {d.ipv6 or '-'}\n")
+
+
+def write_zone_file(devices: Sequence[Device], path: Path) -> None:
+    with path.open("w") as f:
+        f.write(f"$ORIGIN {ZONE}\n$TTL {TTL}\n")
+        # serial refresh retry expire minimum(negative TTL = --ttl of pweb-node)
+        f.write(f"@ IN SOA ns1.{ZONE} hostmaster.{ZONE} 1 3600 600 86400 {TTL}\n")
+        f.write(f"@ IN NS ns1.{ZONE}\n")
+        f.write("ns1 IN A 127.0.0.1\n")
+        for d in devices:
+            f.write(f"{d.name} IN A {d.ipv4}\n")
+            if d.ipv6:
+                f.write(f"{d.name} IN AAAA {d.ipv6}\n")
+
+
+# ---------------------------------------------------------------------------
+# A tiny DNS client (readiness polling and answer checks)
+# ---------------------------------------------------------------------------
+
+QTYPE = {"A": 1, "NS": 2, "SOA": 6, "AAAA": 28}
+RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+
+
+def build_query(qid: int, name: str, qtype: str) -> bytes:
+    wire = bytearray(struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0))
+    for label in name.rstrip(".").split("."):
+        wire.append(len(label))
+        wire += label.encode("ascii")
+    wire.append(0)
+    wire += struct.pack("!HH", QTYPE[qtype], 1)
+    return bytes(wire)
+
+
+def _skip_name(msg: bytes, off: int) -> int:
+    for _ in range(128):  # bounded: at most 127 labels + pointer
+        n = msg[off]
+        if n == 0:
+            return off + 1
+        if n & 0xC0 == 0xC0:
+            return off + 2
+        off += 1 + n
+    raise ValueError("name too long")
+
+
+@dataclass
+class Answer:
+    rcode: int
+    aa: bool
+    addresses: List[str]
+    size: int
+    counts: Tuple[int, int, int]  # answer, authority, additional
+
+
+def parse_response(msg: bytes, qid: int, qtype: str) -> Answer:
+    if len(msg) < 12:
+        raise ValueError("short reply")
+    rid, flags, qd, an, ns, ar = struct.unpack_from("!HHHHHH", msg, 0)
+    if rid != qid or not flags & 0x8000:
+        raise ValueError("not a reply to our query")
+    off = 12
+    for _ in range(qd):
+        off = _skip_name(msg, off) + 4
+    addrs = []
+    for _ in range(an):
+        off = _skip_name(msg, off)
+        rtype, _cls, _ttl, rdlen = struct.unpack_from("!HHIH", msg, off)
+        off += 10
+        rdata = msg[off:off + rdlen]
+        off += rdlen
+        if rtype == QTYPE["A"] == QTYPE[qtype] and rdlen == 4:
+            addrs.append(str(ipaddress.IPv4Address(rdata)))
+        elif rtype == QTYPE["AAAA"] == QTYPE[qtype] and rdlen == 16:
+            addrs.append(str(ipaddress.IPv6Address(rdata)))
+    return Answer(flags & 0xF, bool(flags & 0x0400), addrs, len(msg), (an, ns, ar))
+
+
+def dns_query(port: int, name: str, qtype: str, timeout: float = 1.0) -> Optional[Answer]:
+    qid = random.randrange(1, 0xFFFF)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect(("127.0.0.1", port))
+            s.send(build_query(qid, name, qtype))
+            deadline = time.monotonic() + timeout
+            for _ in range(16):  # skip stray datagrams, bounded
+                s.settimeout(max(0.01, deadline - time.monotonic()))
+                data = s.recv(65535)
+                try:
+                    return parse_response(data, qid, qtype)
+                except ValueError:
+                    continue
+        except OSError:
+            return None
+    return None
+
+
+# ---------------------------------------------------------------------------
+# /proc accounting
+# ---------------------------------------------------------------------------
+
+def _children_map() -> Dict[int, List[int]]:
+    kids: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rfind(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def process_tree(root: int) -> List[int]:
+    """root and all its descendants (NSD forks a server child and xfrd)."""
+    kids = _children_map()
+    out, todo = [], [root]
+    while todo and len(out) < 10000:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(kids.get(pid, []))
+    return out
+
+
+def cpu_ticks(pid: int) -> Optional[int]:
+    """utime+stime of a whole process (all its threads), in clock ticks."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+
+
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
+def memory_kb(pid: int) -> Dict[str, int]:
+    out: Dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM", "Threads"):
+                out[key] = int(rest.split()[0])
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key == "Pss":
+                out["Pss"] = int(rest.split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
+def snapshot_memory(pids: Sequence[int]) -> Dict[str, object]:
+    per = {str(p): dict(memory_kb(p), comm=comm(p)) for p in pids}
+    total = {k: sum(int(v.get(k, 0)) for v in per.values()) for k in ("VmRSS", "VmHWM", "Pss")}
+    return {"total_kb": total, "processes": per}
+
+
+def snapshot_cpu(pids: Sequence[int]) -> Dict[int, int]:
+    out = {}
+    for p in pids:
+        t = cpu_ticks(p)
+        if t is not None:
+            out[p] = t
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Processes
+# ---------------------------------------------------------------------------
+
+def free_port(taken: set) -> int:
+    """A port free for UDP and TCP on 127.0.0.1, below the ephemeral range."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randint(20000, 32000)
+        if port in taken:
+            continue
+        socks = []
+        try:
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                s = socket.socket(socket.AF_INET, kind)
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            taken.add(port)
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise BenchError("no free loopback port found")
+
+
+def run_tool(cmd: Sequence[str], timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess:
+    return subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join("    " + l for l in text[-lines:]) or "    (empty log)"
+
+
+class Server:
+    """One server process tree started by us; stopped by pid only."""
+
+    def __init__(self, key: str, cmd: List[str], port: int, log_path: Path):
+        self.key = key
+        self.cmd = cmd
+        self.port = port
+        self.log_path = log_path
+        self.proc: Optional[subprocess.Popen] = None
+        self.known_pids: set = set()
+
+    def start(self, timeout: float) -> float:
+        log(f"{SERVER_NAMES[self.key]}: starting: {' '.join(self.cmd)}")
+        t0 = time.monotonic()
+        with self.log_path.open("w") as logf:
+            self.proc = subprocess.Popen(self.cmd, stdout=logf, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = t0 + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise StartError(f"{SERVER_NAMES[self.key]} exited with status {self.proc.returncode} "
+                                 f"before answering; log {self.log_path}:\n{tail(self.log_path)}")
+            ans = dns_query(self.port, ZONE, "SOA", timeout=0.5)
+            if ans is not None and ans.rcode == 0 and ans.aa:
+                self.known_pids.update(self.pids())
+                return time.monotonic() - t0
+            time.sleep(POLL_INTERVAL)
+        raise StartError(f"{SERVER_NAMES[self.key]} did not answer an SOA query for {ZONE} on "
+                         f"127.0.0.1:{self.port} within {timeout:.0f} s; log {self.log_path}:\n"
+                         f"{tail(self.log_path)}")
+
+    def pids(self) -> List[int]:
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        pids = process_tree(self.proc.pid)
+        self.known_pids.update(pids)
+        return pids
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> Optional[int]:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.known_pids.update(process_tree(self.proc.pid))
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                log(f"{SERVER_NAMES[self.key]}: no exit {STOP_TIMEOUT:.0f} s after SIGTERM, SIGKILL")
+                self.proc.kill()
+                self.proc.wait(timeout=STOP_TIMEOUT)
+        # Children (NSD's server and xfrd processes) that outlived their parent.
+        for pid in sorted(self.known_pids - {self.proc.pid}):
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                if not _pid_alive(pid):
+                    break
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    break
+                deadline = time.monotonic() + STOP_TIMEOUT / 2
+                while _pid_alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        return self.proc.returncode
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
+# ---------------------------------------------------------------------------
+# Server set-up
+# ---------------------------------------------------------------------------
+
+def pinned(cmd: List[str], cpu: str) -> List[str]:
+    return ["taskset", "-c", cpu] + cmd
+
+
+def setup_pweb(args, work: Path, devices_file: Path, ports: set) -> Tuple[Server, Dict]:
+    binary = (Path(args.build_dir) / "node" / "pweb-node").resolve()
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        raise StartError(f"pweb-node binary not found at {binary} (build it, or pass --build-dir)")
+    data_dir = work / "pweb-data"
+    data_dir.mkdir()
+    log(f"pweb-node: device import of {devices_file.name}")
+    t0 = time.monotonic()
+    try:
+        imp = run_tool([str(binary), "device", "import", "--data-dir", str(data_dir), str(devices_file)],
+                       timeout=IMPORT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise StartError(f"pweb-node device import did not finish within {IMPORT_TIMEOUT:.0f} s")
+    import_s = time.monotonic() - t0
+    if imp.returncode != 0:
+        raise StartError(f"pweb-node device import failed (status {imp.returncode}):\n"
+                         + "\n".join("    " + l for l in imp.stdout.splitlines()[-15:]))
+    log(f"pweb-node: {imp.stdout.strip()} ({import_s:.1f} s)")
+    port, http_port = free_port(ports), free_port(ports)
+    cmd = pinned([str(binary), "--data-dir", str(data_dir),
+                  "--dns-listen", f"127.0.0.1:{port}", "--http-listen", f"127.0.0.1:{http_port}",
+                  "--threads", "1", "--suffix", ZONE, "--ttl", str(TTL), "--log-level", "warn"],
+                 SERVER_CPU)
+    version = run_tool([str(binary), "--version"]).stdout.strip()
+    store_bytes = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())
+    extra = {"version": version, "import_s": round(import_s, 3), "import_output": imp.stdout.strip(),
+             "store_bytes_on_disk": store_bytes, "http_port": http_port}
+    return Server("pweb", cmd, port, work / "pweb-node.log"), extra
+
+
+def nsd_conf(work: Path, port: int) -> str:
+    d = work / "nsd"
+    return f"""# generated by bench/dns/run.py
+server:
+    server-count: 1
+    ip-address: 127.0.0.1@{port}
+    do-ip4: yes
+    do-ip6: no
+    username: ""
+    chroot: ""
+    zonesdir: "{d}"
+    pidfile: "{d}/nsd.pid"
+    database: ""
+    zonefiles-write: 0
+    xfrdfile: "{d}/xfrd.state"
+    zonelistfile: "{d}/zone.list"
+    logfile: "{d}/nsd-internal.log"
+    verbosity: 0
+    hide-version: no
+    minimal-responses: yes
+    refuse-any: yes
+    round-robin: no
+    # response rate limiting off (compiled in: --enable-ratelimit, default 200 q/s per /24)
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
+
+remote-control:
+    control-enable: no
+
+zone:
+    name: "{ZONE}"
+    zonefile: "dht.zone"
+"""
+
+
+def setup_nsd(args, work: Path, zone_file: Path, ports: set) -> Tuple[Server, Dict]:
+    for tool in ("nsd", "nsd-checkconf"):
+        if not shutil.which(tool):
+            raise StartError(f"{tool} not found on PATH")
+    d = work / "nsd"
+    d.mkdir()
+    shutil.copyfile(zone_file, d / "dht.zone")
+    port = free_port(ports)
+    conf = d / "nsd.conf"
+    conf.write_text(nsd_conf(work, port))
+    chk = run_tool(["nsd-checkconf", str(conf)])
+    if chk.returncode != 0:
+        raise StartError(f"nsd-checkconf {conf} failed:\n{chk.stdout}")
+    version = run_tool(["nsd", "-v"]).stdout.splitlines()[0].strip()
+    cmd = pinned(["nsd", "-d", "-c", str(conf)], SERVER_CPU)
+    return Server("nsd", cmd, port, work / "nsd.log"), {"version": version, "config": str(conf)}
+
+
+def knot_conf(work: Path, port: int) -> str:
+    d = work / "knot"
+    return f"""# generated by bench/dns/run.py
+server:
+    rundir: "{d}/run"
+    user: root:root
+    listen: 127.0.0.1@{port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+
+log:
+  - target: stderr
+    any: warning
+
+database:
+    storage: "{d}/db"
+
+template:
+  - id: default
+    storage: "{d}"
+    journal-content: none
+    zonefile-load: whole
+    zonefile-sync: -1
+    semantic-checks: off
+
+zone:
+  - domain: {ZONE}
+    file: "{d}/dht.zone"
+"""
+
+
+def setup_knot(args, work: Path, zone_file: Path, ports: set) -> Tuple[Server, Dict]:
+    for tool in ("knotd", "knotc"):
+        if not shutil.which(tool):
+            raise StartError(f"{tool} not found on PATH")
+    d = work / "knot"
+    (d / "run").mkdir(parents=True)
+    (d / "db").mkdir()
+    shutil.copyfile(zone_file, d / "dht.zone")
+    port = free_port(ports)
+    conf = d / "knot.conf"
+    conf.write_text(knot_conf(work, port))
+    chk = run_tool(["knotc", "-c", str(conf), "conf-check"])
+    if chk.returncode != 0:
+        raise StartError(f"knotc conf-check {conf} failed:\n{chk.stdout}")
+    version = run_tool(["knotd", "-V"]).stdout.splitlines()[0].strip()
+    cmd = pinned(["knotd", "-c", str(conf)], SERVER_CPU)
+    return Server("knot", cmd, port, work / "knot.log"), {"version": version, "config": str(conf)}
+
+
+# ---------------------------------------------------------------------------
+# Checks and load
+# ---------------------------------------------------------------------------
+
+def check_answers(server: Server, devices: Sequence[Device], seed: int) -> Dict[str, object]:
+    """A few queries with known answers, so that a server serving wrong data
+    (or nothing) cannot produce a good number. Also records response sizes."""
+    rng = random.Random(seed + 2)
+    v6 = [d for d in devices if d.ipv6]
+    cases: List[Tuple[str, str, int, Optional[str]]] = []
+    for d in rng.sample(list(devices), min(20, len(devices))):
+        cases.append((f"{d.name}.dht", "A", 0, d.ipv4))
+    for d in rng.sample(v6, min(10, len(v6))):
+        cases.append((f"{d.name}.dht", "AAAA", 0, d.ipv6))
+    for _ in range(10):
+        cases.append((f"{nonexistent_name(rng, len(devices))}.dht", "A", 3, None))
+    sizes: Dict[str, Tuple[int, Tuple[int, int, int]]] = {}
+    for name, qtype, rcode, addr in cases:
+        ans = None
+        for _ in range(3):  # bounded retries for a lost datagram
+            ans = dns_query(server.port, name, qtype, timeout=1.0)
+            if ans is not None:
+                break
+        if ans is None:
+            raise BenchError(f"{SERVER_NAMES[server.key]}: no answer to {name} {qtype}")
+        want = [addr] if addr else []
+        if ans.rcode != rcode or ans.addresses != want or not ans.aa:
+            raise BenchError(f"{SERVER_NAMES[server.key]}: {name} {qtype}: got "
+                             f"{RCODE_NAMES.get(ans.rcode, ans.rcode)} aa={ans.aa} {ans.addresses}, "
+                             f"want {RCODE_NAMES[rcode]} aa=True {want}")
+        kind = "nxdomain" if rcode == 3 else qtype
+        sizes.setdefault(kind, (ans.size, ans.counts))
+    return {"checked_queries": len(cases),
+            "response_bytes": {k: v[0] for k, v in sizes.items()},
+            "sections_an_ns_ar": {k: list(v[1]) for k, v in sizes.items()}}
+
+
+DNSPERF_FIELDS = {
+    "sent": r"Queries sent:\s+(\d+)",
+    "completed": r"Queries completed:\s+(\d+)",
+    "lost": r"Queries lost:\s+(\d+)",
+    "interrupted": r"Queries interrupted:\s+(\d+)",
+    "run_time_s": r"Run time \(s\):\s+([\d.]+)",
+    "qps": r"Queries per second:\s+([\d.]+)",
+    "avg_latency_s": r"Average Latency \(s\):\s+([\d.]+)",
+    "latency_stddev_s": r"Latency StdDev \(s\):\s+([\d.]+)",
+    "avg_request_bytes": r"Average packet size:\s+request (\d+)",
+    "avg_response_bytes": r"Average packet size:\s+request \d+, response (\d+)",
+}
+
+
+def parse_dnsperf(text: str) -> Dict[str, object]:
+    out: Dict[str, object] = {}
+    for key, rx in DNSPERF_FIELDS.items():
+        m = re.search(rx, text)
+        if m:
+            out[key] = float(m.group(1)) if "." in m.group(1) else int(m.group(1))
+    m = re.search(r"Response codes:\s+(.*)", text)
+    if m:
+        out["rcodes"] = {name: int(num) for name, num in re.findall(r"([A-Z]+) (\d+)", m.group(1))}
+    return out
+
+
+def cpu_times() -> Dict[str, List[int]]:
+    """Per-CPU /proc/stat counters (clock ticks): user nice system idle iowait
+    irq softirq steal."""
+    out = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("cpu") and line[3:4].isdigit():
+            f = line.split()
+            out[f[0]] = [int(x) for x in f[1:9]]
+    return out
+
+
+CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def cpu_delta(a: Dict[str, List[int]], b: Dict[str, List[int]]) -> Dict[str, Dict[str, int]]:
+    return {cpu: dict(zip(CPU_FIELDS, (y - x for x, y in zip(a[cpu], b[cpu])))) for cpu in b if cpu in a}
+
+
+def busiest_cpu_share(delta: Dict[str, Dict[str, int]]) -> float:
+    share = 0.0
+    for d in delta.values():
+        total = sum(d.values())
+        if total:
+            share = max(share, 1.0 - (d["idle"] + d["iowait"]) / total)
+    return share
+
+
+def wait_for_idle(max_wait: float, threshold: float = 0.10) -> Tuple[bool, float, float]:
+    """Waits (bounded) until no CPU is more than `threshold` busy over one
+    second, so that e.g. a compiler run does not share the CPUs with the
+    benchmark. Returns (idle, seconds waited, last busiest share)."""
+    t0 = time.monotonic()
+    share = 1.0
+    for _ in range(int(max_wait) + 1):
+        a = cpu_times()
+        time.sleep(1.0)
+        share = busiest_cpu_share(cpu_delta(a, cpu_times()))
+        if share <= threshold:
+            return True, time.monotonic() - t0, share
+        if time.monotonic() - t0 >= max_wait:
+            break
+    return False, time.monotonic() - t0, share
+
+
+def udp_counters() -> Dict[str, int]:
+    lines = [l.split() for l in Path("/proc/net/snmp").read_text().splitlines() if l.startswith("Udp:")]
+    if len(lines) < 2:
+        return {}
+    return {k: int(v) for k, v in zip(lines[0][1:], lines[1][1:])}
+
+
+def run_dnsperf_once(server: Server, args, cmd: List[str], out_path: Path) -> Dict[str, object]:
+    pids = server.pids()
+    mem_before = snapshot_memory(pids)
+    udp0 = udp_counters()
+    stat0 = cpu_times()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu0 = snapshot_cpu(pids)
+    t0 = time.monotonic()
+    with out_path.open("w") as outf:
+        p = subprocess.Popen(cmd, stdout=outf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            p.wait(timeout=args.duration + 60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=10)
+            raise BenchError(f"dnsperf did not finish within {args.duration + 60} s")
+    wall = time.monotonic() - t0
+    pids_after = server.pids()
+    cpu1 = snapshot_cpu(pids_after)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stat1 = cpu_times()
+    udp1 = udp_counters()
+    mem_after = snapshot_memory(pids_after)
+    text = out_path.read_text(errors="replace")
+    if p.returncode != 0:
+        raise BenchError(f"dnsperf exited with status {p.returncode}:\n{text[-2000:]}")
+    if not server.alive():
+        raise BenchError(f"{SERVER_NAMES[server.key]} died during the run; log:\n{tail(server.log_path)}")
+    res = parse_dnsperf(text)
+    if "qps" not in res or "completed" not in res:
+        raise BenchError(f"cannot parse dnsperf output:\n{text[-2000:]}")
+    server_ticks = sum(cpu1[p] - cpu0.get(p, 0) for p in cpu1)
+    cpu_s = server_ticks / CLK_TCK
+    client_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    run_time = float(res.get("run_time_s") or wall)
+    percpu = cpu_delta(stat0, stat1)
+    # Process time on each CPU that is neither the server's nor dnsperf's:
+    # other programs sharing the machine (softirq time is kernel work for our
+    # own packets and is not counted here; steal is the hypervisor's).
+    foreign = {}
+    for cpu, own in ((f"cpu{SERVER_CPU}", server_ticks), (f"cpu{CLIENT_CPU}", client_cpu * CLK_TCK)):
+        d = percpu.get(cpu)
+        if d:
+            total = sum(d.values()) or 1
+            busy = d["user"] + d["nice"] + d["system"]
+            foreign[cpu] = round(max(0.0, busy - own) / total, 3)
+            foreign[cpu + "_steal"] = round(d["steal"] / total, 3)
+    res.update({
+        "command": " ".join(cmd),
+        "server_cpu_s": round(cpu_s, 3),
+        "server_cpu_by_process": {f"{p} {comm(p)}": round((cpu1[p] - cpu0.get(p, 0)) / CLK_TCK, 3)
+                                  for p in cpu1},
+        "server_cpu_utilisation": round(cpu_s / run_time, 3) if run_time else None,
+        "queries_per_cpu_s": round(res["completed"] / cpu_s, 1) if cpu_s > 0 else None,
+        "dnsperf_cpu_s": round(client_cpu, 3),
+        "dnsperf_cpu_utilisation": round(client_cpu / wall, 3) if wall else None,
+        "wall_s": round(wall, 3),
+        "foreign_cpu_share": foreign,
+        "per_cpu_ticks": percpu,
+        "udp_counters_delta": {k: udp1[k] - udp0.get(k, 0) for k in udp1
+                               if k in ("InErrors", "RcvbufErrors", "SndbufErrors", "NoPorts")},
+        "memory_before_run": mem_before,
+        "memory_after_run": mem_after,
+        "dnsperf_output": str(out_path),
+    })
+    return res
+
+
+def run_load(server: Server, args, queries_file: Path, work: Path) -> Dict[str, object]:
+    """args.rounds dnsperf runs back to back against one server process; the
+    run with the median q/s is the result, all runs are kept."""
+    cmd = pinned(["dnsperf", "-s", "127.0.0.1", "-p", str(server.port), "-d", str(queries_file),
+                  "-l", str(args.duration), "-c", str(args.clients), "-q", str(args.outstanding)],
+                 CLIENT_CPU)
+    if args.dnsperf_threads:
+        cmd += ["-T", str(args.dnsperf_threads)]
+    runs = []
+    for i in range(args.rounds):
+        idle = None
+        if args.idle_wait > 0:
+            ok, waited, share = wait_for_idle(args.idle_wait)
+            idle = {"idle": ok, "waited_s": round(waited, 1), "busiest_cpu_share": round(share, 3)}
+            if not ok:
+                log(f"warning: machine still busy ({share:.0%} of a CPU) after waiting "
+                    f"{waited:.0f} s; measuring anyway")
+        r = run_dnsperf_once(server, args, cmd, work / f"dnsperf-{server.key}-{i + 1}.txt")
+        r["idle_before"] = idle
+        runs.append(r)
+        if args.rounds > 1:
+            log(f"{SERVER_NAMES[server.key]}: round {i + 1}/{args.rounds}: {r['qps']:,.0f} q/s, "
+                f"cpu {r['server_cpu_s']:.2f} s")
+    chosen = sorted(runs, key=lambda r: r["qps"])[(len(runs) - 1) // 2]
+    out = dict(chosen)
+    out["round_chosen"] = runs.index(chosen) + 1
+    if len(runs) > 1:
+        out["rounds"] = [{k: r.get(k) for k in ("qps", "sent", "completed", "lost", "server_cpu_s",
+                                                "queries_per_cpu_s", "foreign_cpu_share")}
+                         for r in runs]
+    return out
+
+
+def bench_server(key: str, args, work: Path, files: Dict[str, Path], devices, ports: set) -> Dict:
+    setup = {"pweb": setup_pweb, "nsd": setup_nsd, "knot": setup_knot}[key]
+    src = files["devices"] if key == "pweb" else files["zone"]
+    server, extra = setup(args, work, src, ports)
+    result: Dict[str, object] = {"server": SERVER_NAMES[key], "port": server.port,
+                                 "command": " ".join(server.cmd), **extra}
+    try:
+        result["start_s"] = round(server.start(args.start_timeout), 3)
+        pids = server.pids()
+        result["processes"] = {str(p): comm(p) for p in pids}
+        result["memory_after_load"] = snapshot_memory(pids)
+        result["check"] = check_answers(server, devices, args.seed)
+        log(f"{SERVER_NAMES[key]}: answers check out; dnsperf for {args.duration} s")
+        result["load"] = run_load(server, args, files["queries"], work)
+    finally:
+        rc = server.stop()
+        result["exit_status"] = rc
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+def mb(kb: Optional[float]) -> Optional[float]:
+    return None if kb is None else kb / 1024.0
+
+
+def summarise(results: Dict[str, Dict]) -> Dict[str, Dict]:
+    rows: Dict[str, Dict] = {}
+    for key, r in results.items():
+        load = r.get("load")
+        if not load:
+            continue
+        mem = load["memory_after_run"]["total_kb"]
+        rows[key] = {
+            "qps": load["qps"], "sent": load.get("sent"), "completed": load["completed"],
+            "lost": load.get("lost"), "cpu_s": load["server_cpu_s"],
+            "cpu_util": load["server_cpu_utilisation"],
+            "q_per_cpu_s": load["queries_per_cpu_s"],
+            "rss_mb": mb(mem["VmRSS"]), "pss_mb": mb(mem["Pss"]), "hwm_mb": mb(mem["VmHWM"]),
+            "rss_after_load_mb": mb(r["memory_after_load"]["total_kb"]["VmRSS"]),
+            "client_cpu_util": load["dnsperf_cpu_utilisation"],
+            "foreign_cpu_share": load.get("foreign_cpu_share", {}),
+            "udp_rcvbuf_errors": load.get("udp_counters_delta", {}).get("RcvbufErrors"),
+        }
+    peers = [rows[k] for k in PEERS if k in rows]
+    best = {}
+    if peers:
+        best["qps"] = max(p["qps"] for p in peers)
+        qc = [p["q_per_cpu_s"] for p in peers if p["q_per_cpu_s"]]
+        best["q_per_cpu_s"] = max(qc) if qc else None
+        best["pss_mb"] = min(p["pss_mb"] for p in peers)
+        best["rss_mb"] = min(p["rss_mb"] for p in peers)
+    for row in rows.values():
+        row["ratio_qps_vs_best_peer"] = row["qps"] / best["qps"] if best.get("qps") else None
+        row["ratio_q_per_cpu_vs_best_peer"] = (row["q_per_cpu_s"] / best["q_per_cpu_s"]
+                                               if best.get("q_per_cpu_s") and row["q_per_cpu_s"]
+                                               else None)
+        row["ratio_pss_vs_best_peer"] = row["pss_mb"] / best["pss_mb"] if best.get("pss_mb") else None
+        row["ratio_rss_vs_best_peer"] = row["rss_mb"] / best["rss_mb"] if best.get("rss_mb") else None
+    return rows
+
+
+def fmt(v, spec: str, none: str = "-") -> str:
+    return none if v is None else format(v, spec)
+
+
+def print_table(rows: Dict[str, Dict], results: Dict[str, Dict], meta: Dict) -> None:
+    print()
+    print(f"{meta['devices']:,} devices, {meta['queries']:,} query lines "
+          f"({meta['mix']['a']:,} A / {meta['mix']['aaaa']:,} AAAA / {meta['mix']['nx']:,} NXDOMAIN), "
+          f"dnsperf -l {meta['duration']} -c {meta['clients']} -q {meta['outstanding']}; "
+          f"server on CPU {SERVER_CPU}, dnsperf on CPU {CLIENT_CPU}")
+    hdr = (f"{'server':<11} {'qps':>9} {'lost':>6} {'cpu_s':>6} {'cpu%':>5} {'q/cpu_s':>9} "
+           f"{'rss_MB':>7} {'pss_MB':>7} {'hwm_MB':>7} {'ratio_q/cpu_vs_best_peer':>25}")
+    print(hdr)
+    for key in SERVER_KEYS:
+        if key in rows:
+            r = rows[key]
+            print(f"{SERVER_NAMES[key]:<11} {r['qps']:>9,.0f} {fmt(r['lost'], 'd'):>6} {r['cpu_s']:>6.2f} "
+                  f"{fmt(r['cpu_util'] * 100 if r['cpu_util'] is not None else None, '.0f'):>5} "
+                  f"{fmt(r['q_per_cpu_s'], ',.0f'):>9} {r['rss_mb']:>7.1f} {r['pss_mb']:>7.1f} "
+                  f"{r['hwm_mb']:>7.1f} {fmt(r['ratio_q_per_cpu_vs_best_peer'], '.2f'):>25}")
+        elif key in results:
+            print(f"{SERVER_NAMES[key]:<11} FAILED: {results[key].get('error', '?').splitlines()[0]}")
+    print(SEED_FIGURE)
+    if "pweb" in rows and any(k in rows for k in PEERS):
+        r = rows["pweb"]
+        print(f"pweb-node / best of NSD,Knot: q/s {fmt(r['ratio_qps_vs_best_peer'], '.2f')}x, "
+              f"q/cpu_s {fmt(r['ratio_q_per_cpu_vs_best_peer'], '.2f')}x, "
+              f"RSS {fmt(r['ratio_rss_vs_best_peer'], '.2f')}x, "
+              f"PSS {fmt(r['ratio_pss_vs_best_peer'], '.2f')}x (memory: lower is better)")
+    sizes = []
+    for key in SERVER_KEYS:
+        chk = results.get(key, {}).get("check")
+        if chk:
+            b = chk["response_bytes"]
+            sizes.append(f"{SERVER_NAMES[key]} {b.get('A', '-')}/{b.get('AAAA', '-')}/{b.get('nxdomain', '-')}")
+    if sizes:
+        print("response bytes A/AAAA/NXDOMAIN: " + ", ".join(sizes))
+    for key, r in rows.items():
+        notes = []
+        if r["lost"]:
+            notes.append(f"{r['lost']} queries lost")
+        if r["cpu_util"] is not None and r["cpu_util"] < 0.9:
+            notes.append(f"server CPU only {r['cpu_util']:.0%} busy (not saturated; "
+                         f"dnsperf used {fmt(r['client_cpu_util'], '.0%')} of its CPU)")
+        if r["udp_rcvbuf_errors"]:
+            notes.append(f"{r['udp_rcvbuf_errors']} UDP receive-buffer drops on the host")
+        fs = r["foreign_cpu_share"]
+        other = max(fs.get(f"cpu{SERVER_CPU}", 0), fs.get(f"cpu{CLIENT_CPU}", 0),
+                    fs.get(f"cpu{SERVER_CPU}_steal", 0), fs.get(f"cpu{CLIENT_CPU}_steal", 0))
+        if other > 0.05:
+            notes.append(f"other programs/hypervisor took up to {other:.0%} of a benchmark CPU "
+                         f"(numbers are skewed; rerun on an idle machine)")
+        if notes:
+            print(f"note: {SERVER_NAMES[key]}: " + "; ".join(notes))
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description="Benchmark pweb-node's DNS front end against NSD and Knot.")
+    ap.add_argument("--devices", type=int, help="devices in the store (default 100000; --quick 5000)")
+    ap.add_argument("--duration", type=int, help="dnsperf -l seconds per server (default 10; --quick 2)")
+    ap.add_argument("--queries", type=int, help="query file lines (default 200000; --quick 20000)")
+    ap.add_argument("--build-dir", default=str(REPO / "build"), help="CMake build dir (default: repo build/)")
+    ap.add_argument("--servers", default="pweb,nsd,knot", help="comma-separated subset of pweb,nsd,knot")
+    ap.add_argument("--clients", type=int, default=4, help="dnsperf -c (default 4)")
+    ap.add_argument("--outstanding", type=int, default=200, help="dnsperf -q (default 200)")
+    ap.add_argument("--dnsperf-threads", type=int, default=0, help="dnsperf -T (default: dnsperf's)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="dnsperf runs per server, median q/s run reported (default 1)")
+    ap.add_argument("--idle-wait", type=float, default=60.0,
+                    help="before each dnsperf run wait up to this many seconds for the CPUs to be "
+                         "idle (other jobs skew the numbers); 0 = don't (default 60)")
+    ap.add_argument("--seed", type=int, default=SEED, help="data/query seed")
+    ap.add_argument("--start-timeout", type=float, default=START_TIMEOUT,
+                    help=f"seconds a server may take to answer after start (default {START_TIMEOUT:.0f})")
+    ap.add_argument("--work-dir", help="parent of the temporary directory (default: system temp)")
+    ap.add_argument("--results", default=str(HERE / "results" / "latest.json"), help="JSON output path")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--quick", action="store_true", help="smoke test: 5,000 devices, 2 s per server")
+    args = ap.parse_args(argv)
+    if args.devices is None:
+        args.devices = 5000 if args.quick else 100_000
+    if args.duration is None:
+        args.duration = 2 if args.quick else 10
+    if args.queries is None:
+        args.queries = 20_000 if args.quick else 200_000
+    keys = []
+    for s in args.servers.split(","):
+        s = s.strip().lower()
+        s = {"pweb-node": "pweb", "knotd": "knot"}.get(s, s)
+        if s not in SERVER_KEYS:
+            ap.error(f"unknown server {s!r} (choose from pweb, nsd, knot)")
+        if s not in keys:
+            keys.append(s)
+    args.server_keys = keys
+    if args.devices < 10:
+        ap.error("--devices must be at least 10")
+    if not 1 <= args.duration <= 3600:
+        ap.error("--duration must be 1..3600 s")
+    if not 1 <= args.rounds <= 20:
+        ap.error("--rounds must be 1..20")
+    if not 0 <= args.idle_wait <= 3600:
+        ap.error("--idle-wait must be 0..3600 s")
+    if args.queries < 100:
+        ap.error("--queries must be at least 100")
+    return args
+
+
+def preflight(args) -> None:
+    missing = [t for t in ("taskset", "dnsperf") if not shutil.which(t)]
+    if missing:
+        raise BenchError(f"missing tools on PATH: {', '.join(missing)}")
+    if os.cpu_count() and os.cpu_count() < 2:
+        raise BenchError("needs at least 2 CPUs (server on CPU 0, dnsperf on CPU 1)")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)
+    try:
+        preflight(args)
+    except BenchError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="pweb-dns-bench-", dir=args.work_dir))
+    log(f"work dir {work}")
+    results: Dict[str, Dict] = {}
+    failed: List[str] = []
+    start_failed = False
+    try:
+        t0 = time.monotonic()
+        devices = generate_devices(args.devices, args.seed)
+        lines, mix = generate_queries(devices, args.queries, args.seed)
+        files = {"devices": work / "devices.txt", "zone": work / "dht.zone", "queries": work / "queries.txt"}
+        write_device_file(devices, files["devices"])
+        write_zone_file(devices, files["zone"])
+        files["queries"].write_text("\n".join(lines) + "\n")
+        log(f"generated {len(devices):,} devices ({sum(1 for d in devices if d.ipv6):,} with AAAA) "
+            f"and {len(lines):,} queries in {time.monotonic() - t0:.1f} s")
+        ports: set = set()
+        for key in args.server_keys:
+            try:
+                results[key] = bench_server(key, args, work, files, devices, ports)
+                load = results[key]["load"]
+                log(f"{SERVER_NAMES[key]}: {load['qps']:,.0f} q/s, lost {load.get('lost')}, "
+                    f"cpu {load['server_cpu_s']:.2f} s")
+            except StartError as e:
+                start_failed = True
+                failed.append(key)
+                results[key] = {"server": SERVER_NAMES[key], "error": f"failed to start: {e}"}
+                log(f"{SERVER_NAMES[key]}: FAILED TO START: {e}")
+            except (BenchError, subprocess.TimeoutExpired, OSError) as e:
+                failed.append(key)
+                results[key] = {"server": SERVER_NAMES[key], "error": str(e)}
+                log(f"{SERVER_NAMES[key]}: FAILED: {e}")
+            time.sleep(1.0)
+        rows = summarise(results)
+        meta = {
+            "devices": args.devices, "agents": AGENTS, "users": USERS, "seed": args.seed,
+            "devices_with_aaaa": sum(1 for d in devices if d.ipv6),
+            "queries": len(lines), "mix": vars(mix), "duration": args.duration,
+            "clients": args.clients, "outstanding": args.outstanding,
+            "dnsperf_threads": args.dnsperf_threads or None,
+            "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU, "clk_tck": CLK_TCK,
+            "kernel": platform.release(), "cpu_model": _cpu_model(), "cpus": os.cpu_count(),
+            "dnsperf_version": _dnsperf_version(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "work_dir": str(work) if args.keep else None,
+        }
+        print_table(rows, results, meta)
+        out = Path(args.results)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"meta": meta, "summary": rows, "servers": results,
+                                   "seed_figure": SEED_FIGURE}, indent=2, default=str) + "\n")
+        log(f"results written to {out}")
+    finally:
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    if failed:
+        print(f"bench: FAILED: {', '.join(SERVER_NAMES[k] for k in failed)} "
+              f"(see messages above and {args.results})", file=sys.stderr)
+        return 2 if start_failed else 1
+    return 0
+
+
+def _cpu_model() -> Optional[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _dnsperf_version() -> Optional[str]:
+    try:
+        out = run_tool(["dnsperf", "-h"]).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"Version\s+(\S+)", out)
+    return m.group(1) if m else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs everything, builds, and runs the whole test suite:
+#   1. warnings-as-errors build; unit tests, black-box DNS tests (dig, kdig,
+#      dnspython) and a quick benchmark smoke run against NSD and Knot;
+#   2. the same unit and black-box tests under ASan+UBSan;
+#   3. the fuzz targets: seeds replayed, then a bounded fuzzing run each;
+#   4. formatting check with clang-format.
+# Ends with one line "summary: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+JOBS=$(nproc)
+passed=0
+failed=0
+failures=()
+
+step() {  # step NAME COMMAND...: runs a step, counts it, never stops the suite
+  local name=$1
+  shift
+  echo "=== ${name}"
+  if "$@"; then
+    echo "=== ${name}: ok"
+  else
+    echo "=== ${name}: FAILED"
+    failures+=("$name")
+    return 1
+  fi
+}
+
+ctest_step() {  # ctest_step NAME BUILD_DIR [ctest args]: adds ctest's own counts
+  local name=$1 dir=$2
+  shift 2
+  local log="${dir}/ctest-${name}.log"
+  (cd "$dir" && ctest --output-on-failure -j1 "$@") 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line
+  line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1)
+  if [[ -n "$line" ]]; then
+    local total fails
+    fails=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
+    passed=$((passed + total - fails))
+    failed=$((failed + fails))
+  else
+    failed=$((failed + 1))
+  fi
+  if ((rc != 0)); then failures+=("$name"); fi
+}
+
+if ! step deps scripts/install-deps.sh --test; then
+  echo "summary: 0 passed, 1 failed"
+  exit 1
+fi
+
+# 1. Release-like build, warnings are errors.
+if step build cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPWEB_WERROR=ON &&
+  step build cmake --build build -j "$JOBS"; then
+  ctest_step tests build
+else
+  failed=$((failed + 1))
+fi
+
+# 2. ASan + UBSan.
+if step asan-build cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPWEB_WERROR=ON \
+  -DPWEB_SANITIZE=ON && step asan-build cmake --build build-asan -j "$JOBS"; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest_step asan build-asan -E bench_
+else
+  failed=$((failed + 1))
+fi
+
+# 3. Fuzzing, bounded.
+if step fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
+
+# 4. Formatting.
+if step format scripts/check-format.sh; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
+
+if ((${#failures[@]} > 0)); then echo "failed steps: ${failures[*]}"; fi
+echo "summary: ${passed} passed, ${failed} failed"
+((failed == 0 && ${#failures[@]} == 0))
