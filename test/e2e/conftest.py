@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-sys.dont_write_bytecode = True
-
 import pytest
 
 import pweb_dns

@@ -72,6 +72,20 @@ def test_header_bits(node, transport, qflags, desc):
     assert not rep.flag(FLAG_RA), f"RA must be 0 ({desc})"
 
 
+@pytest.mark.parametrize("qname,rdtype,rcode", [
+    ("nosuch.alice.uw.dht.", T.A, dns.rcode.NXDOMAIN),
+    ("alice.uw.dht.", T.A, dns.rcode.NOERROR),
+    ("example.com.", T.A, dns.rcode.REFUSED),
+], ids=["nxdomain", "nodata", "refused"])
+@pytest.mark.parametrize("qflags", [0, FLAG_RD | FLAG_CD], ids=["plain", "rd-cd"])
+def test_header_bits_negative(node, transport, qname, rdtype, rcode, qflags):
+    rep = node.ask(qname, rdtype, transport, flags=qflags)
+    assert rep.rcode == rcode, rep
+    assert rep.flag(FLAG_RD) == bool(qflags & FLAG_RD), "RD not copied"
+    assert rep.flag(FLAG_CD) == bool(qflags & FLAG_CD), "CD not copied"
+    assert not rep.flag(FLAG_RA) and not rep.flag(FLAG_AD) and not rep.flag(FLAG_TC), rep
+
+
 # 10. Z bit
 def test_z_bit_ignored(node, transport):
     rep = node.ask("laptop.alice.uw.dht.", T.A, transport, flags=FLAG_RD | FLAG_Z)
@@ -300,3 +314,25 @@ def test_class_any_answered_like_in(node, transport):
 def test_class_any_nxdomain(node, transport):
     rep = node.ask("nosuch.alice.uw.dht.", T.A, transport, rdclass=dns.rdataclass.ANY)
     assert_negative(rep, dns.rcode.NXDOMAIN)
+
+
+# ---------------------------------------------------------------------------
+# extras (not in the brief): zone transfers and QTYPE ANY
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rdtype", [T.AXFR, T.IXFR])
+def test_zone_transfer_not_served(node, transport, rdtype):
+    rep = node.ask("dht.", rdtype, transport)
+    assert rep.rcode in (dns.rcode.REFUSED, dns.rcode.NOTIMP, dns.rcode.FORMERR), rep
+    assert rep.counts[1] == 0, f"zone transfer leaked records: {rep!r}"
+
+
+def test_qtype_any_on_device(node, transport):
+    """RFC 8482 allows a minimal answer; whatever is returned must be
+    records of this device."""
+    rep = node.ask("laptop.alice.uw.dht.", T.ANY, transport)
+    assert rep.rcode == dns.rcode.NOERROR and rep.flag(FLAG_AA), rep
+    recs = {(o, ty, d) for o, _, _, ty, d in rep.records("answer")}
+    assert recs, rep
+    allowed = {("laptop.alice.uw.dht.", T.A, "192.0.2.10"), ("laptop.alice.uw.dht.", T.AAAA, "2001:db8::10")}
+    assert recs <= allowed or all(ty == T.HINFO for _, ty, _ in recs), rep

@@ -35,7 +35,8 @@ def test_udp_without_edns_truncated(wide):
     rep = wide.ask("dht.", T.NS, "udp")
     assert len(rep.wire) <= 512, f"UDP reply without EDNS is {len(rep.wire)} > 512 bytes"
     assert rep.flag(FLAG_TC), f"TC must be set when the NS RRset does not fit: {rep!r}"
-    assert rep.rcode == dns.rcode.NOERROR
+    assert rep.rcode == dns.rcode.NOERROR and rep.flag(FLAG_AA)
+    assert rep.counts[0] == 1 and rep.msg.question[0].name.to_text() == "dht.", "question missing"
     targets = ns_targets(rep)
     assert len(targets) in (0, len(HOSTS)), (
         f"truncated reply carries a partial NS RRset ({len(targets)} of {len(HOSTS)})")
