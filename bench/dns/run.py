@@ -294,9 +294,65 @@ def memory_kb(pid: int) -> Dict[str, int]:
     return out
 
 
+PAGEMAP_VIRT_LIMIT = 256 << 30   # bytes of virtual address space scanned per process, at most
+
+
+def resident_frames(pid: int) -> Optional[set]:
+    """Physical page frames resident in a process (needs root: without
+    CAP_SYS_ADMIN /proc/PID/pagemap reports frame 0). None if unavailable."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    frames: set = set()
+    scanned = 0
+    saw_frame = False
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+        with open(f"/proc/{pid}/pagemap", "rb", buffering=0) as pm:
+            for line in maps:
+                lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                if line.rstrip().endswith("[vsyscall]"):
+                    continue
+                scanned += hi - lo
+                if scanned > PAGEMAP_VIRT_LIMIT:
+                    return None
+                first, count = lo // page, (hi - lo) // page
+                for chunk in range(first, first + count, 65536):
+                    n = min(65536, first + count - chunk)
+                    pm.seek(chunk * 8)
+                    data = pm.read(n * 8)
+                    if data.count(0) == len(data):  # nothing mapped in: skip fast
+                        continue
+                    for (entry,) in struct.iter_unpack("<Q", data):
+                        if entry >> 63:  # present
+                            pfn = entry & ((1 << 55) - 1)
+                            if pfn:
+                                saw_frame = True
+                                frames.add(pfn)
+    except (OSError, ValueError):
+        return None
+    return frames if saw_frame else None
+
+
+def tree_unique_rss_kb(pids: Sequence[int]) -> Optional[int]:
+    """Resident memory of a process tree counting each physical page once:
+    NSD's server child shares its zone data copy-on-write with the main
+    process, so adding up VmRSS would count it twice. For one process this
+    equals VmRSS (up to pages mapped twice)."""
+    union: set = set()
+    for p in pids:
+        frames = resident_frames(p)
+        if frames is None:
+            return None
+        union |= frames
+    return len(union) * PAGE_KB
+
+
 def snapshot_memory(pids: Sequence[int]) -> Dict[str, object]:
     per = {str(p): dict(memory_kb(p), comm=comm(p)) for p in pids}
     total = {k: sum(int(v.get(k, 0)) for v in per.values()) for k in ("VmRSS", "VmHWM", "Pss")}
+    unique = tree_unique_rss_kb(pids)
+    # Fallback without pagemap access: the sum of VmRSS (an over-count for NSD).
+    total["tree_rss"] = unique if unique is not None else total["VmRSS"]
+    total["tree_rss_exact"] = unique is not None
     return {"total_kb": total, "processes": per}
 
 
@@ -434,7 +490,10 @@ def pinned(cmd: List[str], cpu: str) -> List[str]:
 
 
 def setup_pweb(args, work: Path, devices_file: Path, ports: set) -> Tuple[Server, Dict]:
-    binary = (Path(args.build_dir) / "node" / "pweb-node").resolve()
+    build = Path(args.build_dir)
+    if not build.is_absolute() and not build.exists() and (REPO / build).exists():
+        build = REPO / build  # "--build-dir build" from outside the repo root
+    binary = (build / "node" / "pweb-node").resolve()
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         raise StartError(f"pweb-node binary not found at {binary} (build it, or pass --build-dir)")
     data_dir = work / "pweb-data"
@@ -822,8 +881,9 @@ def summarise(results: Dict[str, Dict]) -> Dict[str, Dict]:
             "lost": load.get("lost"), "cpu_s": load["server_cpu_s"],
             "cpu_util": load["server_cpu_utilisation"],
             "q_per_cpu_s": load["queries_per_cpu_s"],
-            "rss_mb": mb(mem["VmRSS"]), "pss_mb": mb(mem["Pss"]), "hwm_mb": mb(mem["VmHWM"]),
-            "rss_after_load_mb": mb(r["memory_after_load"]["total_kb"]["VmRSS"]),
+            "rss_mb": mb(mem["tree_rss"]), "rss_after_load_mb": mb(r["memory_after_load"]["total_kb"]["tree_rss"]),
+            "vmrss_sum_mb": mb(mem["VmRSS"]), "vmhwm_sum_mb": mb(mem["VmHWM"]), "pss_mb": mb(mem["Pss"]),
+            "processes": len(load["memory_after_run"]["processes"]),
             "client_cpu_util": load["dnsperf_cpu_utilisation"],
             "foreign_cpu_share": load.get("foreign_cpu_share", {}),
             "udp_rcvbuf_errors": load.get("udp_counters_delta", {}).get("RcvbufErrors"),
@@ -834,14 +894,12 @@ def summarise(results: Dict[str, Dict]) -> Dict[str, Dict]:
         best["qps"] = max(p["qps"] for p in peers)
         qc = [p["q_per_cpu_s"] for p in peers if p["q_per_cpu_s"]]
         best["q_per_cpu_s"] = max(qc) if qc else None
-        best["pss_mb"] = min(p["pss_mb"] for p in peers)
         best["rss_mb"] = min(p["rss_mb"] for p in peers)
     for row in rows.values():
         row["ratio_qps_vs_best_peer"] = row["qps"] / best["qps"] if best.get("qps") else None
         row["ratio_q_per_cpu_vs_best_peer"] = (row["q_per_cpu_s"] / best["q_per_cpu_s"]
                                                if best.get("q_per_cpu_s") and row["q_per_cpu_s"]
                                                else None)
-        row["ratio_pss_vs_best_peer"] = row["pss_mb"] / best["pss_mb"] if best.get("pss_mb") else None
         row["ratio_rss_vs_best_peer"] = row["rss_mb"] / best["rss_mb"] if best.get("rss_mb") else None
     return rows
 
@@ -857,15 +915,16 @@ def print_table(rows: Dict[str, Dict], results: Dict[str, Dict], meta: Dict) -> 
           f"dnsperf -l {meta['duration']} -c {meta['clients']} -q {meta['outstanding']}; "
           f"server on CPU {SERVER_CPU}, dnsperf on CPU {CLIENT_CPU}")
     hdr = (f"{'server':<11} {'qps':>9} {'lost':>6} {'cpu_s':>6} {'cpu%':>5} {'q/cpu_s':>9} "
-           f"{'rss_MB':>7} {'pss_MB':>7} {'hwm_MB':>7} {'ratio_q/cpu_vs_best_peer':>25}")
+           f"{'rss_MB':>7} {'load_MB':>7} {'hwm_MB':>7} {'ratio_q/cpu_vs_best_peer':>25}")
     print(hdr)
     for key in SERVER_KEYS:
         if key in rows:
             r = rows[key]
             print(f"{SERVER_NAMES[key]:<11} {r['qps']:>9,.0f} {fmt(r['lost'], 'd'):>6} {r['cpu_s']:>6.2f} "
                   f"{fmt(r['cpu_util'] * 100 if r['cpu_util'] is not None else None, '.0f'):>5} "
-                  f"{fmt(r['q_per_cpu_s'], ',.0f'):>9} {r['rss_mb']:>7.1f} {r['pss_mb']:>7.1f} "
-                  f"{r['hwm_mb']:>7.1f} {fmt(r['ratio_q_per_cpu_vs_best_peer'], '.2f'):>25}")
+                  f"{fmt(r['q_per_cpu_s'], ',.0f'):>9} {r['rss_mb']:>7.1f} {r['rss_after_load_mb']:>7.1f} "
+                  f"{r['vmhwm_sum_mb']:>6.1f}{'*' if r['processes'] > 1 else ' '} "
+                  f"{fmt(r['ratio_q_per_cpu_vs_best_peer'], '.2f'):>25}")
         elif key in results:
             print(f"{SERVER_NAMES[key]:<11} FAILED: {results[key].get('error', '?').splitlines()[0]}")
     print(SEED_FIGURE)
@@ -873,8 +932,10 @@ def print_table(rows: Dict[str, Dict], results: Dict[str, Dict], meta: Dict) -> 
         r = rows["pweb"]
         print(f"pweb-node / best of NSD,Knot: q/s {fmt(r['ratio_qps_vs_best_peer'], '.2f')}x, "
               f"q/cpu_s {fmt(r['ratio_q_per_cpu_vs_best_peer'], '.2f')}x, "
-              f"RSS {fmt(r['ratio_rss_vs_best_peer'], '.2f')}x, "
-              f"PSS {fmt(r['ratio_pss_vs_best_peer'], '.2f')}x (memory: lower is better)")
+              f"RSS {fmt(r['ratio_rss_vs_best_peer'], '.2f')}x (memory: lower is better)")
+    print("cpu% = server CPU / run time (100 = one core saturated); rss_MB = resident memory after "
+          "the run, load_MB = after loading (whole process tree, shared pages counted once); "
+          "hwm_MB = peak VmHWM (* = summed over processes, counts shared pages twice)")
     sizes = []
     for key in SERVER_KEYS:
         chk = results.get(key, {}).get("check")
@@ -888,8 +949,10 @@ def print_table(rows: Dict[str, Dict], results: Dict[str, Dict], meta: Dict) -> 
         if r["lost"]:
             notes.append(f"{r['lost']} queries lost")
         if r["cpu_util"] is not None and r["cpu_util"] < 0.9:
-            notes.append(f"server CPU only {r['cpu_util']:.0%} busy (not saturated; "
-                         f"dnsperf used {fmt(r['client_cpu_util'], '.0%')} of its CPU)")
+            client_bound = (r["client_cpu_util"] or 0) >= 0.9
+            notes.append(f"server only {r['cpu_util']:.0%} busy, dnsperf "
+                         f"{fmt(r['client_cpu_util'], '.0%')} of its CPU"
+                         + (" (client-bound: compare q/cpu_s rather than q/s)" if client_bound else ""))
         if r["udp_rcvbuf_errors"]:
             notes.append(f"{r['udp_rcvbuf_errors']} UDP receive-buffer drops on the host")
         fs = r["foreign_cpu_share"]
@@ -909,25 +972,26 @@ def print_table(rows: Dict[str, Dict], results: Dict[str, Dict], meta: Dict) -> 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="Benchmark pweb-node's DNS front end against NSD and Knot.")
     ap.add_argument("--devices", type=int, help="devices in the store (default 100000; --quick 5000)")
-    ap.add_argument("--duration", type=int, help="dnsperf -l seconds per server (default 10; --quick 2)")
+    ap.add_argument("--duration", type=int, help="dnsperf -l: seconds per dnsperf run (default 10; --quick 2)")
     ap.add_argument("--queries", type=int, help="query file lines (default 200000; --quick 20000)")
     ap.add_argument("--build-dir", default=str(REPO / "build"), help="CMake build dir (default: repo build/)")
     ap.add_argument("--servers", default="pweb,nsd,knot", help="comma-separated subset of pweb,nsd,knot")
     ap.add_argument("--clients", type=int, default=4, help="dnsperf -c (default 4)")
-    ap.add_argument("--outstanding", type=int, default=200, help="dnsperf -q (default 200)")
+    ap.add_argument("--outstanding", type=int, default=100, help="dnsperf -q (default 100)")
     ap.add_argument("--dnsperf-threads", type=int, default=0, help="dnsperf -T (default: dnsperf's)")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="dnsperf runs per server, median q/s run reported (default 1)")
-    ap.add_argument("--idle-wait", type=float, default=60.0,
+    ap.add_argument("--rounds", type=int,
+                    help="dnsperf runs per server, the median q/s run is reported (default 3; --quick 1)")
+    ap.add_argument("--idle-wait", type=float,
                     help="before each dnsperf run wait up to this many seconds for the CPUs to be "
-                         "idle (other jobs skew the numbers); 0 = don't (default 60)")
+                         "idle (other jobs skew the numbers); 0 = don't (default 60; --quick 5)")
     ap.add_argument("--seed", type=int, default=SEED, help="data/query seed")
     ap.add_argument("--start-timeout", type=float, default=START_TIMEOUT,
                     help=f"seconds a server may take to answer after start (default {START_TIMEOUT:.0f})")
     ap.add_argument("--work-dir", help="parent of the temporary directory (default: system temp)")
     ap.add_argument("--results", default=str(HERE / "results" / "latest.json"), help="JSON output path")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("--quick", action="store_true", help="smoke test: 5,000 devices, 2 s per server")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test: 5,000 devices, 20,000 queries, one 2 s run per server")
     args = ap.parse_args(argv)
     if args.devices is None:
         args.devices = 5000 if args.quick else 100_000
@@ -935,6 +999,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.duration = 2 if args.quick else 10
     if args.queries is None:
         args.queries = 20_000 if args.quick else 200_000
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
+    if args.idle_wait is None:
+        args.idle_wait = 5.0 if args.quick else 60.0
     keys = []
     for s in args.servers.split(","):
         s = s.strip().lower()
