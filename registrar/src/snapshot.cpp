@@ -1,10 +1,14 @@
 #include "pweb/registrar/snapshot.hpp"
 
 #include <bit>
+#include <cstring>
 #include <functional>
 #include <stdexcept>
+#include <type_traits>
 
 namespace pweb::registrar {
+static_assert(alignof(Snapshot::Entry) == 1 && std::is_trivially_copyable_v<Snapshot::Entry>);
+
 namespace {
 
 std::uint64_t hash_key(std::string_view key) noexcept { return std::hash<std::string_view>{}(key); }
@@ -19,10 +23,9 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::span<const DeviceRecord> re
   const std::size_t capacity = std::bit_ceil(std::max<std::size_t>(16, records.size() * 2 + 64));
   snap->slots_.assign(capacity, 0);
   snap->mask_ = capacity - 1;
-  snap->entries_.reserve(records.size() + records.size() / 8 + 16);
-  std::size_t name_bytes = 0;
-  for (const auto& r : records) name_bytes += r.name.size();
-  snap->names_.reserve(name_bytes + name_bytes / 8);
+  std::size_t bytes = 0;
+  for (const auto& r : records) bytes += sizeof(Entry) + r.name.size();
+  snap->arena_.reserve(bytes + bytes / 8 + 64);
 
   for (const auto& r : records) {
     std::string_view name = r.name;
@@ -44,8 +47,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::span<const DeviceRecord> re
     }
     ++snap->devices_;
   }
-  snap->entries_.shrink_to_fit();
-  snap->names_.shrink_to_fit();
+  snap->arena_.shrink_to_fit();
   return snap;
 }
 
@@ -56,26 +58,31 @@ void Snapshot::insert(std::string_view key, const Entry& proto) {
   for (std::uint64_t i = h & mask_;; i = (i + 1) & mask_) {
     const std::uint64_t slot = slots_[i];
     if (slot == 0) {
-      if (entries_.size() * 2 >= slots_.size()) throw std::length_error("snapshot table full");
+      if ((entries_ + 1) * 2 > slots_.size()) {
+        grow();
+        insert(key, proto);
+        return;
+      }
+      const std::size_t at = arena_.size();
+      if (at >= 0xFFFFFFFFULL) throw std::length_error("snapshot arena full");
       Entry e = proto;
-      e.name_offset = static_cast<std::uint32_t>(names_.size());
       e.name_size = static_cast<std::uint8_t>(key.size());
-      names_.append(key);
-      entries_.push_back(e);
-      slots_[i] = tag | entries_.size();
+      arena_.resize(at + sizeof(Entry) + key.size());
+      std::memcpy(arena_.data() + at, &e, sizeof(Entry));
+      std::memcpy(arena_.data() + at + sizeof(Entry), key.data(), key.size());
+      ++entries_;
+      slots_[i] = tag | (at + 1);
       return;
     }
     if ((slot & 0xFFFFFFFF00000000ULL) == tag) {
-      Entry& existing = entries_[(slot & 0xFFFFFFFFULL) - 1];
-      if (name_of(existing) == key) {
+      Entry* existing = entry_at(slot);
+      if (name_of(*existing) == key) {
         // A device wins over an interior name of the same spelling; a later
         // duplicate device replaces an earlier one.
         if (proto.is_device()) {
-          const auto off = existing.name_offset;
-          const auto size = existing.name_size;
-          existing = proto;
-          existing.name_offset = off;
-          existing.name_size = size;
+          Entry e = proto;
+          e.name_size = existing->name_size;
+          std::memcpy(static_cast<void*>(existing), &e, sizeof(Entry));
         }
         return;
       }
@@ -90,15 +97,38 @@ const Snapshot::Entry* Snapshot::find(std::string_view key) const noexcept {
     const std::uint64_t slot = slots_[i];
     if (slot == 0) return nullptr;
     if ((slot & 0xFFFFFFFF00000000ULL) == tag) {
-      const Entry& e = entries_[(slot & 0xFFFFFFFFULL) - 1];
-      if (name_of(e) == key) return &e;
+      const Entry* e = entry_at(slot);
+      if (name_of(*e) == key) return e;
     }
   }
 }
 
+// Doubles the table, keeping the load factor at most 1/2 when names outnumber the
+// estimate (many distinct users and agents).
+void Snapshot::grow() {
+  decltype(slots_) old(slots_.size() * 2, 0);
+  old.swap(slots_);
+  mask_ = slots_.size() - 1;
+  for (const std::uint64_t slot : old) {
+    if (slot == 0) continue;
+    const std::uint64_t h = hash_key(name_of(*entry_at(slot)));
+    std::uint64_t i = h & mask_;
+    while (slots_[i] != 0) i = (i + 1) & mask_;
+    slots_[i] = slot;
+  }
+}
+
+// Entries are trivially copyable with alignment 1, so an arena position holds one.
+Snapshot::Entry* Snapshot::entry_at(std::uint64_t slot) noexcept {
+  return reinterpret_cast<Entry*>(arena_.data() + ((slot & 0xFFFFFFFFULL) - 1));
+}
+
+const Snapshot::Entry* Snapshot::entry_at(std::uint64_t slot) const noexcept {
+  return reinterpret_cast<const Entry*>(arena_.data() + ((slot & 0xFFFFFFFFULL) - 1));
+}
+
 std::size_t Snapshot::memory_bytes() const noexcept {
-  return names_.capacity() + entries_.capacity() * sizeof(Entry) +
-         slots_.capacity() * sizeof(std::uint64_t) + sizeof(*this);
+  return arena_.capacity() + slots_.capacity() * sizeof(std::uint64_t) + sizeof(*this);
 }
 
 SnapshotHolder::SnapshotHolder(std::shared_ptr<const Snapshot> initial)

@@ -51,6 +51,20 @@ TEST(Snapshot, EmptyAndDuplicates) {
   EXPECT_EQ(snap->find("a.b.c")->v4, (Ipv4{2, 2, 2, 2}));
 }
 
+TEST(Snapshot, GrowsWhenEveryDeviceHasItsOwnUserAndAgent) {
+  std::vector<DeviceRecord> recs(1000);
+  for (std::size_t i = 0; i < recs.size(); ++i) {
+    recs[i].name = "d.u" + std::to_string(i) + ".a" + std::to_string(i);
+    recs[i].ipv4 = Ipv4{192, 0, 2, static_cast<std::uint8_t>(i)};
+  }
+  const auto snap = Snapshot::build(recs, 1);
+  for (std::size_t i = 0; i < recs.size(); ++i) {
+    ASSERT_NE(snap->find(recs[i].name), nullptr) << i;
+    ASSERT_NE(snap->find("u" + std::to_string(i) + ".a" + std::to_string(i)), nullptr) << i;
+    ASSERT_NE(snap->find("a" + std::to_string(i)), nullptr) << i;
+  }
+}
+
 TEST(SnapshotHolder, ReadersSeeEachPublishedSnapshot) {
   SnapshotHolder holder(Snapshot::build({}, 1));
   SnapshotReader reader(holder);
