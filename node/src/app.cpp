@@ -95,6 +95,11 @@ int run_node(const NodeConfig& cfg) {
     spdlog::error("event=config_error msg=\"gateway mode (--home-agent) is not implemented yet\"");
     return 2;
   }
+  // Accepted so that configurations written for the full design keep working,
+  // but nothing behind them runs yet: say so rather than pretend.
+  if (!cfg.bootstrap.empty() || cfg.network_id != 0) {
+    spdlog::warn("event=not_implemented what=dht options=--bootstrap,--network-id,--dht-port");
+  }
   std::vector<HostPort> dns_listen;
   for (const auto& l : cfg.dns_listen) dns_listen.push_back(*parse_host_port(l));
   const auto http_listen = *parse_host_port(cfg.http_listen);
