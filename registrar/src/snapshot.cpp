@@ -1,134 +1,75 @@
 #include "pweb/registrar/snapshot.hpp"
 
-#include <bit>
-#include <cstring>
-#include <functional>
-#include <stdexcept>
-#include <type_traits>
+#include <algorithm>
+#include <string>
+#include <unordered_map>
 
 namespace pweb::registrar {
-static_assert(alignof(Snapshot::Entry) == 1 && std::is_trivially_copyable_v<Snapshot::Entry>);
-
 namespace {
 
-std::uint64_t hash_key(std::string_view key) noexcept { return std::hash<std::string_view>{}(key); }
+// Merge the delta into the base once it holds this share of the base's names.
+constexpr std::size_t kMinMergeSize = 1024;
+constexpr std::size_t kMergeFraction = 8;
 
 }  // namespace
 
 std::shared_ptr<const Snapshot> Snapshot::build(std::span<const DeviceRecord> records,
                                                 std::uint32_t serial) {
-  std::shared_ptr<Snapshot> snap(new Snapshot());
-  snap->serial_ = serial;
-  // Devices plus at most two interior names each; load factor at most 1/2.
-  const std::size_t capacity = std::bit_ceil(std::max<std::size_t>(16, records.size() * 2 + 64));
-  snap->slots_.assign(capacity, 0);
-  snap->mask_ = capacity - 1;
-  std::size_t bytes = 0;
-  for (const auto& r : records) bytes += sizeof(Entry) + r.name.size();
-  snap->arena_.reserve(bytes + bytes / 8 + 64);
-
+  auto table = std::make_shared<NameTable>(records.size() + records.size() / 8 + 16);
   for (const auto& r : records) {
     std::string_view name = r.name;
-    Entry proto{};
-    proto.flags = kDevice;
-    if (r.ipv4) {
-      proto.flags |= kHasV4;
-      proto.v4 = *r.ipv4;
-    }
-    if (r.ipv6) {
-      proto.flags |= kHasV6;
-      proto.v6 = *r.ipv6;
-    }
-    snap->insert(name, proto);
+    table->insert(name, NameEntry::device(r.ipv4, r.ipv6));
     // Interior names: "alice.uw" and "uw" exist so that they answer NODATA.
     for (auto dot = name.find('.'); dot != std::string_view::npos; dot = name.find('.')) {
       name.remove_prefix(dot + 1);
-      snap->insert(name, Entry{});
+      table->insert(name, NameEntry::interior());
     }
-    ++snap->devices_;
   }
-  snap->arena_.shrink_to_fit();
+  table->shrink();
+  std::shared_ptr<Snapshot> snap(new Snapshot());
+  snap->base_ = std::move(table);
+  snap->serial_ = serial;
+  snap->devices_ = records.size();
   return snap;
 }
 
-void Snapshot::insert(std::string_view key, const Entry& proto) {
-  if (key.size() > 255) throw std::invalid_argument("snapshot key longer than 255");
-  const std::uint64_t h = hash_key(key);
-  const std::uint64_t tag = h & 0xFFFFFFFF00000000ULL;
-  for (std::uint64_t i = h & mask_;; i = (i + 1) & mask_) {
-    const std::uint64_t slot = slots_[i];
-    if (slot == 0) {
-      if ((entries_ + 1) * 2 > slots_.size()) {
-        grow();
-        insert(key, proto);
-        return;
-      }
-      const std::size_t at = arena_.size();
-      if (at >= 0xFFFFFFFFULL) throw std::length_error("snapshot arena full");
-      Entry e = proto;
-      e.name_size = static_cast<std::uint8_t>(key.size());
-      arena_.resize(at + sizeof(Entry) + key.size());
-      std::memcpy(arena_.data() + at, &e, sizeof(Entry));
-      std::memcpy(arena_.data() + at + sizeof(Entry), key.data(), key.size());
-      ++entries_;
-      slots_[i] = tag | (at + 1);
-      return;
-    }
-    if ((slot & 0xFFFFFFFF00000000ULL) == tag) {
-      Entry* existing = entry_at(slot);
-      if (name_of(*existing) == key) {
-        // A device wins over an interior name of the same spelling; a later
-        // duplicate device replaces an earlier one.
-        if (proto.is_device()) {
-          Entry e = proto;
-          e.name_size = existing->name_size;
-          std::memcpy(static_cast<void*>(existing), &e, sizeof(Entry));
-        }
-        return;
-      }
-    }
+std::shared_ptr<const Snapshot> Snapshot::with_changes(std::span<const Change> changes,
+                                                       std::size_t device_count,
+                                                       std::uint32_t serial) const {
+  std::shared_ptr<Snapshot> snap(new Snapshot());
+  snap->serial_ = serial;
+  snap->devices_ = device_count;
+  const std::size_t pending = delta_size() + changes.size();
+  if (pending < std::max(kMinMergeSize, base_->size() / kMergeFraction)) {
+    auto delta = std::make_shared<NameTable>(pending);
+    if (delta_) delta_->for_each([&](std::string_view k, const NameEntry& e) { delta->insert(k, e); });
+    // A change always wins, even an interior entry over a tombstone.
+    for (const auto& [key, entry] : changes) delta->insert(key, entry, NameTable::Mode::replace);
+    snap->base_ = base_;
+    snap->delta_ = std::move(delta);
+    return snap;
   }
-}
-
-const Snapshot::Entry* Snapshot::find(std::string_view key) const noexcept {
-  const std::uint64_t h = hash_key(key);
-  const std::uint64_t tag = h & 0xFFFFFFFF00000000ULL;
-  for (std::uint64_t i = h & mask_;; i = (i + 1) & mask_) {
-    const std::uint64_t slot = slots_[i];
-    if (slot == 0) return nullptr;
-    if ((slot & 0xFFFFFFFF00000000ULL) == tag) {
-      const Entry* e = entry_at(slot);
-      if (name_of(*e) == key) return e;
-    }
+  // Merge: the overlay (delta, then changes) wins over the base; tombstones vanish.
+  std::unordered_map<std::string, NameEntry> overlay;
+  overlay.reserve(pending);
+  if (delta_) {
+    delta_->for_each([&](std::string_view k, const NameEntry& e) { overlay[std::string(k)] = e; });
   }
-}
-
-// Doubles the table, keeping the load factor at most 1/2 when names outnumber the
-// estimate (many distinct users and agents).
-void Snapshot::grow() {
-  decltype(slots_) old(slots_.size() * 2, 0);
-  old.swap(slots_);
-  mask_ = slots_.size() - 1;
-  for (const std::uint64_t slot : old) {
-    if (slot == 0) continue;
-    const std::uint64_t h = hash_key(name_of(*entry_at(slot)));
-    std::uint64_t i = h & mask_;
-    while (slots_[i] != 0) i = (i + 1) & mask_;
-    slots_[i] = slot;
+  for (const auto& [key, entry] : changes) overlay[key] = entry;
+  auto base = std::make_shared<NameTable>(base_->size() + overlay.size());
+  base_->for_each([&](std::string_view k, const NameEntry& e) {
+    if (overlay.find(std::string(k)) == overlay.end()) base->insert(k, e);
+  });
+  for (const auto& [key, entry] : overlay) {
+    if (!entry.is_tombstone()) base->insert(key, entry);
   }
-}
-
-// Entries are trivially copyable with alignment 1, so an arena position holds one.
-Snapshot::Entry* Snapshot::entry_at(std::uint64_t slot) noexcept {
-  return reinterpret_cast<Entry*>(arena_.data() + ((slot & 0xFFFFFFFFULL) - 1));
-}
-
-const Snapshot::Entry* Snapshot::entry_at(std::uint64_t slot) const noexcept {
-  return reinterpret_cast<const Entry*>(arena_.data() + ((slot & 0xFFFFFFFFULL) - 1));
+  base->shrink();
+  snap->base_ = std::move(base);
+  return snap;
 }
 
 std::size_t Snapshot::memory_bytes() const noexcept {
-  return arena_.capacity() + slots_.capacity() * sizeof(std::uint64_t) + sizeof(*this);
+  return base_->memory_bytes() + (delta_ ? delta_->memory_bytes() : 0) + sizeof(*this);
 }
 
 SnapshotHolder::SnapshotHolder(std::shared_ptr<const Snapshot> initial)

@@ -65,6 +65,40 @@ TEST(Snapshot, GrowsWhenEveryDeviceHasItsOwnUserAndAgent) {
   }
 }
 
+TEST(Snapshot, ChangesGoToADeltaThenMerge) {
+  const auto recs = many(20000);
+  auto snap = Snapshot::build(recs, 1);
+  // Small changes: the base is shared, only a delta is built.
+  std::vector<Snapshot::Change> changes{
+      {recs[0].name, NameEntry::device(Ipv4{9, 9, 9, 9}, {})},
+      {recs[1].name, NameEntry::tombstone()},
+      {"new.user.agent", NameEntry::device(Ipv4{8, 8, 8, 8}, {})},
+      {"user.agent", NameEntry::interior()},
+      {"agent", NameEntry::interior()}};
+  auto next = snap->with_changes(changes, 20000, 2);
+  EXPECT_EQ(next->serial(), 2u);
+  EXPECT_EQ(next->delta_size(), 5u);
+  EXPECT_EQ(next->find(recs[0].name)->v4, (Ipv4{9, 9, 9, 9}));
+  EXPECT_EQ(next->find(recs[1].name), nullptr);
+  EXPECT_NE(next->find("new.user.agent"), nullptr);
+  EXPECT_NE(next->find("user.agent"), nullptr);
+  EXPECT_NE(next->find(recs[2].name), nullptr);  // from the base
+  EXPECT_NE(snap->find(recs[1].name), nullptr);  // the old snapshot is untouched
+
+  // Many changes: merged into a new base, tombstones gone.
+  std::vector<Snapshot::Change> bulk;
+  for (std::size_t i = 2; i < 5002; ++i) bulk.push_back({recs[i].name, NameEntry::tombstone()});
+  auto merged = next->with_changes(bulk, 15000, 3);
+  EXPECT_EQ(merged->delta_size(), 0u);
+  EXPECT_EQ(merged->find(recs[1].name), nullptr);
+  EXPECT_EQ(merged->find(recs[2].name), nullptr);
+  EXPECT_EQ(merged->find(recs[5001].name), nullptr);
+  ASSERT_NE(merged->find(recs[5002].name), nullptr);
+  EXPECT_EQ(merged->find(recs[0].name)->v4, (Ipv4{9, 9, 9, 9}));
+  EXPECT_NE(merged->find("new.user.agent"), nullptr);
+  EXPECT_EQ(merged->device_count(), 15000u);
+}
+
 TEST(SnapshotHolder, ReadersSeeEachPublishedSnapshot) {
   SnapshotHolder holder(Snapshot::build({}, 1));
   SnapshotReader reader(holder);

@@ -7,60 +7,49 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include "pweb/huge_page_allocator.hpp"
 #include "pweb/registrar/device.hpp"
+#include "pweb/registrar/name_table.hpp"
 
 namespace pweb::registrar {
 
 class Snapshot {
  public:
-  // What exists at a name: a device with addresses, or an interior name
-  // (`user.agent`, `agent`) that exists only because devices sit below it.
-  struct Entry {
-    std::uint8_t name_size;
-    std::uint8_t flags;
-    Ipv4 v4;
-    Ipv6 v6;
-
-    [[nodiscard]] bool is_device() const noexcept { return (flags & kDevice) != 0; }
-    [[nodiscard]] bool has_v4() const noexcept { return (flags & kHasV4) != 0; }
-    [[nodiscard]] bool has_v6() const noexcept { return (flags & kHasV6) != 0; }
-  };
-  static constexpr std::uint8_t kDevice = 1;
-  static constexpr std::uint8_t kHasV4 = 2;
-  static constexpr std::uint8_t kHasV6 = 4;
+  using Entry = NameEntry;
 
   // Records must already be valid and lowercase (the store guarantees it).
   static std::shared_ptr<const Snapshot> build(std::span<const DeviceRecord> records,
                                                std::uint32_t serial);
 
+  // A new snapshot with `changes` applied (an entry, or a tombstone to remove a
+  // name). Cheap: changes go to a small delta table that is merged into the base
+  // only when it grows past a fraction of it, so one update does not copy
+  // every device.
+  using Change = std::pair<std::string, NameEntry>;
+  [[nodiscard]] std::shared_ptr<const Snapshot> with_changes(std::span<const Change> changes,
+                                                             std::size_t device_count,
+                                                             std::uint32_t serial) const;
+
   // `key` is lowercase and dotted, relative to the zone: "laptop.alice.uw".
-  [[nodiscard]] const Entry* find(std::string_view key) const noexcept;
+  [[nodiscard]] const Entry* find(std::string_view key) const noexcept {
+    if (delta_) {
+      if (const Entry* e = delta_->find(key)) return e->is_tombstone() ? nullptr : e;
+    }
+    return base_->find(key);
+  }
 
   [[nodiscard]] std::uint32_t serial() const noexcept { return serial_; }
   [[nodiscard]] std::size_t device_count() const noexcept { return devices_; }
   [[nodiscard]] std::size_t memory_bytes() const noexcept;
+  [[nodiscard]] std::size_t delta_size() const noexcept { return delta_ ? delta_->size() : 0; }
 
  private:
   Snapshot() = default;
-  void insert(std::string_view key, const Entry& proto);
-  void grow();
-  [[nodiscard]] Entry* entry_at(std::uint64_t slot) noexcept;
-  [[nodiscard]] const Entry* entry_at(std::uint64_t slot) const noexcept;
-  [[nodiscard]] static std::string_view name_of(const Entry& e) noexcept {
-    return {reinterpret_cast<const char*>(&e + 1), e.name_size};
-  }
 
-  // Each entry is followed by its key's bytes, so a lookup touches one slot and
-  // one place in the arena: two cache misses, not three.
-  std::vector<std::uint8_t, HugePageAllocator<std::uint8_t>> arena_;
-  std::size_t entries_ = 0;
-  // Open addressing, linear probing; a slot is (hash high bits << 32 | arena offset + 1),
-  // so most mismatches are rejected without touching the arena.
-  std::vector<std::uint64_t, HugePageAllocator<std::uint64_t>> slots_;
-  std::uint64_t mask_ = 0;
+  std::shared_ptr<const NameTable> base_;
+  std::shared_ptr<const NameTable> delta_;  // null when empty
   std::uint32_t serial_ = 0;
   std::size_t devices_ = 0;
 };
