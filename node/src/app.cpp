@@ -11,6 +11,7 @@
 
 #include "pweb/dns/authority.hpp"
 #include "pweb/dns/server.hpp"
+#include "pweb/registrar/service.hpp"
 #include "pweb/registrar/snapshot.hpp"
 #include "pweb/registrar/store.hpp"
 #include "pweb/rest/http_server.hpp"
@@ -46,8 +47,8 @@ std::vector<dns::NameServerAddress> name_servers_of(const std::vector<HostPort>&
 class NodeStatus final : public rest::StatusService {
  public:
   NodeStatus(const NodeConfig& cfg, const registrar::SnapshotHolder& snaps,
-             const dns::DnsServer*& dns)
-      : cfg_(cfg), snaps_(snaps), dns_(dns), started_(unix_now()) {}
+             const dns::DnsServer*& dns, const registrar::RegistrationService* registration)
+      : cfg_(cfg), snaps_(snaps), dns_(dns), registration_(registration), started_(unix_now()) {}
 
   rest::StatusInfo status() const override {
     rest::StatusInfo s;
@@ -63,6 +64,11 @@ class NodeStatus final : public rest::StatusService {
       s.dns_udp_queries = st.udp_queries;
       s.dns_tcp_queries = st.tcp_queries;
     }
+    if (registration_) {
+      const auto rs = registration_->stats();
+      s.commits = rs.commits;
+      s.changes = rs.changes;
+    }
     return s;
   }
 
@@ -70,6 +76,7 @@ class NodeStatus final : public rest::StatusService {
   const NodeConfig& cfg_;
   const registrar::SnapshotHolder& snaps_;
   const dns::DnsServer*& dns_;
+  const registrar::RegistrationService* registration_;
   std::int64_t started_;
 };
 
@@ -104,17 +111,28 @@ int run_node(const NodeConfig& cfg) {
   for (const auto& l : cfg.dns_listen) dns_listen.push_back(*parse_host_port(l));
   const auto http_listen = *parse_host_port(cfg.http_listen);
 
-  registrar::DeviceStore store(cfg.data_dir);
-  std::shared_ptr<const registrar::Snapshot> initial;
+  std::unique_ptr<registrar::SnapshotHolder> snapshots;
+  std::unique_ptr<registrar::RegistrationService> registration;
   {
-    const auto records = store.load_all();
-    initial = registrar::Snapshot::build(records, static_cast<std::uint32_t>(unix_now()));
+    std::vector<registrar::DeviceRecord> records;
+    std::string path;
+    {
+      const registrar::DeviceStore store(cfg.data_dir);
+      records = store.load_all();
+      path = store.path().string();
+    }
+    const auto initial =
+        registrar::Snapshot::build(records, static_cast<std::uint32_t>(unix_now()));
+    snapshots = std::make_unique<registrar::SnapshotHolder>(initial);
+    spdlog::info("event=store_loaded path={} devices={} snapshot_bytes={}", path,
+                 initial->device_count(), initial->memory_bytes());
+    // Only an agent with a label has users and devices of its own to register.
+    if (!cfg.label.empty()) {
+      registration = std::make_unique<registrar::RegistrationService>(cfg.label, cfg.data_dir,
+                                                                      *snapshots, records);
+    }
   }
   malloc_trim(0);  // the load's temporaries are gone; give their pages back
-  registrar::SnapshotHolder snapshots(initial);
-  spdlog::info("event=store_loaded path={} devices={} snapshot_bytes={}", store.path().string(),
-               initial->device_count(), initial->memory_bytes());
-  initial.reset();
 
   dns::AuthorityConfig auth_cfg;
   auth_cfg.zones = cfg.suffix;
@@ -127,11 +145,11 @@ int run_node(const NodeConfig& cfg) {
   for (const auto& l : dns_listen) server_cfg.listen.push_back({l.host, l.port});
   server_cfg.threads =
       cfg.threads != 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
-  dns::DnsServer dns_server(server_cfg, authority, snapshots);
+  dns::DnsServer dns_server(server_cfg, authority, *snapshots);
 
   const dns::DnsServer* dns_for_status = &dns_server;
-  NodeStatus status(cfg, snapshots, dns_for_status);
-  rest::HttpServer http(status);
+  NodeStatus status(cfg, *snapshots, dns_for_status, registration.get());
+  rest::HttpServer http(status, registration.get());
   http.start(http_listen.host, http_listen.port);
   dns_server.start();
   for (const auto& l : cfg.dns_listen) spdlog::info("event=dns_listen addr={}", l);
@@ -142,7 +160,9 @@ int run_node(const NodeConfig& cfg) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("event=stopping signal={}", sig);
+  // No new requests, then let the writer answer what is queued, then stop DNS.
   http.stop();
+  if (registration) registration->stop();
   dns_server.stop();
   const auto st = dns_server.stats();
   spdlog::info("event=stopped udp_queries={} tcp_queries={}", st.udp_queries, st.tcp_queries);

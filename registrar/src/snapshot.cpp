@@ -42,7 +42,8 @@ std::shared_ptr<const Snapshot> Snapshot::with_changes(std::span<const Change> c
   const std::size_t pending = delta_size() + changes.size();
   if (pending < std::max(kMinMergeSize, base_->size() / kMergeFraction)) {
     auto delta = std::make_shared<NameTable>(pending);
-    if (delta_) delta_->for_each([&](std::string_view k, const NameEntry& e) { delta->insert(k, e); });
+    if (delta_)
+      delta_->for_each([&](std::string_view k, const NameEntry& e) { delta->insert(k, e); });
     // A change always wins, even an interior entry over a tombstone.
     for (const auto& [key, entry] : changes) delta->insert(key, entry, NameTable::Mode::replace);
     snap->base_ = base_;

@@ -41,6 +41,39 @@ std::string column_text(sqlite3_stmt* s, int col) {
   return p ? reinterpret_cast<const char*>(p) : std::string();
 }
 
+constexpr const char* kUpsertSql =
+    "INSERT INTO devices(name, ipv4, ipv6, services, updated) VALUES(?,?,?,?,?) "
+    "ON CONFLICT(name) DO UPDATE SET ipv4=excluded.ipv4, ipv6=excluded.ipv6, "
+    "services=excluded.services, updated=excluded.updated";
+
+DeviceRecord read_device(sqlite3_stmt* s) {
+  DeviceRecord r;
+  r.name = column_text(s, 0);
+  if (auto v4 = column_text(s, 1); !v4.empty()) r.ipv4 = parse_ipv4(v4);
+  if (auto v6 = column_text(s, 2); !v6.empty()) r.ipv6 = parse_ipv6(v6);
+  r.services = column_text(s, 3);
+  r.updated = sqlite3_column_int64(s, 4);
+  return r;
+}
+
+void bind_device(sqlite3_stmt* s, const DeviceRecord& r) {
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  sqlite3_bind_text(s, 1, r.name.c_str(), -1, SQLITE_TRANSIENT);
+  if (r.ipv4) {
+    sqlite3_bind_text(s, 2, format_ipv4(*r.ipv4).c_str(), -1, SQLITE_TRANSIENT);
+  } else {
+    sqlite3_bind_null(s, 2);
+  }
+  if (r.ipv6) {
+    sqlite3_bind_text(s, 3, format_ipv6(*r.ipv6).c_str(), -1, SQLITE_TRANSIENT);
+  } else {
+    sqlite3_bind_null(s, 3);
+  }
+  sqlite3_bind_text(s, 4, r.services.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 5, r.updated);
+}
+
 }  // namespace
 
 DeviceStore::DeviceStore(const std::filesystem::path& data_dir) : path_(data_dir / "pweb.db") {
@@ -69,6 +102,12 @@ DeviceStore::DeviceStore(const std::filesystem::path& data_dir) : path_(data_dir
         " ipv6 TEXT,"
         " services TEXT NOT NULL DEFAULT '',"
         " updated INTEGER NOT NULL)");
+    exec(
+        "CREATE TABLE IF NOT EXISTS users("
+        " name TEXT PRIMARY KEY,"
+        " pwhash TEXT NOT NULL,"
+        " created INTEGER NOT NULL)");
+    exec("CREATE INDEX IF NOT EXISTS devices_updated ON devices(updated)");
     Statement check(db_, "SELECT value FROM meta WHERE key='schema_version'");
     if (check.step()) {
       if (std::stoi(column_text(check.get(), 0)) != kSchemaVersion) {
@@ -100,41 +139,83 @@ void DeviceStore::exec(const char* sql) {
 std::vector<DeviceRecord> DeviceStore::load_all() const {
   std::vector<DeviceRecord> out;
   Statement s(db_, "SELECT name, ipv4, ipv6, services, updated FROM devices ORDER BY name");
-  while (s.step()) {
-    DeviceRecord r;
-    r.name = column_text(s.get(), 0);
-    if (auto v4 = column_text(s.get(), 1); !v4.empty()) r.ipv4 = parse_ipv4(v4);
-    if (auto v6 = column_text(s.get(), 2); !v6.empty()) r.ipv6 = parse_ipv6(v6);
-    r.services = column_text(s.get(), 3);
-    r.updated = sqlite3_column_int64(s.get(), 4);
-    out.push_back(std::move(r));
-  }
+  while (s.step()) out.push_back(read_device(s.get()));
+  return out;
+}
+
+std::optional<DeviceRecord> DeviceStore::get(const std::string& name) const {
+  Statement s(db_, "SELECT name, ipv4, ipv6, services, updated FROM devices WHERE name=?");
+  sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  if (!s.step()) return std::nullopt;
+  return read_device(s.get());
+}
+
+std::vector<DeviceRecord> DeviceStore::list(const std::string& after, std::int64_t since,
+                                            std::size_t limit) const {
+  std::vector<DeviceRecord> out;
+  Statement s(db_,
+              "SELECT name, ipv4, ipv6, services, updated FROM devices "
+              "WHERE name > ? AND updated >= ? ORDER BY name LIMIT ?");
+  sqlite3_bind_text(s.get(), 1, after.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s.get(), 2, since);
+  sqlite3_bind_int64(s.get(), 3, static_cast<sqlite3_int64>(limit));
+  while (s.step()) out.push_back(read_device(s.get()));
+  return out;
+}
+
+void DeviceStore::begin() { exec("BEGIN IMMEDIATE"); }
+void DeviceStore::commit() { exec("COMMIT"); }
+void DeviceStore::rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
+
+void DeviceStore::put(const DeviceRecord& r) {
+  Statement s(db_, kUpsertSql);
+  bind_device(s.get(), r);
+  s.step();
+}
+
+void DeviceStore::erase(const std::string& name) {
+  Statement s(db_, "DELETE FROM devices WHERE name=?");
+  sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  s.step();
+}
+
+bool DeviceStore::add_user(const std::string& name, const std::string& password_hash,
+                           std::int64_t created) {
+  Statement s(db_, "INSERT OR IGNORE INTO users(name, pwhash, created) VALUES(?,?,?)");
+  sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s.get(), 2, password_hash.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s.get(), 3, created);
+  s.step();
+  return sqlite3_changes(db_) > 0;
+}
+
+bool DeviceStore::remove_user(const std::string& name) {
+  Statement s(db_, "DELETE FROM users WHERE name=?");
+  sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  s.step();
+  return sqlite3_changes(db_) > 0;
+}
+
+std::optional<std::string> DeviceStore::password_hash(const std::string& name) const {
+  Statement s(db_, "SELECT pwhash FROM users WHERE name=?");
+  sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  if (!s.step()) return std::nullopt;
+  return column_text(s.get(), 0);
+}
+
+std::vector<std::string> DeviceStore::list_users() const {
+  std::vector<std::string> out;
+  Statement s(db_, "SELECT name FROM users ORDER BY name");
+  while (s.step()) out.push_back(column_text(s.get(), 0));
   return out;
 }
 
 void DeviceStore::upsert(const std::vector<DeviceRecord>& records) {
   exec("BEGIN IMMEDIATE");
   try {
-    Statement s(db_,
-                "INSERT INTO devices(name, ipv4, ipv6, services, updated) VALUES(?,?,?,?,?) "
-                "ON CONFLICT(name) DO UPDATE SET ipv4=excluded.ipv4, ipv6=excluded.ipv6, "
-                "services=excluded.services, updated=excluded.updated");
+    Statement s(db_, kUpsertSql);
     for (const auto& r : records) {
-      const std::string v4 = r.ipv4 ? format_ipv4(*r.ipv4) : std::string();
-      const std::string v6 = r.ipv6 ? format_ipv6(*r.ipv6) : std::string();
-      sqlite3_bind_text(s.get(), 1, r.name.c_str(), -1, SQLITE_TRANSIENT);
-      if (r.ipv4) {
-        sqlite3_bind_text(s.get(), 2, v4.c_str(), -1, SQLITE_TRANSIENT);
-      } else {
-        sqlite3_bind_null(s.get(), 2);
-      }
-      if (r.ipv6) {
-        sqlite3_bind_text(s.get(), 3, v6.c_str(), -1, SQLITE_TRANSIENT);
-      } else {
-        sqlite3_bind_null(s.get(), 3);
-      }
-      sqlite3_bind_text(s.get(), 4, r.services.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64(s.get(), 5, r.updated);
+      bind_device(s.get(), r);
       s.step();
       s.reset();
     }

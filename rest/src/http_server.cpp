@@ -5,13 +5,16 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "device_routes.hpp"
+#include "http_util.hpp"
+#include "nic_routes.hpp"
+
 namespace pweb::rest {
 namespace {
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
-}
+// A keep-alive connection holds a worker for its lifetime, and updates wait for
+// their group commit: enough workers that many clients commit together.
+constexpr std::size_t kHttpWorkers = 128;
 
 nlohmann::json to_json(const StatusInfo& s) {
   return {{"version", s.version},
@@ -20,7 +23,8 @@ nlohmann::json to_json(const StatusInfo& s) {
           {"devices", s.devices},
           {"serial", s.serial},
           {"started", s.started},
-          {"dns", {{"udp_queries", s.dns_udp_queries}, {"tcp_queries", s.dns_tcp_queries}}}};
+          {"dns", {{"udp_queries", s.dns_udp_queries}, {"tcp_queries", s.dns_tcp_queries}}},
+          {"store", {{"commits", s.commits}, {"changes", s.changes}}}};
 }
 
 }  // namespace
@@ -32,19 +36,28 @@ struct HttpServer::Impl {
   std::thread thread;
 };
 
-HttpServer::HttpServer(const StatusService& status) : impl_(std::make_unique<Impl>(status)) {
+HttpServer::HttpServer(const StatusService& status, registrar::RegistrationService* registration)
+    : impl_(std::make_unique<Impl>(status)) {
   auto& srv = impl_->server;
-  srv.set_payload_max_length(64 * 1024);
+  srv.new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
+  srv.set_payload_max_length(kMaxBody);
+  srv.set_keep_alive_max_count(100000);
   srv.set_read_timeout(10, 0);
   srv.set_write_timeout(10, 0);
   srv.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, to_json(impl_->status.status()));
   });
+  if (registration) {
+    register_nic_routes(srv, *registration);
+    register_device_routes(srv, *registration);
+  }
   srv.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
-      send_json(res, res.status,
-                {{"error",
-                  res.status == 404 ? "no such endpoint" : "HTTP " + std::to_string(res.status)}});
+      std::string what = "HTTP " + std::to_string(res.status);
+      if (res.status == 404) what = "no such endpoint";
+      if (res.status == 413)
+        what = "request body larger than " + std::to_string(kMaxBody) + " bytes";
+      send_error(res, res.status, what);
     }
   });
   // One catch per request: an unexpected failure is a 500 with a JSON error.

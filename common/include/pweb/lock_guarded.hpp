@@ -1,6 +1,7 @@
 #pragma once
 // A value and the mutex that guards it, inseparable (after PowerDNS LockGuarded<T>):
 // the only way to reach the value is through a holder that owns the lock.
+#include <condition_variable>
 #include <mutex>
 #include <utility>
 
@@ -17,6 +18,11 @@ class LockGuarded {
     Holder(T& value, std::mutex& m) : lock_(m), value_(value) {}
     T& operator*() { return value_; }
     T* operator->() { return &value_; }
+    // Waits on `cv` with this lock, as std::condition_variable::wait does.
+    template <typename Predicate>
+    void wait(std::condition_variable& cv, Predicate pred) {
+      cv.wait(lock_, pred);
+    }
 
    private:
     std::unique_lock<std::mutex> lock_;

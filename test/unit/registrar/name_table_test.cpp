@@ -10,7 +10,8 @@ namespace {
 
 TEST(NameTable, GrowsPastItsEstimate) {
   NameTable t(4);
-  for (int i = 0; i < 5000; ++i) t.insert("n" + std::to_string(i), NameEntry::device(Ipv4{1, 2, 3, 4}, {}));
+  for (int i = 0; i < 5000; ++i)
+    t.insert("n" + std::to_string(i), NameEntry::device(Ipv4{1, 2, 3, 4}, {}));
   EXPECT_EQ(t.size(), 5000u);
   for (int i = 0; i < 5000; ++i) ASSERT_NE(t.find("n" + std::to_string(i)), nullptr) << i;
   EXPECT_EQ(t.find("n5000"), nullptr);

@@ -69,12 +69,11 @@ TEST(Snapshot, ChangesGoToADeltaThenMerge) {
   const auto recs = many(20000);
   auto snap = Snapshot::build(recs, 1);
   // Small changes: the base is shared, only a delta is built.
-  std::vector<Snapshot::Change> changes{
-      {recs[0].name, NameEntry::device(Ipv4{9, 9, 9, 9}, {})},
-      {recs[1].name, NameEntry::tombstone()},
-      {"new.user.agent", NameEntry::device(Ipv4{8, 8, 8, 8}, {})},
-      {"user.agent", NameEntry::interior()},
-      {"agent", NameEntry::interior()}};
+  std::vector<Snapshot::Change> changes{{recs[0].name, NameEntry::device(Ipv4{9, 9, 9, 9}, {})},
+                                        {recs[1].name, NameEntry::tombstone()},
+                                        {"new.user.agent", NameEntry::device(Ipv4{8, 8, 8, 8}, {})},
+                                        {"user.agent", NameEntry::interior()},
+                                        {"agent", NameEntry::interior()}};
   auto next = snap->with_changes(changes, 20000, 2);
   EXPECT_EQ(next->serial(), 2u);
   EXPECT_EQ(next->delta_size(), 5u);

@@ -3,6 +3,7 @@
 // place that touches SQLite. Not thread-safe: one owner, or wrap in LockGuarded.
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,6 +33,26 @@ class DeviceStore {
   void upsert(const std::vector<DeviceRecord>& records);
   // Returns false if there was no such device.
   bool remove(const std::string& name);
+
+  [[nodiscard]] std::optional<DeviceRecord> get(const std::string& name) const;
+  // Devices ordered by name, strictly after `after` (a cursor), updated at or after
+  // `since`, at most `limit`.
+  [[nodiscard]] std::vector<DeviceRecord> list(const std::string& after, std::int64_t since,
+                                               std::size_t limit) const;
+
+  // Explicit transactions for the group-committing writer.
+  void begin();
+  void commit();
+  void rollback() noexcept;
+  // Inside a transaction: one device written or deleted.
+  void put(const DeviceRecord& record);
+  void erase(const std::string& name);
+
+  // Accounts. add_user returns false if the user exists.
+  bool add_user(const std::string& name, const std::string& password_hash, std::int64_t created);
+  bool remove_user(const std::string& name);
+  [[nodiscard]] std::optional<std::string> password_hash(const std::string& name) const;
+  [[nodiscard]] std::vector<std::string> list_users() const;
 
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 

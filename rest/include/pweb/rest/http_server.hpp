@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace pweb::registrar {
+class RegistrationService;
+}
+
 namespace pweb::rest {
 
 struct StatusInfo {
@@ -18,6 +22,8 @@ struct StatusInfo {
   std::int64_t started = 0;  // unix seconds
   std::uint64_t dns_udp_queries = 0;
   std::uint64_t dns_tcp_queries = 0;
+  std::uint64_t commits = 0;
+  std::uint64_t changes = 0;
 };
 
 class StatusService {
@@ -33,7 +39,8 @@ class HttpError : public std::runtime_error {
 
 class HttpServer {
  public:
-  HttpServer(const StatusService& status);
+  // `registration` may be null (no label: nothing to register).
+  HttpServer(const StatusService& status, registrar::RegistrationService* registration);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -1,0 +1,89 @@
+#pragma once
+// The write path: device changes are queued, committed to SQLite in groups by one
+// writer thread (one fsync for many updates), then published as a new snapshot
+// for the DNS path, and only then acknowledged. Callers block until their
+// changes are durable and visible, or have failed without effect.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "pweb/lock_guarded.hpp"
+#include "pweb/registrar/device.hpp"
+#include "pweb/registrar/snapshot.hpp"
+
+namespace pweb::registrar {
+
+template <typename T>
+struct FieldChange {
+  enum class Kind { keep, set, clear };
+  Kind kind = Kind::keep;
+  T value{};
+  static FieldChange set(T v) { return {Kind::set, v}; }
+  static FieldChange clear() { return {Kind::clear, {}}; }
+};
+
+struct DeviceChange {
+  std::string name;  // valid, lowercase device.user.agent
+  bool remove = false;
+  FieldChange<Ipv4> ipv4;
+  FieldChange<Ipv6> ipv6;
+  std::optional<std::string> services;  // nullopt: keep
+};
+
+enum class ChangeStatus { created, changed, unchanged, removed, not_found, store_error };
+
+struct ChangeResult {
+  ChangeStatus status = ChangeStatus::store_error;
+  DeviceRecord device;  // the device after the change (empty name if none)
+};
+
+struct RegistrarStats {
+  std::uint64_t commits = 0;
+  std::uint64_t changes = 0;
+  std::uint64_t failed_commits = 0;
+};
+
+class Registrar {
+ public:
+  // Opens its own connection to the store in `data_dir`; `initial` is what the
+  // snapshot was built from (for the interior-name counts).
+  Registrar(const std::filesystem::path& data_dir, SnapshotHolder& snapshots,
+            const std::vector<DeviceRecord>& initial);
+  ~Registrar();
+  Registrar(const Registrar&) = delete;
+  Registrar& operator=(const Registrar&) = delete;
+
+  // Applies one request's changes in order, all in the same commit group.
+  std::vector<ChangeResult> apply(std::vector<DeviceChange> changes);
+  [[nodiscard]] RegistrarStats stats() const;
+  void stop();
+
+ private:
+  struct Pending {
+    std::vector<DeviceChange> changes;
+    std::promise<std::vector<ChangeResult>> done;
+  };
+  struct Queue {
+    std::deque<Pending> items;
+    bool stopping = false;
+  };
+
+  void run();
+  void commit_group(std::vector<Pending>& group);
+
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  SnapshotHolder& snapshots_;
+  LockGuarded<Queue> queue_;
+  std::condition_variable queue_cv_;
+  std::thread writer_;
+};
+
+}  // namespace pweb::registrar

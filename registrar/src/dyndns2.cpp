@@ -1,0 +1,167 @@
+#include "pweb/registrar/dyndns2.hpp"
+
+#include <algorithm>
+
+#include "pweb/registrar/names.hpp"
+
+namespace pweb::registrar {
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const auto pos = s.find(sep, start);
+    out.push_back(s.substr(start, pos == std::string::npos ? pos : pos - start));
+    if (pos == std::string::npos) return out;
+    start = pos + 1;
+  }
+}
+
+std::string trim(std::string s) {
+  const auto b = s.find_first_not_of(" \t");
+  const auto e = s.find_last_not_of(" \t");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+struct Addresses {
+  std::optional<Ipv4> v4;
+  std::optional<Ipv6> v6;
+  std::string error;
+};
+
+// An address as a client sends it; IPv4-mapped IPv6 (a v4 client seen on a v6
+// socket) counts as IPv4.
+bool add_address(const std::string& text, Addresses& out) {
+  if (auto v4 = parse_ipv4(text)) {
+    if (out.v4) return false;
+    out.v4 = v4;
+    return true;
+  }
+  if (auto v6 = parse_ipv6(text)) {
+    static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::equal(kMapped, kMapped + 12, v6->begin())) {
+      if (out.v4) return false;
+      out.v4 = Ipv4{(*v6)[12], (*v6)[13], (*v6)[14], (*v6)[15]};
+      return true;
+    }
+    if (out.v6) return false;
+    out.v6 = v6;
+    return true;
+  }
+  return false;
+}
+
+Addresses addresses_of(const NicUpdateRequest& req) {
+  Addresses a;
+  if (req.myip && !trim(*req.myip).empty()) {
+    for (const auto& part : split(*req.myip, ',')) {
+      const auto addr = trim(part);
+      if (addr.empty()) continue;
+      if (!add_address(addr, a)) {
+        a.error = "myip '" + *req.myip + "': '" + addr +
+                  "' is not an IPv4 or IPv6 address, or repeats a family";
+        return a;
+      }
+    }
+  }
+  if (req.myipv6 && !trim(*req.myipv6).empty()) {
+    const auto v6 = parse_ipv6(trim(*req.myipv6));
+    if (!v6 || a.v6) {
+      a.error = "myipv6 '" + *req.myipv6 + "' is not an IPv6 address";
+      return a;
+    }
+    a.v6 = v6;
+  }
+  if (!a.v4 && !a.v6) {
+    if (!add_address(req.client_address, a)) a.error = "cannot tell the caller's address";
+  }
+  return a;
+}
+
+std::string address_text(const DeviceRecord& d, const Addresses& sent) {
+  std::string out;
+  if (sent.v4 && d.ipv4) out = format_ipv4(*d.ipv4);
+  if (sent.v6 && d.ipv6) out += (out.empty() ? "" : ",") + format_ipv6(*d.ipv6);
+  return out;
+}
+
+}  // namespace
+
+NicUpdateAnswer DynDns2::update(const std::string& user, const NicUpdateRequest& req) {
+  NicUpdateAnswer answer;
+  if (!req.hostname || trim(*req.hostname).empty()) {
+    answer.body = "notfqdn\n";
+    return answer;
+  }
+  const auto hosts = split(*req.hostname, ',');
+  if (hosts.size() > kMaxHostsPerUpdate) {
+    answer.body = "numhost\n";
+    return answer;
+  }
+  const bool offline = req.offline && to_lower(trim(*req.offline)) == "yes";
+  Addresses addrs;
+  if (!offline) {
+    addrs = addresses_of(req);
+    if (!addrs.error.empty()) {
+      answer.bad_request = true;
+      answer.body = addrs.error + "\n";
+      return answer;
+    }
+  }
+
+  std::vector<std::string> lines(hosts.size());
+  std::vector<DeviceChange> changes;
+  std::vector<std::size_t> line_of_change;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    const auto parsed = parse_device_name(trim(hosts[i]));
+    if (!parsed.name) {
+      lines[i] = "notfqdn";
+      continue;
+    }
+    if (parsed.name->user != user || parsed.name->agent != agent_) {
+      lines[i] = "nohost";
+      continue;
+    }
+    DeviceChange c;
+    c.name = parsed.name->full();
+    if (offline) {
+      c.ipv4 = FieldChange<Ipv4>::clear();
+      c.ipv6 = FieldChange<Ipv6>::clear();
+    } else {
+      if (addrs.v4) c.ipv4 = FieldChange<Ipv4>::set(*addrs.v4);
+      if (addrs.v6) c.ipv6 = FieldChange<Ipv6>::set(*addrs.v6);
+    }
+    changes.push_back(std::move(c));
+    line_of_change.push_back(i);
+  }
+  if (!changes.empty()) {
+    const auto results = registrar_.apply(std::move(changes));
+    for (std::size_t k = 0; k < results.size(); ++k) {
+      const auto& r = results[k];
+      std::string& line = lines[line_of_change[k]];
+      switch (r.status) {
+        case ChangeStatus::created:
+        case ChangeStatus::changed:
+          line = "good";
+          break;
+        case ChangeStatus::unchanged:
+          line = "nochg";
+          break;
+        case ChangeStatus::store_error:
+          line = "dnserr";
+          continue;
+        case ChangeStatus::removed:
+        case ChangeStatus::not_found:
+          line = "911";
+          continue;
+      }
+      const auto text = address_text(r.device, addrs);
+      if (!text.empty()) line += " " + text;
+    }
+  }
+  for (const auto& l : lines) answer.body += l + "\n";
+  return answer;
+}
+
+}  // namespace pweb::registrar
