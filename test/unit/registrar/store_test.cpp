@@ -50,6 +50,36 @@ TEST(DeviceStore, PersistsAcrossReopen) {
   EXPECT_EQ(again.load_all().size(), 1u);
 }
 
+TEST(DeviceStore, Users) {
+  TempDir dir;
+  DeviceStore store(dir.path());
+  EXPECT_TRUE(store.add_user("alice", "$argon2id$x", 1));
+  EXPECT_FALSE(store.add_user("alice", "$argon2id$y", 2));
+  EXPECT_EQ(store.password_hash("alice"), "$argon2id$x");
+  EXPECT_FALSE(store.password_hash("bob"));
+  store.add_user("bob", "h", 3);
+  EXPECT_EQ(store.list_users(), (std::vector<std::string>{"alice", "bob"}));
+  EXPECT_TRUE(store.remove_user("alice"));
+  EXPECT_FALSE(store.remove_user("alice"));
+}
+
+TEST(DeviceStore, TransactionRollbackLeavesNothing) {
+  TempDir dir;
+  DeviceStore store(dir.path());
+  store.begin();
+  store.put(rec("a.b.c", "192.0.2.1", nullptr));
+  store.rollback();
+  EXPECT_FALSE(store.get("a.b.c"));
+  store.begin();
+  store.put(rec("a.b.c", "192.0.2.1", nullptr));
+  store.commit();
+  EXPECT_TRUE(store.get("a.b.c"));
+  store.begin();
+  store.erase("a.b.c");
+  store.commit();
+  EXPECT_FALSE(store.get("a.b.c"));
+}
+
 TEST(DeviceStore, UsesWal) {
   TempDir dir;
   DeviceStore store(dir.path());
