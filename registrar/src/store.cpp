@@ -2,20 +2,53 @@
 
 #include <sqlite3.h>
 
+#include <unordered_map>
+
 namespace pweb::registrar {
 namespace {
 
 constexpr int kSchemaVersion = 1;
 
 // Owns a prepared statement for the length of one call.
+sqlite3_stmt* prepare(sqlite3* db, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    throw StoreError(std::string("store: cannot prepare statement: ") + sqlite3_errmsg(db));
+  }
+  return stmt;
+}
+
+}  // namespace
+
+// Prepared statements of the hot paths, kept for the connection's lifetime and
+// keyed by their SQL text's address (always a string literal).
+struct DeviceStore::StatementCache {
+  std::unordered_map<const char*, sqlite3_stmt*> statements;
+  ~StatementCache() {
+    for (auto& [sql, stmt] : statements) sqlite3_finalize(stmt);
+  }
+};
+
+namespace {
+
+// One use of a statement: prepared now, or borrowed from the cache and reset after.
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
-      throw StoreError(std::string("store: cannot prepare statement: ") + sqlite3_errmsg(db));
+  Statement(sqlite3* db, const char* sql) : db_(db), stmt_(prepare(db, sql)) {}
+  Statement(sqlite3* db, const char* sql, DeviceStore::StatementCache& cache)
+      : db_(db), cached_(true) {
+    auto& slot = cache.statements[sql];
+    if (!slot) slot = prepare(db, sql);
+    stmt_ = slot;
+  }
+  ~Statement() {
+    if (cached_) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    } else {
+      sqlite3_finalize(stmt_);
     }
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -34,6 +67,7 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  bool cached_ = false;
 };
 
 std::string column_text(sqlite3_stmt* s, int col) {
@@ -76,7 +110,8 @@ void bind_device(sqlite3_stmt* s, const DeviceRecord& r) {
 
 }  // namespace
 
-DeviceStore::DeviceStore(const std::filesystem::path& data_dir) : path_(data_dir / "pweb.db") {
+DeviceStore::DeviceStore(const std::filesystem::path& data_dir)
+    : path_(data_dir / "pweb.db"), cache_(std::make_unique<StatementCache>()) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {
@@ -125,7 +160,10 @@ DeviceStore::DeviceStore(const std::filesystem::path& data_dir) : path_(data_dir
   }
 }
 
-DeviceStore::~DeviceStore() { sqlite3_close(db_); }
+DeviceStore::~DeviceStore() {
+  cache_.reset();  // statements go before their connection
+  sqlite3_close(db_);
+}
 
 void DeviceStore::exec(const char* sql) {
   char* err = nullptr;
@@ -144,7 +182,7 @@ std::vector<DeviceRecord> DeviceStore::load_all() const {
 }
 
 std::optional<DeviceRecord> DeviceStore::get(const std::string& name) const {
-  Statement s(db_, "SELECT name, ipv4, ipv6, services, updated FROM devices WHERE name=?");
+  Statement s(db_, "SELECT name, ipv4, ipv6, services, updated FROM devices WHERE name=?", *cache_);
   sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
   if (!s.step()) return std::nullopt;
   return read_device(s.get());
@@ -168,13 +206,13 @@ void DeviceStore::commit() { exec("COMMIT"); }
 void DeviceStore::rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
 void DeviceStore::put(const DeviceRecord& r) {
-  Statement s(db_, kUpsertSql);
+  Statement s(db_, kUpsertSql, *cache_);
   bind_device(s.get(), r);
   s.step();
 }
 
 void DeviceStore::erase(const std::string& name) {
-  Statement s(db_, "DELETE FROM devices WHERE name=?");
+  Statement s(db_, "DELETE FROM devices WHERE name=?", *cache_);
   sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
   s.step();
 }
@@ -197,7 +235,7 @@ bool DeviceStore::remove_user(const std::string& name) {
 }
 
 std::optional<std::string> DeviceStore::password_hash(const std::string& name) const {
-  Statement s(db_, "SELECT pwhash FROM users WHERE name=?");
+  Statement s(db_, "SELECT pwhash FROM users WHERE name=?", *cache_);
   sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
   if (!s.step()) return std::nullopt;
   return column_text(s.get(), 0);

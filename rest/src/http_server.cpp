@@ -42,6 +42,7 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
   srv.new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
   srv.set_payload_max_length(kMaxBody);
   srv.set_keep_alive_max_count(100000);
+  srv.set_tcp_nodelay(true);  // small answers: no Nagle + delayed-ACK 40 ms stalls
   srv.set_read_timeout(10, 0);
   srv.set_write_timeout(10, 0);
   srv.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {

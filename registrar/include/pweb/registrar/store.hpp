@@ -56,10 +56,13 @@ class DeviceStore {
 
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
+  struct StatementCache;
+
  private:
   void exec(const char* sql);
 
   std::filesystem::path path_;
+  std::unique_ptr<StatementCache> cache_;
   sqlite3* db_ = nullptr;
 };
 
