@@ -1,0 +1,137 @@
+#include "pweb/gateway/server.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+
+namespace pweb::gateway {
+namespace {
+
+// A blocking test client on a real socket, every read bounded by a timeout.
+class Client {
+ public:
+  explicit Client(std::uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~Client() { close(fd_); }
+  bool connected() const { return connected_; }
+  void send(const std::vector<std::uint8_t>& b) {
+    ASSERT_EQ(::send(fd_, b.data(), b.size(), 0), static_cast<ssize_t>(b.size()));
+  }
+  // Reads until `n` bytes arrived; fewer if the peer closed or 3 s passed.
+  std::vector<std::uint8_t> read(std::size_t n) {
+    std::vector<std::uint8_t> out;
+    while (out.size() < n) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 3000) <= 0) break;
+      std::uint8_t buf[512];
+      const auto got = recv(fd_, buf, std::min(sizeof buf, n - out.size()), 0);
+      if (got <= 0) break;
+      out.insert(out.end(), buf, buf + got);
+    }
+    return out;
+  }
+  bool closed_by_peer() {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 3000) <= 0) return false;
+    std::uint8_t b;
+    return recv(fd_, &b, 1, 0) == 0;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+class GatewayServerTest : public ::testing::Test {
+ protected:
+  GatewayServerTest() {
+    ServerConfig cfg;
+    cfg.port = 0;
+    cfg.query_deadline = std::chrono::milliseconds(300);
+    server_ = std::make_unique<GatewayServer>(cfg, [](const std::string& name, auto done) {
+      if (name == "laptop.alice.uw") return done(Reply{0, true, 4, {192, 0, 2, 1}});
+      if (name == "v6.alice.uw") return done(Reply{0, true, 6, {0x20, 0x01}});
+      if (name == "slow.alice.uw") return;  // never answers: the deadline must
+      done(Reply{0, false, 0, {}});
+    });
+    server_->start();
+  }
+  std::unique_ptr<GatewayServer> server_;
+};
+
+std::vector<std::uint8_t> handshake_and(std::initializer_list<Query> qs) {
+  std::vector<std::uint8_t> b;
+  encode_version(b);
+  for (const auto& q : qs) encode(b, q);
+  return b;
+}
+
+TEST_F(GatewayServerTest, PipelinedQueriesAnsweredWithTheirSerials) {
+  Client c(server_->port());
+  ASSERT_TRUE(c.connected());
+  c.send(handshake_and(
+      {{1, "laptop.alice.uw"}, {2, "v6.alice.uw"}, {3, "nosuch.alice.uw"}, {4, "slow.alice.uw"}}));
+  auto bytes = c.read(2 + 10 + 22 + 5 + 5);  // version, v4, v6, two failures
+  ASSERT_EQ(decode_version(bytes), 1);
+  std::map<std::uint16_t, Reply> replies;
+  for (std::size_t pos = 2; pos < bytes.size();) {
+    const auto d = decode(std::span(bytes).subspan(pos));
+    ASSERT_EQ(d.status, DecodeStatus::frame);
+    const auto r = std::get<Reply>(d.frame);
+    replies[r.serial] = r;
+    pos += d.consumed;
+  }
+  ASSERT_EQ(replies.size(), 4u);
+  EXPECT_TRUE(replies[1].success);
+  EXPECT_EQ(replies[1].family, 4);
+  EXPECT_EQ(replies[1].address[0], 192);
+  EXPECT_EQ(replies[2].family, 6);
+  EXPECT_FALSE(replies[3].success);
+  EXPECT_FALSE(replies[4].success);  // the deadline answered for the silent resolver
+  EXPECT_EQ(server_->queries(), 4u);
+}
+
+TEST_F(GatewayServerTest, GarbageClosesTheConnectionServerLivesOn) {
+  {
+    Client c(server_->port());
+    std::vector<std::uint8_t> b;
+    encode_version(b);
+    b.insert(b.end(), {0, 9, 0, 1});  // unknown frame type
+    c.send(b);
+    c.read(2);  // the version echo may or may not come first
+    EXPECT_TRUE(c.closed_by_peer());
+  }
+  {
+    Client c(server_->port());  // a duplicate outstanding serial is a protocol error
+    c.send(handshake_and({{5, "slow.alice.uw"}, {5, "slow.alice.uw"}}));
+    c.read(2);
+    EXPECT_TRUE(c.closed_by_peer());
+  }
+  Client ok(server_->port());
+  ok.send(handshake_and({{1, "laptop.alice.uw"}}));
+  EXPECT_EQ(ok.read(2 + 10).size(), 12u);
+}
+
+TEST_F(GatewayServerTest, OtherVersionIsToldOursAndClosed) {
+  Client c(server_->port());
+  std::vector<std::uint8_t> b;
+  encode_version(b, 7);
+  c.send(b);
+  const auto v = c.read(2);
+  ASSERT_EQ(decode_version(v), 1);
+  EXPECT_TRUE(c.closed_by_peer());
+}
+
+}  // namespace
+}  // namespace pweb::gateway
