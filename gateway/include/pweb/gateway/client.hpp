@@ -1,0 +1,71 @@
+#pragma once
+// A DNS-Gateway protocol client for one remote agent: one persistent connection,
+// queries pipelined with unique serials, each answered exactly once (a reply,
+// or nullopt on timeout or connection loss), reconnection with back-off.
+// Thread-safe front: query() may be called from any thread; the work happens on
+// the io_context given at construction.
+#include <asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "pweb/gateway/frame.hpp"
+
+namespace pweb::gateway {
+
+struct ClientConfig {
+  std::chrono::milliseconds timeout{2000};  // per query, from the call
+  std::chrono::milliseconds min_backoff{100};
+  std::chrono::milliseconds max_backoff{5000};
+};
+
+class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
+ public:
+  using Done = std::function<void(std::optional<Reply>)>;
+
+  static std::shared_ptr<GatewayClient> create(asio::io_context& io, std::string host,
+                                               std::uint16_t port, ClientConfig config = {});
+  void query(std::string name, Done done);
+  void close();
+
+  // Private use: construct through create().
+  GatewayClient(asio::io_context& io, std::string host, std::uint16_t port, ClientConfig config);
+
+ private:
+  struct Outstanding {
+    Done done;
+    std::shared_ptr<asio::steady_timer> timer;
+  };
+  enum class State { idle, connecting, ready, waiting };
+
+  void enqueue(std::string name, Done done);
+  void connect();
+  void on_connected();
+  void read();
+  void send(const Query& q);
+  void flush();
+  void fail_all();
+  void finish(std::uint16_t serial, std::optional<Reply> r);
+  std::uint16_t next_serial();
+
+  asio::io_context& io_;
+  std::string host_;
+  std::uint16_t port_;
+  ClientConfig config_;
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer backoff_timer_;
+  std::chrono::milliseconds backoff_;
+  State state_ = State::idle;
+  bool closed_ = false, writing_ = false, handshaken_ = false;
+  std::uint16_t serial_ = 0;
+  std::deque<std::pair<std::uint16_t, std::string>> waiting_;  // until the connection is ready
+  std::unordered_map<std::uint16_t, Outstanding> outstanding_;
+  std::vector<std::uint8_t> in_, out_, writing_buf_;
+};
+
+}  // namespace pweb::gateway

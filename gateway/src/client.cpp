@@ -1,0 +1,193 @@
+#include "pweb/gateway/client.hpp"
+
+namespace pweb::gateway {
+
+std::shared_ptr<GatewayClient> GatewayClient::create(asio::io_context& io, std::string host,
+                                                     std::uint16_t port, ClientConfig config) {
+  return std::make_shared<GatewayClient>(io, std::move(host), port, config);
+}
+
+GatewayClient::GatewayClient(asio::io_context& io, std::string host, std::uint16_t port,
+                             ClientConfig config)
+    : io_(io),
+      host_(std::move(host)),
+      port_(port),
+      config_(config),
+      socket_(io),
+      backoff_timer_(io),
+      backoff_(config.min_backoff) {}
+
+void GatewayClient::query(std::string name, Done done) {
+  asio::post(io_,
+             [self = shared_from_this(), name = std::move(name), done = std::move(done)]() mutable {
+               self->enqueue(std::move(name), std::move(done));
+             });
+}
+
+void GatewayClient::close() {
+  asio::post(io_, [self = shared_from_this()] {
+    self->closed_ = true;
+    self->backoff_timer_.cancel();
+    asio::error_code ignored;
+    self->socket_.close(ignored);
+    self->fail_all();
+  });
+}
+
+std::uint16_t GatewayClient::next_serial() {
+  do {
+    ++serial_;
+  } while (outstanding_.count(serial_) != 0);
+  return serial_;
+}
+
+void GatewayClient::enqueue(std::string name, Done done) {
+  if (closed_ || outstanding_.size() >= 65000) return done(std::nullopt);
+  const std::uint16_t serial = next_serial();
+  auto timer = std::make_shared<asio::steady_timer>(io_, config_.timeout);
+  timer->async_wait([weak = weak_from_this(), serial](const asio::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->finish(serial, std::nullopt);
+  });
+  outstanding_.emplace(serial, Outstanding{std::move(done), timer});
+  if (state_ == State::ready) {
+    send(Query{serial, std::move(name)});
+    flush();
+    return;
+  }
+  waiting_.emplace_back(serial, std::move(name));
+  if (state_ == State::idle) connect();
+}
+
+void GatewayClient::connect() {
+  state_ = State::connecting;
+  handshaken_ = false;
+  in_.clear();
+  asio::error_code ec;
+  const auto addr = asio::ip::make_address(host_, ec);
+  if (ec) {
+    state_ = State::idle;
+    fail_all();
+    return;
+  }
+  socket_ = asio::ip::tcp::socket(io_);
+  socket_.async_connect({addr, port_}, [self = shared_from_this()](const asio::error_code& err) {
+    if (self->closed_) return;
+    if (err) {
+      // Fail what waits now, and do not try again before the back-off.
+      self->fail_all();
+      self->state_ = State::waiting;
+      self->backoff_timer_.expires_after(self->backoff_);
+      self->backoff_ = std::min(self->backoff_ * 2, self->config_.max_backoff);
+      self->backoff_timer_.async_wait([self](const asio::error_code& e) {
+        if (e || self->closed_) return;
+        self->state_ = State::idle;
+        if (!self->waiting_.empty()) self->connect();
+      });
+      return;
+    }
+    self->on_connected();
+  });
+}
+
+void GatewayClient::on_connected() {
+  asio::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  encode_version(out_);
+  flush();
+  read();
+}
+
+void GatewayClient::read() {
+  const std::size_t old = in_.size();
+  in_.resize(old + 4096);
+  socket_.async_read_some(
+      asio::buffer(in_.data() + old, 4096),
+      [self = shared_from_this(), old](const asio::error_code& ec, std::size_t n) {
+        self->in_.resize(old + (ec ? 0 : n));
+        if (ec) {
+          asio::error_code ignored;
+          self->socket_.close(ignored);
+          self->state_ = State::idle;
+          self->fail_all();
+          return;
+        }
+        std::size_t pos = 0;
+        if (!self->handshaken_) {
+          const auto v = decode_version(self->in_);
+          if (!v) return self->read();
+          if (*v != kVersion) {
+            asio::error_code ignored;
+            self->socket_.close(ignored);  // the read fails next
+            return self->read();
+          }
+          pos = 2;
+          self->handshaken_ = true;
+          self->state_ = State::ready;
+          self->backoff_ = self->config_.min_backoff;
+          while (!self->waiting_.empty()) {
+            auto [serial, name] = std::move(self->waiting_.front());
+            self->waiting_.pop_front();
+            if (self->outstanding_.count(serial)) self->send(Query{serial, name});
+          }
+          self->flush();
+        }
+        for (;;) {
+          const auto d = decode(std::span(self->in_).subspan(pos));
+          if (d.status == DecodeStatus::need_more) break;
+          if (d.status == DecodeStatus::malformed || !std::holds_alternative<Reply>(d.frame)) {
+            asio::error_code ignored;
+            self->socket_.close(ignored);  // a lying server: start over
+            break;
+          }
+          pos += d.consumed;
+          const auto r = std::get<Reply>(d.frame);
+          self->finish(r.serial, r);
+        }
+        self->in_.erase(self->in_.begin(), self->in_.begin() + static_cast<std::ptrdiff_t>(pos));
+        self->read();
+      });
+}
+
+void GatewayClient::send(const Query& q) {
+  if (!encode(out_, q)) finish(q.serial, std::nullopt);
+}
+
+void GatewayClient::flush() {
+  if (writing_ || out_.empty() || !socket_.is_open()) return;
+  writing_buf_.swap(out_);
+  out_.clear();
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(writing_buf_),
+                    [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
+                      self->writing_ = false;
+                      self->writing_buf_.clear();
+                      if (ec) {
+                        asio::error_code ignored;
+                        self->socket_.close(ignored);  // the pending read reports it
+                        return;
+                      }
+                      self->flush();
+                    });
+}
+
+void GatewayClient::finish(std::uint16_t serial, std::optional<Reply> r) {
+  const auto it = outstanding_.find(serial);
+  if (it == outstanding_.end()) return;  // timed out already, or an unknown serial
+  auto o = std::move(it->second);
+  outstanding_.erase(it);
+  o.timer->cancel();
+  o.done(r);
+}
+
+void GatewayClient::fail_all() {
+  waiting_.clear();
+  auto all = std::move(outstanding_);
+  outstanding_.clear();
+  for (auto& [serial, o] : all) {
+    o.timer->cancel();
+    o.done(std::nullopt);
+  }
+}
+
+}  // namespace pweb::gateway
