@@ -67,11 +67,24 @@ Addresses addresses_of(const NicUpdateRequest& req) {
   }
   if (req.myipv6 && !trim(*req.myipv6).empty()) {
     const auto v6 = parse_ipv6(trim(*req.myipv6));
-    if (!v6 || a.v6) {
+    if (!v6) {
       a.error = "myipv6 '" + *req.myipv6 + "' is not an IPv6 address";
       return a;
     }
+    if (a.v6) {
+      a.error = "an IPv6 address was given twice (in myip and in myipv6)";
+      return a;
+    }
     a.v6 = v6;
+  }
+  // A name must lead somewhere: no unspecified, broadcast or multicast addresses.
+  if (a.v4 && ((*a.v4)[0] == 0 || (*a.v4)[0] >= 224)) {
+    a.error = "myip " + format_ipv4(*a.v4) + " is not a unicast address";
+    return a;
+  }
+  if (a.v6 && (*a.v6 == Ipv6{} || (*a.v6)[0] == 0xff)) {
+    a.error = "myip " + format_ipv6(*a.v6) + " is not a unicast address";
+    return a;
   }
   if (!a.v4 && !a.v6) {
     if (!add_address(req.client_address, a)) a.error = "cannot tell the caller's address";

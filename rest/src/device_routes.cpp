@@ -155,6 +155,11 @@ void register_device_routes(httplib::Server& srv, registrar::RegistrationService
   srv.Put(one, [&service](const httplib::Request& req, httplib::Response& res) {
     const auto name = owned_name(service, req, res);
     if (!name) return;
+    // The length limit alone does not cover chunked bodies.
+    if (req.body.size() > kMaxBody) {
+      return send_error(res, 413,
+                        "request body larger than " + std::to_string(kMaxBody) + " bytes");
+    }
     registrar::DeviceChange c;
     c.name = *name;
     if (const auto err = parse_put(req.body, c); !err.empty()) return send_error(res, 400, err);

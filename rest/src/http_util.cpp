@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <cctype>
 #include <vector>
 
 namespace pweb::rest {
@@ -18,9 +19,11 @@ void send_error(httplib::Response& res, int status, const std::string& message) 
 std::optional<Credentials> basic_auth(const httplib::Request& req) {
   if (!req.has_header("Authorization")) return std::nullopt;
   const std::string header = req.get_header_value("Authorization");
-  constexpr std::string_view kScheme = "Basic ";
-  if (header.size() <= kScheme.size() || header.compare(0, kScheme.size(), kScheme) != 0) {
-    return std::nullopt;
+  // The scheme name is case-insensitive (RFC 7235).
+  constexpr std::string_view kScheme = "basic ";
+  if (header.size() <= kScheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return std::nullopt;
   }
   const std::string encoded = header.substr(kScheme.size());
   std::vector<unsigned char> decoded(encoded.size());

@@ -60,6 +60,11 @@ TEST_F(DynDns2Test, BadInputChangesNothing) {
     EXPECT_NE(a.body.find(bad), std::string::npos) << a.body;
   }
   EXPECT_TRUE(update("l.alice.uw", nullptr, "192.0.2.9").bad_request);
+  for (const char* not_unicast : {"0.0.0.0", "224.0.0.1", "255.255.255.255", "::", "ff02::1"}) {
+    EXPECT_TRUE(update("l.alice.uw", not_unicast).bad_request) << not_unicast;
+  }
+  EXPECT_NE(update("l.alice.uw", "2001:db8::1", "2001:db8::2").body.find("twice"),
+            std::string::npos);
   EXPECT_EQ(holder.current()->find("l.alice.uw")->v4, (Ipv4{192, 0, 2, 1}));
   EXPECT_EQ(update(nullptr, "192.0.2.1").body, "notfqdn\n");
   EXPECT_EQ(update("", "192.0.2.1").body, "notfqdn\n");
