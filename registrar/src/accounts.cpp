@@ -54,22 +54,22 @@ Accounts::Digest Accounts::digest(const std::string& user, std::string_view pass
   return d;
 }
 
-bool Accounts::blocked(const std::string& client) {
+bool Accounts::blocked(const std::string& key) {
   auto f = failures_.lock();
-  const auto it = f->find(client);
+  const auto it = f->find(key);
   return it != f->end() && Clock::now() < it->second.blocked_until;
 }
 
-void Accounts::record_failure(const std::string& client) {
+void Accounts::record_failure(const std::string& key, int limit) {
   const auto now = Clock::now();
   auto f = failures_.lock();
   if (f->size() > kMaxCachedUsers) f->clear();  // bounded memory under a spray of addresses
-  auto& e = (*f)[client];
+  auto& e = (*f)[key];
   if (now - e.window_start > throttle_.window) {
     e.count = 0;
     e.window_start = now;
   }
-  if (++e.count >= throttle_.max_failures) {
+  if (++e.count >= limit) {
     e.blocked_until = now + throttle_.block;
     e.count = 0;
   }
@@ -77,7 +77,8 @@ void Accounts::record_failure(const std::string& client) {
 
 AuthResult Accounts::authenticate(const std::string& user, std::string_view password,
                                   const std::string& client) {
-  if (blocked(client)) return AuthResult::throttled;
+  const std::string client_user = client + '\0' + user;
+  if (blocked(client) || blocked(client_user)) return AuthResult::throttled;
   const auto stored = lookup_(user);
   const Digest d = digest(user, password);
   if (stored) {
@@ -91,7 +92,8 @@ AuthResult Accounts::authenticate(const std::string& user, std::string_view pass
   // The slow path, outside any lock.
   const bool ok = verify_password(password, stored ? *stored : dummy_hash_) && stored.has_value();
   if (!ok) {
-    record_failure(client);
+    record_failure(client_user, throttle_.max_failures);
+    record_failure(client, throttle_.max_address_failures);
     return AuthResult::bad;
   }
   auto v = verified_.lock();

@@ -53,12 +53,19 @@ TEST_F(AccountsTest, PasswordChangeAndDeletionTakeEffectDespiteTheCache) {
 }
 
 TEST_F(AccountsTest, FailuresFromOneAddressAreThrottledOthersAreNot) {
-  auto acc = make({3, std::chrono::seconds(60), std::chrono::seconds(60)});
-  for (int i = 0; i < 3; ++i)
+  users["bob"] = hash_password("pw");
+  auto acc = make({3, 5, std::chrono::seconds(60), std::chrono::seconds(60)});
+  for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(acc.authenticate("alice", "x", "198.51.100.1"), AuthResult::bad);
-  // Blocked now, even with the right password.
+  }
+  // Blocked now, even with the right password; other users there and other addresses are not.
   EXPECT_EQ(acc.authenticate("alice", "secret", "198.51.100.1"), AuthResult::throttled);
   EXPECT_EQ(acc.authenticate("alice", "secret", "198.51.100.2"), AuthResult::ok);
+  EXPECT_EQ(acc.authenticate("bob", "pw", "198.51.100.1"), AuthResult::ok);
+  // Guessing across users from one address blocks the address whole.
+  EXPECT_EQ(acc.authenticate("u1", "x", "198.51.100.1"), AuthResult::bad);
+  EXPECT_EQ(acc.authenticate("u2", "x", "198.51.100.1"), AuthResult::bad);
+  EXPECT_EQ(acc.authenticate("bob", "pw", "198.51.100.1"), AuthResult::throttled);
 }
 
 }  // namespace

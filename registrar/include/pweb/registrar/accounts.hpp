@@ -23,8 +23,12 @@ bool verify_password(std::string_view password, const std::string& hash);
 
 enum class AuthResult { ok, bad, throttled };
 
+// Failed logins are counted per (address, user) and per address: one client
+// with a wrong password (say behind a shared NAT) blocks only that user there;
+// an address guessing across many users is blocked whole at a higher count.
 struct ThrottleConfig {
-  int max_failures = 10;  // within the window, then blocked
+  int max_failures = 10;           // per (address, user) within the window, then blocked
+  int max_address_failures = 100;  // per address, whatever the users
   std::chrono::seconds window{60};
   std::chrono::seconds block{60};
 };
@@ -53,8 +57,8 @@ class Accounts {
   };
 
   [[nodiscard]] Digest digest(const std::string& user, std::string_view password) const;
-  bool blocked(const std::string& client);
-  void record_failure(const std::string& client);
+  bool blocked(const std::string& key);
+  void record_failure(const std::string& key, int limit);
 
   HashLookup lookup_;
   ThrottleConfig throttle_;
