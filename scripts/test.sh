@@ -53,7 +53,7 @@ if ! step deps scripts/install-deps.sh --test; then
 fi
 
 # 1. Release-like build, warnings are errors.
-if step build cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPWEB_WERROR=ON &&
+if step build cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPWEB_WERROR=ON -DPWEB_TESTS=ON &&
   step build cmake --build build -j "$JOBS"; then
   ctest_step tests build
 else
@@ -61,7 +61,7 @@ else
 fi
 
 # 2. ASan + UBSan.
-if step asan-build cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPWEB_WERROR=ON \
+if step asan-build cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPWEB_WERROR=ON -DPWEB_TESTS=ON \
   -DPWEB_SANITIZE=ON && step asan-build cmake --build build-asan -j "$JOBS"; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest_step asan build-asan -E bench_
