@@ -513,7 +513,8 @@ def setup_pweb(args, work: Path, devices_file: Path, ports: set) -> Tuple[Server
     port, http_port = free_port(ports), free_port(ports)
     cmd = pinned([str(binary), "--data-dir", str(data_dir),
                   "--dns-listen", f"127.0.0.1:{port}", "--http-listen", f"127.0.0.1:{http_port}",
-                  "--threads", "1", "--suffix", ZONE, "--ttl", str(TTL), "--log-level", "warn"],
+                  "--threads", "1", "--suffix", ZONE, "--ttl", str(TTL), "--log-level", "warn",
+                  "--dht-port", "0", "--gateway-listen", "127.0.0.1:0", "--identity-bits", "1024"],
                  SERVER_CPU)
     version = run_tool([str(binary), "--version"]).stdout.strip()
     store_bytes = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())

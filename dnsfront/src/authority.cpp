@@ -1,5 +1,6 @@
 #include "pweb/dns/authority.hpp"
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 
@@ -119,13 +120,26 @@ LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) 
   if (depth == 1 && k == config_.label) return with(Outcome::nodata, Node::interior, zone_label);
 
   const auto* entry = snap.find(k);
-  if (!entry) return with(Outcome::nxdomain, Node::none, zone_label);
+  if (!entry) {
+    // The agent is the last label of the key.
+    const std::string_view agent = k.substr(k.rfind('.') + 1);
+    // An agent whose devices this store holds is answered here, in full.
+    if (!config_.resolve_remote || agent == config_.label || snap.find(agent)) {
+      return with(Outcome::nxdomain, Node::none, zone_label);
+    }
+    if (depth < kDeviceDepth) return with(Outcome::nodata, Node::interior, zone_label);
+    auto r = with(Outcome::remote, Node::device, zone_label);
+    std::copy(k.begin(), k.end(), r.key.begin());
+    r.key_size = static_cast<std::uint8_t>(k.size());
+    return r;
+  }
   if (!entry->is_device()) return with(Outcome::nodata, Node::interior, zone_label);
   const bool has = (q.qtype == type::A && entry->has_v4()) ||
                    (q.qtype == type::AAAA && entry->has_v6()) ||
                    (any && (entry->has_v4() || entry->has_v6()));
   auto r = with(has ? Outcome::answer : Outcome::nodata, Node::device, zone_label);
   r.device = entry;
+  r.ttl = config_.ttl;
   return r;
 }
 

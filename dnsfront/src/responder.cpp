@@ -116,14 +116,15 @@ class Sections {
     return n;
   }
 
-  std::uint16_t device(const registrar::Snapshot::Entry& e, bool want4, bool want6) noexcept {
+  std::uint16_t device(const registrar::Snapshot::Entry& e, std::uint32_t ttl, bool want4,
+                       bool want6) noexcept {
     std::uint16_t n = 0;
     if (want4 && e.has_v4()) {
-      write_address(w_, kQnameOffset, auth_.ttl(), e.v4);
+      write_address(w_, kQnameOffset, ttl, e.v4);
       ++n;
     }
     if (want6 && e.has_v6()) {
-      write_address(w_, kQnameOffset, auth_.ttl(), e.v6);
+      write_address(w_, kQnameOffset, ttl, e.v6);
       ++n;
     }
     return n;
@@ -171,7 +172,7 @@ Counts write_sections(WireWriter& w, const Query& q, const LookupResult& r, cons
       c.an = s.addresses(kQnameOffset, auth.name_servers()[r.name_server], want4, want6);
       break;
     case Node::device:
-      c.an = s.device(*r.device, want4, want6);
+      if (r.device) c.an = s.device(*r.device, r.ttl, want4, want6);
       break;
     case Node::none:
     case Node::interior:
@@ -201,6 +202,9 @@ Rcode rcode_of(ParseStatus status, const Query& q, const LookupResult& r) noexce
       return Rcode::refused;
     case Outcome::formerr:
       return Rcode::formerr;
+    case Outcome::servfail:
+    case Outcome::remote:  // never resolved: nothing to say but that
+      return Rcode::servfail;
   }
   return Rcode::servfail;
 }

@@ -10,9 +10,40 @@
 namespace pweb::dns {
 
 Worker::Worker(const Authority& auth, const registrar::SnapshotHolder& holder,
-               const ServerConfig& cfg)
-    : authority(auth), snapshots(holder), config(cfg) {}
+               const ServerConfig& cfg, RemoteResolver* remote)
+    : authority(auth),
+      snapshots(holder),
+      config(cfg),
+      resolver(remote),
+      remote_cache(cfg.remote_cache_entries) {}
 Worker::~Worker() = default;
+
+bool Worker::await_remote(const std::string& key, Resume resume) {
+  if (!resolver || waiting_queries >= config.max_waiting_queries) {
+    WorkerStats::bump(stats.remote_overflow);
+    return false;
+  }
+  WorkerStats::bump(stats.remote_waits);
+  ++waiting_queries;
+  auto [it, fresh] = waiting.try_emplace(key);
+  it->second.push_back(std::move(resume));
+  if (!fresh) return true;
+  WorkerStats::bump(stats.remote_lookups);
+  // The answer arrives on the resolver's thread; everything else happens here.
+  // The server outlives the resolver's callbacks (see DnsServer's constructor).
+  resolver->resolve(key, [this, key](const RemoteAnswer& answer) {
+    asio::post(io, [this, key, answer] {
+      remote_cache.insert(key, answer, RemoteCache::Clock::now());
+      const auto found = waiting.find(key);
+      if (found == waiting.end()) return;
+      auto resumes = std::move(found->second);
+      waiting.erase(found);
+      waiting_queries -= resumes.size();
+      for (auto& r : resumes) r(answer);
+    });
+  });
+  return true;
+}
 
 struct DnsServer::Impl {
   ServerConfig config;
@@ -21,14 +52,14 @@ struct DnsServer::Impl {
 };
 
 DnsServer::DnsServer(ServerConfig config, const Authority& authority,
-                     const registrar::SnapshotHolder& snapshots)
+                     const registrar::SnapshotHolder& snapshots, RemoteResolver* remote)
     : impl_(std::make_unique<Impl>()) {
   impl_->config = std::move(config);
   const auto& cfg = impl_->config;
   if (cfg.listen.empty()) throw BindError("no DNS listen address");
   const unsigned threads = cfg.threads == 0 ? 1 : cfg.threads;
   for (unsigned t = 0; t < threads; ++t) {
-    auto w = std::make_unique<Worker>(authority, snapshots, cfg);
+    auto w = std::make_unique<Worker>(authority, snapshots, cfg, remote);
     for (const auto& l : cfg.listen) {
       asio::error_code ec;
       const auto addr = asio::ip::make_address(l.host, ec);
@@ -86,6 +117,9 @@ ServerStats DnsServer::stats() const {
     s.dropped += ws.dropped.load(std::memory_order_relaxed);
     s.truncated += ws.truncated.load(std::memory_order_relaxed);
     s.tcp_connections += ws.tcp_connections.load(std::memory_order_relaxed);
+    s.remote_lookups += ws.remote_lookups.load(std::memory_order_relaxed);
+    s.remote_waits += ws.remote_waits.load(std::memory_order_relaxed);
+    s.remote_overflow += ws.remote_overflow.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < s.rcodes.size(); ++i) {
       s.rcodes[i] += ws.rcodes[i].load(std::memory_order_relaxed);
     }

@@ -38,6 +38,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   }
 
   void close() {
+    closed_ = true;
     asio::error_code ignored;
     idle_.cancel();
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
@@ -57,24 +58,58 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     reading_ = false;
     if (ec) {
       close_after_writes_ = true;
-      if (!writing_) close();
+      if (!writing_ && awaiting_ == 0) close();
       return;
     }
     framer_.commit(n);
     arm_idle_timer();
     const auto& snapshot = worker_.snapshots.get();
+    const RemoteContext remote = worker_.remote_context();
     while (auto msg = framer_.next()) {
-      auto& scratch = worker_.tcp_scratch;
-      const Processed p = process_query(*msg, scratch, Transport::tcp, worker_.authority, snapshot);
-      worker_.stats.count(p, Transport::tcp);
-      if (p.response.size == 0) continue;
-      pending_.push_back(static_cast<std::uint8_t>(p.response.size >> 8));
-      pending_.push_back(static_cast<std::uint8_t>(p.response.size));
-      pending_.insert(pending_.end(), scratch.begin(),
-                      scratch.begin() + static_cast<std::ptrdiff_t>(p.response.size));
+      const Processed p = process_query(*msg, worker_.tcp_scratch, Transport::tcp,
+                                        worker_.authority, snapshot, remote);
+      if (p.pending) {
+        defer(*msg, p.pending_key);
+        continue;
+      }
+      append(p);
     }
     flush();
     if (pending_.size() + in_flight_.size() < kMaxPendingOutput) read();
+  }
+
+  void append(const Processed& p) {
+    worker_.stats.count(p, Transport::tcp);
+    if (p.response.size == 0) return;
+    const auto& scratch = worker_.tcp_scratch;
+    pending_.push_back(static_cast<std::uint8_t>(p.response.size >> 8));
+    pending_.push_back(static_cast<std::uint8_t>(p.response.size));
+    pending_.insert(pending_.end(), scratch.begin(),
+                    scratch.begin() + static_cast<std::ptrdiff_t>(p.response.size));
+  }
+
+  // Another agent's name: answered when the resolver has it, perhaps after
+  // later queries on this connection (RFC 7766 allows any order).
+  void defer(std::span<const std::uint8_t> msg, const std::string& key) {
+    std::vector<std::uint8_t> copy(msg.begin(), msg.end());
+    const bool queued = worker_.await_remote(
+        key, [self = shared_from_this(), copy = std::move(copy)](const RemoteAnswer& answer) {
+          --self->awaiting_;
+          if (self->closed_) return;
+          RemoteContext remote = self->worker_.remote_context();
+          remote.resolved = &answer;
+          self->append(process_query(copy, self->worker_.tcp_scratch, Transport::tcp,
+                                     self->worker_.authority, self->worker_.snapshots.get(),
+                                     remote));
+          self->flush();
+          if (self->close_after_writes_ && !self->writing_ && self->awaiting_ == 0) self->close();
+        });
+    if (queued) {
+      ++awaiting_;
+    } else {
+      WorkerStats::bump(worker_.stats.tcp_queries);
+      WorkerStats::bump(worker_.stats.dropped);
+    }
   }
 
   void flush() {
@@ -95,7 +130,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
       close();
       return;
     }
-    if (close_after_writes_ && pending_.empty()) {
+    if (close_after_writes_ && pending_.empty() && awaiting_ == 0) {
       close();
       return;
     }
@@ -115,6 +150,8 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   bool reading_ = false;
   bool writing_ = false;
   bool close_after_writes_ = false;
+  bool closed_ = false;
+  std::size_t awaiting_ = 0;  // queries waiting for another agent's answer
 };
 
 }  // namespace

@@ -52,6 +52,7 @@ void UdpListener::drain() {
     if (received <= 0) return;  // EAGAIN, or an error the next wakeup will see again
 
     const auto& snapshot = worker_.snapshots.get();
+    const RemoteContext remote = worker_.remote_context();
     unsigned replies = 0;
     for (int i = 0; i < received; ++i) {
       const auto& in = in_msgs_[static_cast<std::size_t>(i)];
@@ -64,7 +65,12 @@ void UdpListener::drain() {
           static_cast<const std::uint8_t*>(in_iov_[static_cast<std::size_t>(i)].iov_base),
           in.msg_len);
       std::span<std::uint8_t> out(out_.data() + replies * kServerUdpPayload, kServerUdpPayload);
-      const Processed p = process_query(query, out, Transport::udp, worker_.authority, snapshot);
+      const Processed p =
+          process_query(query, out, Transport::udp, worker_.authority, snapshot, remote);
+      if (p.pending) {
+        defer(query, peers_[static_cast<std::size_t>(i)], in.msg_hdr.msg_namelen, p.pending_key);
+        continue;
+      }
       worker_.stats.count(p, Transport::udp);
       if (p.response.size == 0) continue;
       out_iov_[replies] = {out.data(), p.response.size};
@@ -87,6 +93,34 @@ void UdpListener::drain() {
       sent += static_cast<unsigned>(n);
     }
     if (static_cast<std::size_t>(received) < kBatch) return;
+  }
+}
+
+}  // namespace pweb::dns
+
+namespace pweb::dns {
+
+void UdpListener::defer(std::span<const std::uint8_t> query, const sockaddr_storage& peer,
+                        socklen_t peer_size, const std::string& key) {
+  std::vector<std::uint8_t> copy(query.begin(), query.end());
+  const bool queued = worker_.await_remote(
+      key, [this, copy = std::move(copy), peer, peer_size](const RemoteAnswer& answer) {
+        if (!socket_.is_open()) return;
+        RemoteContext remote = worker_.remote_context();
+        remote.resolved = &answer;
+        auto& out = worker_.tcp_scratch;  // this thread's; nothing else uses it now
+        const Processed p =
+            process_query(copy, std::span(out.data(), kServerUdpPayload), Transport::udp,
+                          worker_.authority, worker_.snapshots.get(), remote);
+        worker_.stats.count(p, Transport::udp);
+        if (p.response.size == 0) return;
+        // Best effort, as every UDP answer: a full buffer drops it, the client retries.
+        (void)::sendto(socket_.native_handle(), out.data(), p.response.size, MSG_DONTWAIT,
+                       reinterpret_cast<const sockaddr*>(&peer), peer_size);
+      });
+  if (!queued) {
+    WorkerStats::bump(worker_.stats.udp_queries);
+    WorkerStats::bump(worker_.stats.dropped);
   }
 }
 

@@ -3,6 +3,8 @@
 
 #include <array>
 #include <asio.hpp>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "worker.hpp"
@@ -24,6 +26,9 @@ class UdpListener {
 
   void wait();
   void drain();
+  // Answers `query` once the resolver has `key` (another agent's device).
+  void defer(std::span<const std::uint8_t> query, const sockaddr_storage& peer, socklen_t peer_size,
+             const std::string& key);
 
   Worker& worker_;
   asio::ip::udp::socket socket_;

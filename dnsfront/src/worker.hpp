@@ -2,8 +2,11 @@
 // Private to dnsfront: one DNS worker thread's state.
 #include <asio.hpp>
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "pweb/dns/query_processor.hpp"
@@ -19,6 +22,9 @@ struct alignas(64) WorkerStats {
   std::atomic<std::uint64_t> truncated{0};
   std::array<std::atomic<std::uint64_t>, 17> rcodes{};
   std::atomic<std::uint64_t> tcp_connections{0};
+  std::atomic<std::uint64_t> remote_lookups{0};   // names sent to the resolver
+  std::atomic<std::uint64_t> remote_waits{0};     // queries that waited for one
+  std::atomic<std::uint64_t> remote_overflow{0};  // dropped: too many waiting
 
   static void bump(std::atomic<std::uint64_t>& c) noexcept {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -40,7 +46,8 @@ class TcpListener;
 
 struct Worker {
   // Out of line: the listener types are complete only in server.cpp.
-  Worker(const Authority& auth, const registrar::SnapshotHolder& holder, const ServerConfig& cfg);
+  Worker(const Authority& auth, const registrar::SnapshotHolder& holder, const ServerConfig& cfg,
+         RemoteResolver* remote);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -53,6 +60,20 @@ struct Worker {
   WorkerStats stats;
   std::vector<std::uint8_t> tcp_scratch = std::vector<std::uint8_t>(65535);
   std::size_t open_tcp_connections = 0;
+
+  // Names of other agents: answers cached here, queries waiting for one.
+  // Only this worker's thread touches them; the resolver's answer is posted back.
+  using Resume = std::function<void(const RemoteAnswer&)>;
+  RemoteResolver* resolver;
+  RemoteCache remote_cache;
+  std::unordered_map<std::string, std::vector<Resume>> waiting;
+  std::size_t waiting_queries = 0;
+  // Runs `resume` with the answer for `key` once the resolver has it (one
+  // lookup per key however many wait). False, and nothing queued, when full.
+  bool await_remote(const std::string& key, Resume resume);
+  [[nodiscard]] RemoteContext remote_context() const noexcept {
+    return {resolver ? &remote_cache : nullptr, nullptr, RemoteCache::Clock::now()};
+  }
   std::vector<std::unique_ptr<UdpListener>> udp;
   std::vector<std::shared_ptr<TcpListener>> tcp;
   std::thread thread;

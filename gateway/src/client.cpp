@@ -18,6 +18,10 @@ GatewayClient::GatewayClient(asio::io_context& io, std::string host, std::uint16
       backoff_(config.min_backoff) {}
 
 void GatewayClient::query(std::string name, Done done) {
+  if (io_.get_executor().running_in_this_thread()) {
+    enqueue(std::move(name), std::move(done));
+    return;
+  }
   asio::post(io_,
              [self = shared_from_this(), name = std::move(name), done = std::move(done)]() mutable {
                self->enqueue(std::move(name), std::move(done));
@@ -42,7 +46,10 @@ std::uint16_t GatewayClient::next_serial() {
 }
 
 void GatewayClient::enqueue(std::string name, Done done) {
-  if (closed_ || outstanding_.size() >= 65000) return done(std::nullopt);
+  // Backing off after a failed connection: say so now rather than at the timeout.
+  if (closed_ || state_ == State::waiting || outstanding_.size() >= 65000) {
+    return done(std::nullopt);
+  }
   const std::uint16_t serial = next_serial();
   auto timer = std::make_shared<asio::steady_timer>(io_, config_.timeout);
   timer->async_wait([weak = weak_from_this(), serial](const asio::error_code& ec) {

@@ -88,15 +88,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start_query(const Query& q) {
     shared_.queries.fetch_add(1, std::memory_order_relaxed);
-    auto timer = std::make_shared<asio::steady_timer>(io_, shared_.config.query_deadline);
-    outstanding_.emplace(q.serial, timer);
     const std::uint16_t serial = q.serial;
-    timer->async_wait([weak = weak_from_this(), serial](const asio::error_code& ec) {
-      if (ec) return;
-      if (auto self = weak.lock()) self->finish(serial, Reply{serial, false, 0, {}});
-    });
+    outstanding_.emplace(serial, nullptr);
     // The resolver may answer on another thread: hop back onto ours.
     shared_.resolve(q.name, [weak = weak_from_this(), serial, &io = io_](Reply r) {
+      if (io.get_executor().running_in_this_thread()) {  // answered at once
+        if (auto self = weak.lock()) {
+          r.serial = serial;
+          self->finish(serial, r);
+        }
+        return;
+      }
       asio::post(io, [weak, serial, r]() mutable {
         if (auto self = weak.lock()) {
           r.serial = serial;
@@ -104,12 +106,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
         }
       });
     });
+    // Only a query not answered at once needs a deadline.
+    const auto it = outstanding_.find(serial);
+    if (it == outstanding_.end() || closed_) return;
+    it->second = std::make_shared<asio::steady_timer>(io_, shared_.config.query_deadline);
+    it->second->async_wait([weak = weak_from_this(), serial](const asio::error_code& ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->finish(serial, Reply{serial, false, 0, {}});
+    });
   }
 
   void finish(std::uint16_t serial, const Reply& r) {
     const auto it = outstanding_.find(serial);
     if (it == outstanding_.end() || closed_) return;  // answered already (deadline or resolver)
-    it->second->cancel();
+    if (it->second) it->second->cancel();
     outstanding_.erase(it);
     encode(out_, r);
     flush();
@@ -133,7 +143,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close() {
     if (closed_) return;
     closed_ = true;
-    for (auto& [serial, timer] : outstanding_) timer->cancel();
+    for (auto& [serial, timer] : outstanding_) {
+      if (timer) timer->cancel();
+    }
     outstanding_.clear();
     handshake_timer_.cancel();
     asio::error_code ignored;

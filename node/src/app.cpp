@@ -9,8 +9,13 @@
 #include <chrono>
 #include <thread>
 
+#include "dht_link.hpp"
+#include "directory_service.hpp"
 #include "pweb/dns/authority.hpp"
 #include "pweb/dns/server.hpp"
+#include "pweb/gateway/server.hpp"
+#include "pweb/node/names.hpp"
+#include "pweb/node/resolver.hpp"
 #include "pweb/registrar/service.hpp"
 #include "pweb/registrar/snapshot.hpp"
 #include "pweb/registrar/store.hpp"
@@ -19,6 +24,9 @@
 
 namespace pweb::node {
 namespace {
+
+// How long a starting node looks for an earlier holder of its label.
+constexpr std::chrono::milliseconds kClaimWait{5000};
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -82,6 +90,51 @@ class NodeStatus final : public rest::StatusService {
 
 }  // namespace
 
+namespace {
+
+// Nodes given as host:port options, already validated by the option table.
+std::vector<HostPort> host_ports(const std::vector<std::string>& list) {
+  std::vector<HostPort> out;
+  for (const auto& l : list) out.push_back(*parse_host_port(l));
+  return out;
+}
+
+// A gateway QUERY: the name as sent, with or without the suffix. Own devices
+// are answered on the gateway's thread; others go through the resolver.
+gateway::Resolve gateway_resolver(const NodeConfig& cfg, const registrar::SnapshotHolder& snapshots,
+                                  Resolver& resolver) {
+  return [&cfg, &snapshots, &resolver](const std::string& name,
+                                       std::function<void(gateway::Reply)> done) {
+    const auto k = device_key(name, cfg.suffix);
+    if (!k.error.empty()) return done(gateway::Reply{});
+    const auto to_reply = [](const dns::RemoteAnswer& a) {
+      gateway::Reply r;
+      if (a.status != dns::RemoteAnswer::Status::found) return r;
+      if (a.entry.has_v4()) {
+        r.success = true;
+        r.family = 4;
+        std::copy(a.entry.v4.begin(), a.entry.v4.end(), r.address.begin());
+      } else if (a.entry.has_v6()) {
+        r.success = true;
+        r.family = 6;
+        r.address = a.entry.v6;
+      }
+      return r;
+    };
+    if (const auto* e = snapshots.current()->find(k.key); e && e->is_device()) {
+      dns::RemoteAnswer a;
+      a.status = dns::RemoteAnswer::Status::found;
+      a.entry = *e;
+      return done(to_reply(a));
+    }
+    resolver.resolve(k.key, [done = std::move(done), to_reply](const dns::RemoteAnswer& a) {
+      done(to_reply(a));
+    });
+  };
+}
+
+}  // namespace
+
 int run_node(const NodeConfig& cfg) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
@@ -98,18 +151,12 @@ int run_node(const NodeConfig& cfg) {
     spdlog::error("event=config_error msg=\"{}\"", *err);
     return 2;
   }
-  if (!cfg.home_agent.empty()) {
-    spdlog::error("event=config_error msg=\"gateway mode (--home-agent) is not implemented yet\"");
-    return 2;
-  }
-  // Accepted so that configurations written for the full design keep working,
-  // but nothing behind them runs yet: say so rather than pretend.
-  if (!cfg.bootstrap.empty() || cfg.network_id != 0) {
-    spdlog::warn("event=not_implemented what=dht options=--bootstrap,--network-id,--dht-port");
-  }
-  std::vector<HostPort> dns_listen;
-  for (const auto& l : cfg.dns_listen) dns_listen.push_back(*parse_host_port(l));
+  const bool gateway_mode = !cfg.home_agent.empty();
+  const auto dns_listen = host_ports(cfg.dns_listen);
   const auto http_listen = *parse_host_port(cfg.http_listen);
+  const auto gateway_listen = *parse_host_port(cfg.gateway_listen);
+  const auto timeout =
+      std::chrono::milliseconds(static_cast<std::int64_t>(cfg.timeout * 1000.0 + 0.5));
 
   std::unique_ptr<registrar::SnapshotHolder> snapshots;
   std::unique_ptr<registrar::RegistrationService> registration;
@@ -134,36 +181,92 @@ int run_node(const NodeConfig& cfg) {
   }
   malloc_trim(0);  // the load's temporaries are gone; give their pages back
 
+  // The DHT: every node but a standalone gateway is in it.
+  std::unique_ptr<dht::AgentDirectory> directory;
+  if (!gateway_mode) {
+    directory = std::make_unique<dht::AgentDirectory>(directory_config(cfg));
+    spdlog::info("event=dht_started port={} node_id={} key_id={} bootstrap={}", directory->port(),
+                 directory->node_id(), directory->key_id(), fmt::join(cfg.bootstrap, ","));
+  }
+
+  ResolverConfig rcfg;
+  rcfg.own_label = cfg.label;
+  rcfg.timeout = timeout;
+  rcfg.ttl = cfg.ttl;
+  rcfg.negative_ttl = std::min<std::uint32_t>(cfg.ttl, 5);
+  rcfg.home_agents = host_ports(cfg.home_agent);
+  AgentLookup lookup;
+  if (directory) lookup = agent_lookup(*directory, cfg.bootstrap.empty());
+  Resolver resolver(rcfg, *snapshots, std::move(lookup));
+  resolver.start();
+
   dns::AuthorityConfig auth_cfg;
   auth_cfg.zones = cfg.suffix;
   auth_cfg.ttl = cfg.ttl;
   auth_cfg.label = cfg.label;
   auth_cfg.name_servers = name_servers_of(dns_listen);
+  auth_cfg.resolve_remote = true;
   const dns::Authority authority(auth_cfg);
 
   dns::ServerConfig server_cfg;
   for (const auto& l : dns_listen) server_cfg.listen.push_back({l.host, l.port});
   server_cfg.threads =
       cfg.threads != 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
-  dns::DnsServer dns_server(server_cfg, authority, *snapshots);
+  dns::DnsServer dns_server(server_cfg, authority, *snapshots, &resolver);
 
+  // Agents answer other agents and standalone gateways; a gateway answers no one.
+  std::unique_ptr<gateway::GatewayServer> gateway_server;
+  if (!gateway_mode) {
+    gateway::ServerConfig gcfg;
+    gcfg.host = gateway_listen.host;
+    gcfg.port = gateway_listen.port;
+    gateway_server =
+        std::make_unique<gateway::GatewayServer>(gcfg, gateway_resolver(cfg, *snapshots, resolver));
+  }
+
+  // Claim the label before serving anything: a label held by another key stops us here.
+  if (directory && !cfg.label.empty()) {
+    const auto record =
+        own_record(cfg, gateway_server->port(), http_listen.port, dns_listen.front().port);
+    if (auto err = directory->claim_and_publish(record, std::max(timeout, kClaimWait))) {
+      spdlog::error("event=label_refused label={} msg=\"{}\"", cfg.label, *err);
+      dns_server.stop();
+      resolver.stop();
+      directory->stop();
+      return 3;
+    }
+    spdlog::info("event=agent_published label={} addresses={} gateway_port={}", cfg.label,
+                 fmt::join(record.ipv4.empty() ? record.ipv6 : record.ipv4, ","),
+                 record.gateway_port);
+  }
+
+  NodeDirectory directory_service(resolver, directory.get(), cfg.suffix, timeout);
   const dns::DnsServer* dns_for_status = &dns_server;
   NodeStatus status(cfg, *snapshots, dns_for_status, registration.get());
-  rest::HttpServer http(status, registration.get());
+  rest::HttpServer http(status, registration.get(), &directory_service);
   http.start(http_listen.host, http_listen.port);
   dns_server.start();
+  if (gateway_server) gateway_server->start();
   for (const auto& l : cfg.dns_listen) spdlog::info("event=dns_listen addr={}", l);
   spdlog::info("event=http_listen addr={}", cfg.http_listen);
-  spdlog::info("event=ready label={} threads={} zones={}", cfg.label.empty() ? "-" : cfg.label,
+  if (gateway_server) {
+    spdlog::info("event=gateway_listen addr={}:{}", gateway_listen.host, gateway_server->port());
+  }
+  spdlog::info("event=ready label={} mode={} threads={} zones={}",
+               cfg.label.empty() ? "-" : cfg.label, gateway_mode ? "gateway" : "agent",
                server_cfg.threads, fmt::join(cfg.suffix, ","));
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("event=stopping signal={}", sig);
-  // No new requests, then let the writer answer what is queued, then stop DNS.
+  // No new requests, then let the writer answer what is queued, then stop DNS;
+  // the resolver after everything that waits on it, the DHT last.
   http.stop();
+  if (gateway_server) gateway_server->stop();
   if (registration) registration->stop();
   dns_server.stop();
+  resolver.stop();
+  if (directory) directory->stop();
   const auto st = dns_server.stats();
   spdlog::info("event=stopped udp_queries={} tcp_queries={}", st.udp_queries, st.tcp_queries);
   return 0;

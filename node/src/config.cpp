@@ -66,7 +66,12 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
   app.add_option("--gateway-listen", cfg.gateway_listen, "DNS-Gateway protocol listen address")
       ->check(kHostPort)
       ->capture_default_str();
-  app.add_option("--dht-port", cfg.dht_port, "OpenDHT UDP port")->capture_default_str();
+  app.add_option("--dht-port", cfg.dht_port, "OpenDHT UDP port (0 = any free port)")
+      ->capture_default_str();
+  app.add_option("--identity-bits", cfg.identity_bits,
+                 "RSA size of the DHT identity, when it is first made in --data-dir")
+      ->check(CLI::Range(1024u, 8192u))
+      ->capture_default_str();
   app.add_option("--bootstrap", cfg.bootstrap, "DHT nodes to join, host:port,...")
       ->delimiter(',')
       ->check(kHostPort);

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "device_routes.hpp"
+#include "directory_routes.hpp"
 #include "http_util.hpp"
 #include "nic_routes.hpp"
 
@@ -36,7 +37,8 @@ struct HttpServer::Impl {
   std::thread thread;
 };
 
-HttpServer::HttpServer(const StatusService& status, registrar::RegistrationService* registration)
+HttpServer::HttpServer(const StatusService& status, registrar::RegistrationService* registration,
+                       DirectoryService* directory)
     : impl_(std::make_unique<Impl>(status)) {
   auto& srv = impl_->server;
   srv.new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
@@ -52,6 +54,7 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
     register_nic_routes(srv, *registration);
     register_device_routes(srv, *registration);
   }
+  if (directory) register_directory_routes(srv, *directory);
   srv.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
       std::string what = "HTTP " + std::to_string(res.status);

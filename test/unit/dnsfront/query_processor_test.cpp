@@ -225,5 +225,144 @@ TEST_F(ProcessQuery, EdnsBufferBelow512CountsAs512) {
   EXPECT_FALSE(d.has(flag::TC));
 }
 
+// Names of other agents: table-driven over what the resolver said.
+class RemoteNames : public ProcessQuery {
+ protected:
+  RemoteNames() : remote_auth_(make_remote_auth()) {}
+
+  static Authority make_remote_auth() {
+    AuthorityConfig cfg;
+    cfg.ttl = 60;
+    cfg.label = "uw";
+    cfg.resolve_remote = true;
+    return Authority(cfg);
+  }
+
+  Processed process(const QuerySpec& spec, const RemoteContext& remote) {
+    out_.assign(65535, 0);
+    const auto p =
+        process_query(build_query(spec), out_, Transport::udp, remote_auth_, *snap_, remote);
+    last_size_ = p.response.size;
+    return p;
+  }
+  Decoded decoded() const { return decode(std::span(out_.data(), last_size_)); }
+
+  static RemoteAnswer answer(RemoteAnswer::Status status, std::uint32_t ttl = 30) {
+    RemoteAnswer a;
+    a.status = status;
+    a.ttl = ttl;
+    if (status == RemoteAnswer::Status::found) {
+      a.entry = registrar::NameEntry::device(registrar::Ipv4{198, 51, 100, 7}, std::nullopt);
+    }
+    return a;
+  }
+
+  Authority remote_auth_;
+  RemoteCache cache_;
+};
+
+TEST_F(RemoteNames, WithoutAResolverTheyDoNotExist) {
+  QuerySpec spec;
+  spec.name = "laptop.bob.mit.dht.";
+  const auto p = process(spec, RemoteContext{});
+  EXPECT_FALSE(p.pending);
+  EXPECT_EQ(decoded().rcode(), 3);
+}
+
+TEST_F(RemoteNames, CacheMissAsksTheResolverWithTheLowercaseKey) {
+  QuerySpec spec;
+  spec.name = "LapTop.BOB.Mit.dht.";
+  const auto p = process(spec, RemoteContext{&cache_, nullptr, RemoteCache::Clock::now()});
+  EXPECT_TRUE(p.pending);
+  EXPECT_EQ(p.pending_key, "laptop.bob.mit");
+  EXPECT_EQ(p.response.size, 0u);
+}
+
+TEST_F(RemoteNames, OwnAgentAndImportedAgentsStayLocal) {
+  // "uw" is ours; its missing devices are NXDOMAIN here, never asked elsewhere.
+  QuerySpec spec;
+  spec.name = "tablet.alice.uw.dht.";
+  auto p = process(spec, RemoteContext{&cache_, nullptr, RemoteCache::Clock::now()});
+  EXPECT_FALSE(p.pending);
+  EXPECT_EQ(decoded().rcode(), 3);
+
+  // A label-less node serving an imported store answers for the agents in it.
+  AuthorityConfig cfg;
+  cfg.resolve_remote = true;
+  const Authority no_label(cfg);
+  out_.assign(65535, 0);
+  p = process_query(build_query(spec), out_, Transport::udp, no_label, *snap_,
+                    RemoteContext{&cache_, nullptr, RemoteCache::Clock::now()});
+  EXPECT_FALSE(p.pending);
+  last_size_ = p.response.size;
+  EXPECT_EQ(decoded().rcode(), 3);
+}
+
+TEST_F(RemoteNames, AgentAndUserNamesOfOthersAreNodata) {
+  for (const char* name : {"mit.dht.", "bob.mit.dht."}) {
+    QuerySpec spec;
+    spec.name = name;
+    const auto p = process(spec, RemoteContext{&cache_, nullptr, RemoteCache::Clock::now()});
+    EXPECT_FALSE(p.pending) << name;
+    const auto d = decoded();
+    EXPECT_EQ(d.rcode(), 0) << name;
+    EXPECT_TRUE(d.answer.empty()) << name;
+    EXPECT_EQ(d.authority.size(), 1u) << name;  // the SOA
+  }
+}
+
+struct RemoteCase {
+  const char* what;
+  RemoteAnswer::Status status;
+  std::uint16_t qtype;
+  std::uint16_t rcode;
+  std::size_t answers;
+  bool aa;
+  std::size_t authority;
+};
+
+TEST_F(RemoteNames, ResolvedAnswersBecomeResponses) {
+  const RemoteCase cases[] = {
+      {"found A", RemoteAnswer::Status::found, type::A, 0, 1, true, 0},
+      {"found, no AAAA", RemoteAnswer::Status::found, type::AAAA, 0, 0, true, 1},
+      {"found ANY", RemoteAnswer::Status::found, type::ANY, 0, 1, true, 0},
+      {"no such device", RemoteAnswer::Status::nxdomain, type::A, 3, 0, true, 1},
+      {"agent unreachable", RemoteAnswer::Status::servfail, type::A, 2, 0, false, 0},
+  };
+  for (const auto& c : cases) {
+    QuerySpec spec;
+    spec.name = "laptop.bob.mit.dht.";
+    spec.qtype = c.qtype;
+    const RemoteAnswer a = answer(c.status);
+    const auto p = process(spec, RemoteContext{&cache_, &a, RemoteCache::Clock::now()});
+    EXPECT_FALSE(p.pending) << c.what;
+    const auto d = decoded();
+    ASSERT_TRUE(d.ok) << c.what;
+    EXPECT_EQ(d.rcode(), c.rcode) << c.what;
+    EXPECT_EQ(d.has(flag::AA), c.aa) << c.what;
+    ASSERT_EQ(d.answer.size(), c.answers) << c.what;
+    EXPECT_EQ(d.authority.size(), c.authority) << c.what;
+    if (c.answers == 1) {
+      EXPECT_EQ(d.answer[0].ttl, 30u) << c.what;
+      EXPECT_EQ(d.answer[0].rdata, (std::vector<std::uint8_t>{198, 51, 100, 7})) << c.what;
+    }
+  }
+}
+
+TEST_F(RemoteNames, CachedAnswerServedWithItsRemainingTtl) {
+  const auto t0 = RemoteCache::Clock::now();
+  cache_.insert("laptop.bob.mit", answer(RemoteAnswer::Status::found, 30), t0);
+  QuerySpec spec;
+  spec.name = "laptop.bob.mit.dht.";
+  const auto p = process(spec, RemoteContext{&cache_, nullptr, t0 + std::chrono::seconds(12)});
+  EXPECT_FALSE(p.pending);
+  const auto d = decoded();
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_EQ(d.answer[0].ttl, 18u);
+  // Expired: asked again.
+  EXPECT_TRUE(
+      process(spec, RemoteContext{&cache_, nullptr, t0 + std::chrono::seconds(30)}).pending);
+}
+
 }  // namespace
 }  // namespace pweb::dns

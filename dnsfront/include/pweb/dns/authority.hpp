@@ -2,10 +2,12 @@
 // What exists: the zones this node is authoritative for, and the lookup of a
 // question in them against a device snapshot. Knows nothing of rcodes or sections;
 // the responder turns a LookupResult into an answer.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pweb/dns/message.hpp"
@@ -26,6 +28,10 @@ struct AuthorityConfig {
   // One name server `ns<N>.<zone>` per address (the node's DNS listeners);
   // with none, a single address-less ns1 stands in.
   std::vector<NameServerAddress> name_servers;
+  // Names of other agents not in the snapshot are resolved elsewhere (the
+  // node's resolver): their devices come back as Outcome::remote, their agent
+  // and user names as NODATA, since only that agent knows what is below them.
+  bool resolve_remote = false;
 };
 
 class ConfigError : public std::runtime_error {
@@ -33,7 +39,8 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Outcome : std::uint8_t { answer, nodata, nxdomain, refused, formerr };
+// `remote`: a device name of another agent, to be asked for (LookupResult::key).
+enum class Outcome : std::uint8_t { answer, nodata, nxdomain, refused, formerr, servfail, remote };
 enum class Node : std::uint8_t { none, apex, name_server, device, interior };
 
 struct LookupResult {
@@ -42,6 +49,11 @@ struct LookupResult {
   std::uint8_t zone_label = 0;    // index of the zone's first label in the qname
   std::uint16_t name_server = 0;  // index into name_servers for Node::name_server
   const registrar::Snapshot::Entry* device = nullptr;
+  std::uint32_t ttl = 0;  // of the device's records
+  // Outcome::remote: the relative lowercase key ("laptop.alice.uw").
+  std::array<char, kMaxNameSize> key{};
+  std::uint8_t key_size = 0;
+  [[nodiscard]] std::string_view key_view() const noexcept { return {key.data(), key_size}; }
 };
 
 class Authority {

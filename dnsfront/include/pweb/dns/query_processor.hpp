@@ -4,8 +4,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "pweb/dns/authority.hpp"
+#include "pweb/dns/remote.hpp"
 #include "pweb/dns/responder.hpp"
 
 namespace pweb::dns {
@@ -15,12 +17,24 @@ enum class Transport : std::uint8_t { udp, tcp };
 struct Processed {
   Response response;
   std::uint16_t qtype = 0;
+  // Another agent's device not in the remote cache: nothing was written; ask the
+  // resolver for `pending_key`, then process the query again with its answer.
+  bool pending = false;
+  std::string pending_key;
+};
+
+// How names of other agents are answered.
+struct RemoteContext {
+  const RemoteCache* cache = nullptr;      // null: they do not exist (NXDOMAIN)
+  const RemoteAnswer* resolved = nullptr;  // the answer just fetched for this query
+  RemoteCache::Clock::time_point now{};    // for the cache's TTLs
 };
 
 // `out` must hold at least 65535 bytes for TCP, or kServerUdpPayload for UDP.
 Processed process_query(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
                         Transport transport, const Authority& authority,
-                        const registrar::Snapshot& snapshot) noexcept;
+                        const registrar::Snapshot& snapshot,
+                        const RemoteContext& remote = {}) noexcept;
 
 // The largest response the client can take over this transport.
 std::size_t response_limit(const Query& q, Transport transport) noexcept;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pweb/dns/authority.hpp"
+#include "pweb/dns/remote.hpp"
 #include "pweb/registrar/snapshot.hpp"
 
 namespace pweb::dns {
@@ -25,6 +26,8 @@ struct ServerConfig {
   unsigned threads = 1;
   std::chrono::milliseconds tcp_idle_timeout{10000};
   std::size_t max_tcp_connections_per_thread = 1024;
+  std::size_t remote_cache_entries = 1 << 16;  // per worker
+  std::size_t max_waiting_queries = 1 << 16;   // per worker, for remote answers
 };
 
 struct ServerStats {
@@ -34,6 +37,9 @@ struct ServerStats {
   std::uint64_t truncated = 0;
   std::array<std::uint64_t, 17> rcodes{};  // by rcode value (BADVERS = 16)
   std::uint64_t tcp_connections = 0;
+  std::uint64_t remote_lookups = 0;
+  std::uint64_t remote_waits = 0;
+  std::uint64_t remote_overflow = 0;
 };
 
 class BindError : public std::runtime_error {
@@ -44,8 +50,9 @@ class BindError : public std::runtime_error {
 class DnsServer {
  public:
   // Binds every listener now so that a busy port fails start-up (BindError).
+  // `remote` (optional) resolves other agents' names; it must outlive stop().
   DnsServer(ServerConfig config, const Authority& authority,
-            const registrar::SnapshotHolder& snapshots);
+            const registrar::SnapshotHolder& snapshots, RemoteResolver* remote = nullptr);
   ~DnsServer();
   DnsServer(const DnsServer&) = delete;
   DnsServer& operator=(const DnsServer&) = delete;

@@ -1,7 +1,8 @@
 #pragma once
 // A DNS-Gateway protocol client for one remote agent: one persistent connection,
 // queries pipelined with unique serials, each answered exactly once (a reply,
-// or nullopt on timeout or connection loss), reconnection with back-off.
+// or nullopt on timeout or connection loss), reconnection with back-off (while
+// backing off, queries fail at once; the next one after it reconnects).
 // Thread-safe front: query() may be called from any thread; the work happens on
 // the io_context given at construction.
 #include <asio.hpp>
@@ -30,8 +31,12 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
 
   static std::shared_ptr<GatewayClient> create(asio::io_context& io, std::string host,
                                                std::uint16_t port, ClientConfig config = {});
+  // From any thread; `done` runs on the io_context's thread. Called on that
+  // thread, the query is queued at once, without a post.
   void query(std::string name, Done done);
   void close();
+  // False while backing off after a failed connection. On the io thread only.
+  [[nodiscard]] bool healthy() const noexcept { return state_ != State::waiting; }
 
   // Private use: construct through create().
   GatewayClient(asio::io_context& io, std::string host, std::uint16_t port, ClientConfig config);

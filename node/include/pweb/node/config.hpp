@@ -37,6 +37,7 @@ struct NodeConfig {
   unsigned threads = 0;  // 0 = one per core
   std::vector<std::string> home_agent;
   std::string log_level = "info";
+  unsigned identity_bits = 4096;  // RSA key made once for the DHT identity
 };
 
 // Registers every node option on `app`, bound to `cfg`, with defaults shown in --help.

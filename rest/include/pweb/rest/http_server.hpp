@@ -13,6 +13,8 @@ class RegistrationService;
 
 namespace pweb::rest {
 
+class DirectoryService;
+
 struct StatusInfo {
   std::string version;
   std::string label;
@@ -39,8 +41,10 @@ class HttpError : public std::runtime_error {
 
 class HttpServer {
  public:
-  // `registration` may be null (no label: nothing to register).
-  HttpServer(const StatusService& status, registrar::RegistrationService* registration);
+  // `registration` may be null (no label: nothing to register); `directory`
+  // may be null (no resolution routes).
+  HttpServer(const StatusService& status, registrar::RegistrationService* registration,
+             DirectoryService* directory = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

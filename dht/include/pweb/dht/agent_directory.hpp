@@ -1,0 +1,93 @@
+#pragma once
+// The node's place in the DHT: an OpenDHT runner on --dht-port, the agent's
+// persisted identity, its signed agent record kept alive under
+// "pweb:agent:<label>", and lookups of other agents' records with owner pinning.
+// A thread-safe front on OpenDHT's own threads: nothing here blocks a caller
+// except start-up (construction, claim_and_publish). OpenDHT headers stay in
+// the .cpp files: each one that includes them costs ~10 s and ~700 MB to build.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "pweb/dht/agent_record.hpp"
+
+namespace pweb::dht {
+
+struct BootstrapNode {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+struct DirectoryConfig {
+  std::string bind4 = "0.0.0.0";  // numeric IPv4; OpenDHT's run("127.0.0.1") throws
+  std::uint16_t port = 4222;      // 0: an ephemeral port, see port()
+  std::vector<BootstrapNode> bootstrap;
+  std::uint32_t network_id = 0;
+  // Identity files <identity_path>.pem / .crt: loaded if present, else generated
+  // once and saved (mode 0600 for the key). Pins go to <identity_path>.pins.
+  std::filesystem::path identity_path;
+  unsigned key_bits = 4096;
+  // How long a stored record lives without refresh; the owner re-announces it
+  // before then, so a dead agent's record is gone within this time.
+  std::chrono::seconds record_lifetime{120};
+  // Every loopback node shares one source address, so the per-IP request limit
+  // (1024/s by default) must be lifted for local clusters. -1: no limit.
+  long max_peer_requests_per_second = -1;
+};
+
+// Start-up failures only: bad identity files, a port that cannot be bound.
+class DirectoryError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Neighbor {
+  std::string id;       // node id, hex
+  std::string address;  // "ip:port"
+};
+
+class AgentDirectory {
+ public:
+  explicit AgentDirectory(DirectoryConfig config);  // throws DirectoryError
+  ~AgentDirectory();
+  AgentDirectory(const AgentDirectory&) = delete;
+  AgentDirectory& operator=(const AgentDirectory&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const noexcept;  // bound DHT port
+  [[nodiscard]] std::string key_id() const;           // this node's public key id, hex
+  [[nodiscard]] std::string node_id() const;          // DHT node id, hex
+
+  // Start-up: looks the label up (waiting up to `timeout`), refuses it if a
+  // record for it signed by another key exists (the error says which key
+  // holds it), else pins the label to our key and publishes `record` signed
+  // and permanent, so OpenDHT refreshes it for as long as this object lives.
+  // Returns an error message, or nullopt on success.
+  std::optional<std::string> claim_and_publish(const AgentRecord& record,
+                                               std::chrono::milliseconds timeout);
+
+  // The newest valid record for `label` from the key pinned for it (the first
+  // key this node saw for that label; pins persist). Records signed by any
+  // other key, unsigned, undecodable, or for another label are dropped.
+  // `done` is called exactly once, on an OpenDHT thread, with nullopt when
+  // there is none or the search ended without one; it must not block.
+  using LookupDone = std::function<void(std::optional<AgentRecord>)>;
+  void lookup(const std::string& label, LookupDone done);
+
+  [[nodiscard]] std::vector<Neighbor> neighbors() const;
+  [[nodiscard]] std::size_t good_nodes() const;  // known good IPv4+IPv6 nodes
+
+  // Cancels the permanent put and leaves the DHT; idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pweb::dht

@@ -1,0 +1,62 @@
+#pragma once
+// Names this node does not hold: the answer another agent gave, the resolver
+// that fetches it (implemented by the node, asynchronous), and the per-worker
+// cache the DNS path reads without locks.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "pweb/registrar/name_table.hpp"
+
+namespace pweb::dns {
+
+struct RemoteAnswer {
+  enum class Status : std::uint8_t { found, nxdomain, servfail };
+  Status status = Status::servfail;
+  registrar::NameEntry entry;  // a device entry when found
+  std::uint32_t ttl = 0;       // how long it may be cached and served
+};
+
+class RemoteResolver {
+ public:
+  virtual ~RemoteResolver() = default;
+  // `key` is lowercase and relative to the zone ("laptop.alice.uw"). `done` is
+  // called exactly once, on any thread, within the resolver's timeout; it must
+  // not block.
+  virtual void resolve(std::string key, std::function<void(const RemoteAnswer&)> done) = 0;
+};
+
+// One per DNS worker, used by that worker's thread only: no locks. Bounded;
+// when full, expired entries go first, then an arbitrary half.
+class RemoteCache {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit RemoteCache(std::size_t max_entries = 1 << 16) : max_entries_(max_entries) {}
+
+  // The cached answer with its remaining TTL in `ttl`, or null if absent or expired.
+  [[nodiscard]] const RemoteAnswer* find(std::string_view key, Clock::time_point now,
+                                         std::uint32_t& ttl) const;
+  void insert(std::string key, const RemoteAnswer& answer, Clock::time_point now);
+  [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  struct Slot {
+    RemoteAnswer answer;
+    Clock::time_point expires;
+  };
+  void make_room(Clock::time_point now);
+
+  std::size_t max_entries_;
+  std::unordered_map<std::string, Slot, Hash, std::equal_to<>> entries_;
+};
+
+}  // namespace pweb::dns

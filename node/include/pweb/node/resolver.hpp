@@ -1,0 +1,84 @@
+#pragma once
+// Resolution of any device name: own devices (snapshot) -> answer cache ->
+// agent record (cache, else the DHT) -> QUERY to that agent over the gateway
+// protocol; or, in gateway mode, straight to the configured home agents,
+// round-robin, skipping dead ones. A thread-safe front on a single-threaded
+// core: every call posts to the resolver's own thread, answers come back
+// through callbacks, nothing waits. Concurrent queries for one name share one
+// lookup; every lookup ends within the timeout (SERVFAIL then).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pweb/dht/agent_record.hpp"
+#include "pweb/dns/remote.hpp"
+#include "pweb/node/config.hpp"
+#include "pweb/registrar/snapshot.hpp"
+
+namespace pweb::node {
+
+// Where agent records come from (the DHT). `failed`: the DHT could not be asked
+// (no peers), as opposed to asked and holding no record.
+struct AgentLookupResult {
+  std::optional<dht::AgentRecord> record;
+  bool failed = false;
+};
+using AgentLookup =
+    std::function<void(const std::string& label, std::function<void(AgentLookupResult)> done)>;
+
+struct ResolverConfig {
+  std::string own_label;  // empty in gateway mode
+  std::chrono::milliseconds timeout{2000};
+  std::uint32_t ttl = 60;          // answers from other agents (v1 replies carry none)
+  std::uint32_t negative_ttl = 5;  // no such device, or no such agent
+  std::uint32_t failure_ttl = 1;   // could not find out: retry soon
+  std::chrono::seconds agent_ttl{60};
+  std::vector<HostPort> home_agents;  // gateway mode
+  std::size_t max_cache_entries = 1 << 18;
+};
+
+enum class Source : std::uint8_t { local, cache, remote };
+const char* to_string(Source s) noexcept;
+
+struct Resolution {
+  dns::RemoteAnswer answer;
+  Source source = Source::remote;
+  std::string agent;   // the agent asked ("label@host:port"), if any
+  std::string detail;  // why it failed or does not exist
+};
+
+struct ResolverStats {
+  std::uint64_t local = 0, cache_hits = 0, remote = 0, joined = 0;
+  std::uint64_t found = 0, nxdomain = 0, servfail = 0, timeouts = 0;
+  std::uint64_t agent_lookups = 0, agent_queries = 0;
+};
+
+class Resolver final : public dns::RemoteResolver {
+ public:
+  Resolver(ResolverConfig config, const registrar::SnapshotHolder& snapshots, AgentLookup lookup);
+  ~Resolver() override;
+  Resolver(const Resolver&) = delete;
+  Resolver& operator=(const Resolver&) = delete;
+
+  void start();
+  // Joins the resolver's thread; callbacks not yet made are dropped, so the
+  // DNS and gateway servers must stop first.
+  void stop();
+
+  // `key`: lowercase, relative to the zone ("laptop.alice.uw").
+  void resolve(std::string key, std::function<void(const dns::RemoteAnswer&)> done) override;
+  void resolve_detailed(std::string key, std::function<void(const Resolution&)> done);
+
+  [[nodiscard]] ResolverStats stats() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pweb::node

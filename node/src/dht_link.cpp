@@ -1,0 +1,93 @@
+#include "dht_link.hpp"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <asio/ip/address.hpp>
+#include <chrono>
+
+namespace pweb::node {
+
+dht::DirectoryConfig directory_config(const NodeConfig& cfg) {
+  dht::DirectoryConfig d;
+  d.port = cfg.dht_port;
+  d.network_id = cfg.network_id;
+  d.identity_path = cfg.data_dir / "identity";
+  d.key_bits = cfg.identity_bits;
+  for (const auto& b : cfg.bootstrap) {
+    const auto hp = *parse_host_port(b);  // validated by the option table
+    d.bootstrap.push_back({hp.host, hp.port});
+  }
+  return d;
+}
+
+namespace {
+
+void interface_addresses(dht::AgentRecord& r) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return;
+  std::vector<std::string> loop4, loop6;
+  for (const ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      const asio::ip::address_v4 a(ntohl(sin->sin_addr.s_addr));
+      (a.is_loopback() ? loop4 : r.ipv4).push_back(a.to_string());
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      asio::ip::address_v6::bytes_type b{};
+      std::copy_n(sin6->sin6_addr.s6_addr, 16, b.begin());
+      const asio::ip::address_v6 a(b);
+      if (a.is_link_local()) continue;  // needs a scope the record cannot carry
+      (a.is_loopback() ? loop6 : r.ipv6).push_back(a.to_string());
+    }
+  }
+  freeifaddrs(list);
+  // Only loopback here: then that is how this agent is reached.
+  if (r.ipv4.empty() && r.ipv6.empty()) {
+    r.ipv4 = loop4;
+    r.ipv6 = loop6;
+  }
+  if (r.ipv4.size() > dht::kMaxAddresses) r.ipv4.resize(dht::kMaxAddresses);
+  if (r.ipv6.size() > dht::kMaxAddresses) r.ipv6.resize(dht::kMaxAddresses);
+}
+
+}  // namespace
+
+dht::AgentRecord own_record(const NodeConfig& cfg, std::uint16_t gateway_port,
+                            std::uint16_t http_port, std::uint16_t dns_port) {
+  dht::AgentRecord r;
+  r.label = cfg.label;
+  r.gateway_port = gateway_port;
+  r.http_port = http_port;
+  r.dns_port = dns_port;
+  r.updated = std::chrono::duration_cast<std::chrono::seconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  const auto hp = *parse_host_port(cfg.gateway_listen);
+  asio::error_code ec;
+  const auto addr = asio::ip::make_address(hp.host, ec);
+  if (!ec && !addr.is_unspecified()) {
+    (addr.is_v4() ? r.ipv4 : r.ipv6).push_back(addr.to_string());
+  } else {
+    interface_addresses(r);
+  }
+  return r;
+}
+
+AgentLookup agent_lookup(dht::AgentDirectory& directory, bool alone) {
+  return
+      [&directory, alone](const std::string& label, std::function<void(AgentLookupResult)> done) {
+        // Asked here, not in the callback: OpenDHT's callbacks must not call back into it.
+        const bool no_peers = !alone && directory.good_nodes() == 0;
+        directory.lookup(
+            label, [no_peers, done = std::move(done)](std::optional<dht::AgentRecord> record) {
+              AgentLookupResult r;
+              r.failed = !record && no_peers;
+              r.record = std::move(record);
+              done(std::move(r));
+            });
+      };
+}
+
+}  // namespace pweb::node

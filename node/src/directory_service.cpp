@@ -1,0 +1,101 @@
+#include "directory_service.hpp"
+
+#include <future>
+
+#include "pweb/node/names.hpp"
+#include "pweb/registrar/names.hpp"
+
+namespace pweb::node {
+namespace {
+
+// Resolution always ends within the timeout; this margin only guards the HTTP
+// worker against a bug there.
+constexpr std::chrono::seconds kMargin{2};
+
+const char* status_name(dns::RemoteAnswer::Status s) {
+  switch (s) {
+    case dns::RemoteAnswer::Status::found:
+      return "found";
+    case dns::RemoteAnswer::Status::nxdomain:
+      return "nxdomain";
+    case dns::RemoteAnswer::Status::servfail:
+      return "servfail";
+  }
+  return "servfail";
+}
+
+}  // namespace
+
+rest::ResolveInfo NodeDirectory::resolve(const std::string& name) {
+  rest::ResolveInfo info;
+  const auto k = device_key(name, zones_);
+  if (!k.error.empty()) {
+    info.error = k.error;
+    return info;
+  }
+  info.name = k.key;
+  auto promise = std::make_shared<std::promise<Resolution>>();
+  auto future = promise->get_future();
+  resolver_.resolve_detailed(k.key, [promise](const Resolution& r) { promise->set_value(r); });
+  if (future.wait_for(timeout_ + kMargin) != std::future_status::ready) {
+    info.status = "servfail";
+    info.source = "remote";
+    info.detail = "no answer within the timeout";
+    return info;
+  }
+  const Resolution r = future.get();
+  info.status = status_name(r.answer.status);
+  info.source = to_string(r.source);
+  info.ttl = r.answer.ttl;
+  info.agent = r.agent;
+  info.detail = r.detail;
+  const auto& e = r.answer.entry;
+  if (r.answer.status == dns::RemoteAnswer::Status::found) {
+    if (e.has_v4()) info.ipv4 = registrar::format_ipv4(e.v4);
+    if (e.has_v6()) info.ipv6 = registrar::format_ipv6(e.v6);
+  }
+  return info;
+}
+
+rest::DirectoryService::AgentStatus NodeDirectory::agent(const std::string& label,
+                                                         rest::AgentInfo& out, std::string& why) {
+  if (auto err = registrar::label_error(label)) {
+    why = *err;
+    return AgentStatus::bad_label;
+  }
+  if (!directory_) {
+    why = "this node is a gateway and not in the DHT";
+    return AgentStatus::unavailable;
+  }
+  const std::string lower = registrar::to_lower(label);
+  auto promise = std::make_shared<std::promise<std::optional<dht::AgentRecord>>>();
+  auto future = promise->get_future();
+  directory_->lookup(
+      lower, [promise](std::optional<dht::AgentRecord> r) { promise->set_value(std::move(r)); });
+  if (future.wait_for(timeout_ + kMargin) != std::future_status::ready) {
+    why = "the DHT did not answer within the timeout";
+    return AgentStatus::unavailable;
+  }
+  const auto record = future.get();
+  if (!record) {
+    why = "no agent '" + lower + "' in the DHT";
+    return AgentStatus::none;
+  }
+  out.label = record->label;
+  out.ipv4 = record->ipv4;
+  out.ipv6 = record->ipv6;
+  out.gateway_port = record->gateway_port;
+  out.http_port = record->http_port;
+  out.dns_port = record->dns_port;
+  out.updated = record->updated;
+  return AgentStatus::found;
+}
+
+std::optional<std::vector<rest::NeighborInfo>> NodeDirectory::neighbors() {
+  if (!directory_) return std::nullopt;
+  std::vector<rest::NeighborInfo> out;
+  for (const auto& n : directory_->neighbors()) out.push_back({n.id, n.address});
+  return out;
+}
+
+}  // namespace pweb::node

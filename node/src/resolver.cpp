@@ -1,0 +1,367 @@
+#include "pweb/node/resolver.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <asio.hpp>
+#include <thread>
+#include <unordered_map>
+
+#include "pweb/gateway/client.hpp"
+
+namespace pweb::node {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Done = std::function<void(const Resolution&)>;
+
+std::string agent_of(const std::string& key) { return key.substr(key.rfind('.') + 1); }
+
+void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+
+Resolution make(dns::RemoteAnswer::Status status, std::uint32_t ttl, std::string agent,
+                std::string detail) {
+  Resolution r;
+  r.answer.status = status;
+  r.answer.ttl = ttl;
+  r.agent = std::move(agent);
+  r.detail = std::move(detail);
+  return r;
+}
+
+}  // namespace
+
+const char* to_string(Source s) noexcept {
+  switch (s) {
+    case Source::local:
+      return "local";
+    case Source::cache:
+      return "cache";
+    case Source::remote:
+      return "remote";
+  }
+  return "?";
+}
+
+struct Resolver::Impl {
+  struct Cached {
+    Resolution resolution;
+    Clock::time_point expires;
+  };
+  struct InFlight {
+    std::vector<Done> waiters;
+    std::unique_ptr<asio::steady_timer> deadline;
+  };
+  struct Agent {
+    std::optional<dht::AgentRecord> record;
+    Clock::time_point expires{};
+    bool looking = false;
+    std::vector<std::string> keys;  // waiting for the record
+  };
+
+  Impl(ResolverConfig c, const registrar::SnapshotHolder& s, AgentLookup l)
+      : config(std::move(c)), snapshots(s), lookup(std::move(l)) {
+    gateway::ClientConfig cc;
+    cc.timeout = config.timeout;
+    client_config = cc;
+    for (const auto& h : config.home_agents) {
+      home.push_back(gateway::GatewayClient::create(io, h.host, h.port, cc));
+      home_names.push_back(h.host + ":" + std::to_string(h.port));
+    }
+  }
+
+  // Everything below runs on the resolver's thread.
+  void begin(std::string key, Done done) {
+    const auto now = Clock::now();
+    if (auto local = resolve_local(key)) {
+      bump(stats_local);
+      return done(*local);
+    }
+    if (const auto it = cache.find(key); it != cache.end()) {
+      if (it->second.expires > now) {
+        bump(stats_cache);
+        Resolution r = it->second.resolution;
+        r.source = Source::cache;
+        r.answer.ttl = static_cast<std::uint32_t>(
+            std::chrono::ceil<std::chrono::seconds>(it->second.expires - now).count());
+        return done(r);
+      }
+      cache.erase(it);
+    }
+    if (const auto it = inflight.find(key); it != inflight.end()) {
+      bump(stats_joined);
+      it->second.waiters.push_back(std::move(done));
+      return;
+    }
+    bump(stats_remote);
+    auto& f = inflight[key];
+    f.waiters.push_back(std::move(done));
+    f.deadline = std::make_unique<asio::steady_timer>(io, config.timeout);
+    f.deadline->async_wait([this, key](const asio::error_code& ec) {
+      if (ec) return;
+      bump(stats_timeouts);
+      finish(key,
+             make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, "",
+                  "no answer within the timeout"),
+             false);
+    });
+    if (!home.empty()) return ask_home(key, 0);
+    ask_agent(key);
+  }
+
+  std::optional<Resolution> resolve_local(const std::string& key) const {
+    const auto snap = snapshots.current();
+    const auto* e = snap->find(key);
+    const std::string agent = agent_of(key);
+    // Our label, or an agent whose devices this store holds: answered here.
+    const bool ours =
+        (!config.own_label.empty() && agent == config.own_label) || snap->find(agent) != nullptr;
+    if (!e && !ours) return std::nullopt;
+    Resolution r;
+    r.source = Source::local;
+    r.agent = config.own_label;
+    if (e && e->is_device()) {
+      r.answer.status = dns::RemoteAnswer::Status::found;
+      r.answer.entry = *e;
+      r.answer.ttl = config.ttl;
+    } else {
+      r.answer.status = dns::RemoteAnswer::Status::nxdomain;
+      r.answer.ttl = config.negative_ttl;
+      r.detail = "no device '" + key + "' on this agent";
+    }
+    return r;
+  }
+
+  void ask_agent(const std::string& key) {
+    const std::string label = agent_of(key);
+    auto& a = agents[label];
+    const auto now = Clock::now();
+    if (!a.looking && a.expires > now) {
+      if (a.record) return query_agent(key, label, *a.record);
+      return finish(key,
+                    make(dns::RemoteAnswer::Status::nxdomain, config.negative_ttl, label,
+                         "no agent '" + label + "' in the DHT"),
+                    true);
+    }
+    a.keys.push_back(key);
+    if (a.looking) return;
+    a.looking = true;
+    bump(stats_agent_lookups);
+    lookup(label, [this, label](AgentLookupResult result) {
+      asio::post(io, [this, label, result = std::move(result)] { on_agent(label, result); });
+    });
+  }
+
+  void on_agent(const std::string& label, const AgentLookupResult& result) {
+    auto& a = agents[label];
+    a.looking = false;
+    a.record = result.record;
+    // A failed lookup is not remembered: the next query asks again.
+    a.expires = result.failed
+                    ? Clock::time_point{}
+                    : Clock::now() + (result.record ? std::chrono::seconds(config.agent_ttl)
+                                                    : std::chrono::seconds(config.negative_ttl));
+    auto keys = std::move(a.keys);
+    a.keys.clear();
+    for (const auto& key : keys) {
+      if (result.record) {
+        query_agent(key, label, *result.record);
+      } else if (result.failed) {
+        finish(key,
+               make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, label,
+                    "the DHT could not be asked (no peers)"),
+               true);
+      } else {
+        finish(key,
+               make(dns::RemoteAnswer::Status::nxdomain, config.negative_ttl, label,
+                    "no agent '" + label + "' in the DHT"),
+               true);
+      }
+    }
+  }
+
+  void query_agent(const std::string& key, const std::string& label,
+                   const dht::AgentRecord& record) {
+    if (record.ipv4.empty() && record.ipv6.empty()) {
+      return finish(key,
+                    make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, label,
+                         "the agent's record has no address"),
+                    true);
+    }
+    const std::string host = !record.ipv4.empty() ? record.ipv4.front() : record.ipv6.front();
+    const std::string where = label + "@" + (record.ipv4.empty() ? "[" + host + "]" : host) + ":" +
+                              std::to_string(record.gateway_port);
+    auto& client = clients[where];
+    if (!client) {
+      client = gateway::GatewayClient::create(io, host, record.gateway_port, client_config);
+    }
+    bump(stats_agent_queries);
+    client->query(key, [this, key, label, where](std::optional<gateway::Reply> reply) {
+      if (!reply) {
+        // Perhaps it moved: look its record up again next time.
+        agents.erase(label);
+        return finish(key,
+                      make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
+                           "agent did not answer"),
+                      true);
+      }
+      finish(key, from_reply(*reply, where), true);
+    });
+  }
+
+  void ask_home(const std::string& key, std::size_t attempt) {
+    if (!inflight.count(key)) return;  // timed out meanwhile
+    const std::size_t n = home.size();
+    // Round-robin over the agents not backing off; all dead: try the next anyway.
+    std::size_t pick = next_home % n;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t c = (next_home + i) % n;
+      if (home[c]->healthy()) {
+        pick = c;
+        break;
+      }
+    }
+    next_home = pick + 1;
+    const std::string where = home_names[pick];
+    bump(stats_agent_queries);
+    home[pick]->query(key, [this, key, attempt, where](std::optional<gateway::Reply> reply) {
+      if (reply) return finish(key, from_reply(*reply, where), true);
+      if (attempt + 1 < home.size()) return ask_home(key, attempt + 1);
+      finish(key,
+             make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
+                  "no home agent answered"),
+             true);
+    });
+  }
+
+  Resolution from_reply(const gateway::Reply& reply, const std::string& where) const {
+    if (!reply.success) {
+      return make(dns::RemoteAnswer::Status::nxdomain, config.negative_ttl, where,
+                  "the agent has no such device");
+    }
+    Resolution r = make(dns::RemoteAnswer::Status::found, config.ttl, where, "");
+    if (reply.family == 4) {
+      registrar::Ipv4 a{};
+      std::copy_n(reply.address.begin(), 4, a.begin());
+      r.answer.entry = registrar::NameEntry::device(a, std::nullopt);
+    } else {
+      r.answer.entry = registrar::NameEntry::device(std::nullopt, reply.address);
+    }
+    return r;
+  }
+
+  void finish(const std::string& key, Resolution r, bool cancel_deadline) {
+    const auto it = inflight.find(key);
+    if (it == inflight.end()) return;  // answered already (deadline or reply)
+    if (cancel_deadline && it->second.deadline) it->second.deadline->cancel();
+    auto waiters = std::move(it->second.waiters);
+    inflight.erase(it);
+    switch (r.answer.status) {
+      case dns::RemoteAnswer::Status::found:
+        bump(stats_found);
+        break;
+      case dns::RemoteAnswer::Status::nxdomain:
+        bump(stats_nxdomain);
+        break;
+      case dns::RemoteAnswer::Status::servfail:
+        bump(stats_servfail);
+        break;
+    }
+    r.source = Source::remote;
+    remember(key, r);
+    for (auto& w : waiters) w(r);
+  }
+
+  void remember(const std::string& key, const Resolution& r) {
+    if (r.answer.ttl == 0) return;
+    const auto now = Clock::now();
+    if (cache.size() >= config.max_cache_entries) {
+      std::erase_if(cache, [now](const auto& kv) { return kv.second.expires <= now; });
+      std::size_t drop = cache.size() >= config.max_cache_entries ? cache.size() / 2 + 1 : 0;
+      for (auto it = cache.begin(); it != cache.end() && drop > 0; --drop) it = cache.erase(it);
+    }
+    cache.insert_or_assign(key, Cached{r, now + std::chrono::seconds(r.answer.ttl)});
+  }
+
+  ResolverConfig config;
+  const registrar::SnapshotHolder& snapshots;
+  AgentLookup lookup;
+  gateway::ClientConfig client_config;
+
+  asio::io_context io{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::thread thread;
+
+  // The resolver thread's own state.
+  std::unordered_map<std::string, Cached> cache;
+  std::unordered_map<std::string, InFlight> inflight;
+  std::unordered_map<std::string, Agent> agents;
+  std::unordered_map<std::string, std::shared_ptr<gateway::GatewayClient>> clients;
+  std::vector<std::shared_ptr<gateway::GatewayClient>> home;
+  std::vector<std::string> home_names;
+  std::size_t next_home = 0;
+
+  std::atomic<std::uint64_t> stats_local{0}, stats_cache{0}, stats_remote{0}, stats_joined{0};
+  std::atomic<std::uint64_t> stats_found{0}, stats_nxdomain{0}, stats_servfail{0},
+      stats_timeouts{0};
+  std::atomic<std::uint64_t> stats_agent_lookups{0}, stats_agent_queries{0};
+};
+
+Resolver::Resolver(ResolverConfig config, const registrar::SnapshotHolder& snapshots,
+                   AgentLookup lookup)
+    : impl_(std::make_unique<Impl>(std::move(config), snapshots, std::move(lookup))) {}
+
+Resolver::~Resolver() { stop(); }
+
+void Resolver::start() {
+  if (impl_->thread.joinable()) return;
+  impl_->work.emplace(impl_->io.get_executor());
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void Resolver::stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  asio::post(impl_->io, [this] {
+    for (auto& c : impl_->home) c->close();
+    for (auto& [where, c] : impl_->clients) c->close();
+    impl_->work.reset();
+    impl_->io.stop();
+  });
+  impl_->thread.join();
+}
+
+void Resolver::resolve(std::string key, std::function<void(const dns::RemoteAnswer&)> done) {
+  resolve_detailed(std::move(key),
+                   [done = std::move(done)](const Resolution& r) { done(r.answer); });
+}
+
+void Resolver::resolve_detailed(std::string key, std::function<void(const Resolution&)> done) {
+  asio::post(impl_->io, [this, key = std::move(key), done = std::move(done)]() mutable {
+    impl_->begin(std::move(key), std::move(done));
+  });
+}
+
+ResolverStats Resolver::stats() const noexcept {
+  const auto& i = *impl_;
+  const auto get = [](const std::atomic<std::uint64_t>& c) {
+    return c.load(std::memory_order_relaxed);
+  };
+  ResolverStats s;
+  s.local = get(i.stats_local);
+  s.cache_hits = get(i.stats_cache);
+  s.remote = get(i.stats_remote);
+  s.joined = get(i.stats_joined);
+  s.found = get(i.stats_found);
+  s.nxdomain = get(i.stats_nxdomain);
+  s.servfail = get(i.stats_servfail);
+  s.timeouts = get(i.stats_timeouts);
+  s.agent_lookups = get(i.stats_agent_lookups);
+  s.agent_queries = get(i.stats_agent_queries);
+  return s;
+}
+
+}  // namespace pweb::node

@@ -1,0 +1,46 @@
+#pragma once
+// What the REST API asks of the node about other agents: resolution with its
+// provenance, agent records from the DHT, DHT neighbours. Implemented by the node.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pweb::rest {
+
+struct ResolveInfo {
+  std::string error;   // set: the name was not acceptable (400), nothing else is
+  std::string name;    // normalized: device.user.agent
+  std::string status;  // found | nxdomain | servfail
+  std::string source;  // local | cache | remote
+  std::optional<std::string> ipv4, ipv6;
+  std::uint32_t ttl = 0;
+  std::string agent;   // who answered
+  std::string detail;  // why not found / failed
+};
+
+struct AgentInfo {
+  std::string label;
+  std::vector<std::string> ipv4, ipv6;
+  std::uint16_t gateway_port = 0, http_port = 0, dns_port = 0;
+  std::int64_t updated = 0;
+};
+
+struct NeighborInfo {
+  std::string id;
+  std::string address;
+};
+
+class DirectoryService {
+ public:
+  virtual ~DirectoryService() = default;
+  // Both block the calling HTTP worker for at most the node's --timeout.
+  [[nodiscard]] virtual ResolveInfo resolve(const std::string& name) = 0;
+  enum class AgentStatus { found, none, unavailable, bad_label };
+  [[nodiscard]] virtual AgentStatus agent(const std::string& label, AgentInfo& out,
+                                          std::string& why) = 0;
+  // nullopt: this node is not in a DHT (gateway mode).
+  [[nodiscard]] virtual std::optional<std::vector<NeighborInfo>> neighbors() = 0;
+};
+
+}  // namespace pweb::rest
