@@ -165,6 +165,11 @@ NODATA = [
     ("ut.dht.", T.AAAA),
     (f"{LONG_USER}.{LONG_AGENT}.dht.", T.A),
     (f"{LONG_AGENT}.dht.", T.A),
+    # agents not in this store: only they know what is below them, and NXDOMAIN
+    # would deny every device under them to caching resolvers (RFC 8020)
+    ("unknownagent.dht.", T.A),
+    ("ns2.dht.", T.A),                 # one --dns-listen address: "ns2" may be an agent
+    ("bob.unknownagent.dht.", T.A),
     # the apex has no address
     ("dht.", T.A),
     ("dht.", T.AAAA),
@@ -183,15 +188,14 @@ NXDOMAIN = [
     "nosuch.alice.uw.dht.",
     "x.laptop.alice.uw.dht.",
     "a.b.laptop.alice.uw.dht.",
-    "unknownagent.dht.",
     "laptop.nosuchuser.uw.dht.",
     "nosuchuser.uw.dht.",
     "laptop.bob.ut.dht.",      # device exists, but for another user
     "bob.uw.dht.",             # user exists, but under another agent
     "laptop.alice.ut.dht.",
     "a.b.c.d.e.dht.",
-    "x.ns1.dht.",
-    "ns2.dht.",                # only one --dns-listen address on this node
+    "x.ns1.dht.",              # name servers are leaves
+    "laptop.alice.unknownagent.dht.",  # asked in the DHT: no such agent (this node is alone)
     "laptop-.alice.uw.dht.",
     "_tcp.alice.uw.dht.",
 ]
