@@ -125,8 +125,8 @@ LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) 
     const std::string_view agent = k.substr(k.rfind('.') + 1);
     // An agent whose devices this store holds is answered here, in full; our
     // name servers' names are leaves.
-    const auto agent_wire = std::span(reinterpret_cast<const std::uint8_t*>(agent.data()),
-                                      agent.size());
+    const auto agent_wire =
+        std::span(reinterpret_cast<const std::uint8_t*>(agent.data()), agent.size());
     if (!config_.resolve_remote || agent == config_.label || snap.find(agent) ||
         (depth > 1 && name_server_index(agent_wire, config_.name_servers.size()) >= 0)) {
       return with(Outcome::nxdomain, Node::none, zone_label);
