@@ -147,8 +147,8 @@ TEST_F(Directories, AForeignKeysRecordIsNeverFollowedOncePinned) {
   v->type = 0x7077;
   auto stored = std::make_shared<std::promise<bool>>();
   auto stored_f = stored->get_future();
-  thief.putSigned(::dht::InfoHash::get("pweb:agent:uw"), v,
-                  [stored](bool ok) { stored->set_value(ok); }, true);
+  thief.putSigned(
+      ::dht::InfoHash::get("pweb:agent:uw"), v, [stored](bool ok) { stored->set_value(ok); }, true);
   ASSERT_EQ(stored_f.wait_for(20s), std::future_status::ready);
 
   // The foreign record is really in the DHT, beside a's: two signers for "uw".
