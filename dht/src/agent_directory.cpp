@@ -4,93 +4,128 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <opendht/dhtrunner.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <future>
-#include <map>
-#include <sstream>
+#include <iterator>
+#include <tuple>
+#include <unordered_map>
 
+#include "pins.hpp"
 #include "pweb/lock_guarded.hpp"
+#include "pweb/registrar/names.hpp"
 
 namespace pweb::dht {
 namespace {
 
 namespace od = ::dht;
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 
 // Our records' value type: its expiration is how long a dead agent's record
 // outlives it. Every pweb node registers it; the owner re-announces in time.
 constexpr od::ValueType::Id kAgentType = 0x7077;  // "pw"
-constexpr auto kShutdownWait = std::chrono::seconds(3);
+// OpenDHT re-announces a permanent value REANNOUNCE_MARGIN (10 s) before it
+// expires: a shorter lifetime would have it re-announce continuously.
+constexpr std::chrono::seconds kMinLifetime{15};
+constexpr auto kShutdownWait = 3s;
+constexpr std::size_t kDefaultGlobalRequests = 8 * 1024;  // OpenDHT's MAX_REQUESTS_PER_SEC
 
 od::InfoHash key_of(const std::string& label) { return od::InfoHash::get("pweb:agent:" + label); }
 
 std::vector<std::uint8_t> read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   if (!in) throw DirectoryError("cannot read " + p.string());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::vector<std::uint8_t> data{std::istreambuf_iterator<char>(in),
+                                 std::istreambuf_iterator<char>()};
+  if (in.bad()) throw DirectoryError("cannot read " + p.string());
+  return data;
 }
 
 // Written whole under a temporary name, then renamed: never a torn identity.
 void write_file(const fs::path& p, const std::vector<std::uint8_t>& data, mode_t mode) {
   const fs::path tmp = p.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) throw DirectoryError("cannot write " + tmp.string());
+  if (fd < 0) throw DirectoryError("cannot write " + tmp.string() + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd, mode) == 0;  // a leftover .tmp keeps its old mode otherwise
   const auto* at = data.data();
   std::size_t left = data.size();
-  while (left > 0) {
+  while (ok && left > 0) {
     const auto n = ::write(fd, at, left);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      ::close(fd);
-      throw DirectoryError("cannot write " + tmp.string());
+      ok = false;
+      break;
     }
     at += n;
     left -= static_cast<std::size_t>(n);
   }
-  ::fsync(fd);
+  ok = ok && ::fsync(fd) == 0;
   ::close(fd);
+  if (!ok) throw DirectoryError("cannot write " + tmp.string());
   fs::rename(tmp, p);
 }
 
+od::crypto::Identity load_identity(const fs::path& key_path, const fs::path& crt_path) {
+  od::crypto::Identity id;
+  try {
+    id.first = std::make_shared<od::crypto::PrivateKey>(read_file(key_path));
+  } catch (const DirectoryError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw DirectoryError("DHT identity key " + key_path.string() + " is unreadable: " + e.what());
+  }
+  try {
+    id.second = std::make_shared<od::crypto::Certificate>(read_file(crt_path));
+  } catch (const DirectoryError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw DirectoryError("DHT identity certificate " + crt_path.string() +
+                         " is unreadable: " + e.what());
+  }
+  if (id.first->getPublicKey().getId() != id.second->getId()) {
+    throw DirectoryError("DHT identity certificate " + crt_path.string() +
+                         " does not match the key " + key_path.string());
+  }
+  return id;
+}
+
+// <base>.pem (the private key, 0600) and <base>.crt: loaded if present, else
+// generated once. RSA: EC signatures do not verify in OpenDHT 2.4.
 od::crypto::Identity load_or_make_identity(const fs::path& base, unsigned bits) {
   const fs::path key_path = base.string() + ".pem";
   const fs::path crt_path = base.string() + ".crt";
-  const bool has_key = fs::exists(key_path), has_crt = fs::exists(crt_path);
-  if (has_key != has_crt) {
-    throw DirectoryError("DHT identity incomplete: " + (has_key ? crt_path : key_path).string() +
-                         " is missing (remove the other file to make a new identity)");
-  }
-  if (has_key) {
+  try {
+    const bool has_key = fs::exists(key_path), has_crt = fs::exists(crt_path);
+    if (has_key != has_crt) {
+      throw DirectoryError("DHT identity incomplete: " + (has_key ? crt_path : key_path).string() +
+                           " is missing (remove " + (has_key ? key_path : crt_path).string() +
+                           " to make a new identity, which gives up the agent's label)");
+    }
+    if (has_key) return load_identity(key_path, crt_path);
+    if (base.has_parent_path()) fs::create_directories(base.parent_path());
     od::crypto::Identity id;
     try {
-      id.first = std::make_shared<od::crypto::PrivateKey>(read_file(key_path));
-    } catch (const DirectoryError&) {
-      throw;
+      id = od::crypto::generateIdentity("pweb-agent", {}, bits);
     } catch (const std::exception& e) {
-      throw DirectoryError("DHT identity key " + key_path.string() + " is unreadable: " + e.what());
+      throw DirectoryError("cannot generate a " + std::to_string(bits) +
+                           "-bit RSA DHT identity: " + e.what());
     }
-    try {
-      id.second = std::make_shared<od::crypto::Certificate>(read_file(crt_path));
-    } catch (const DirectoryError&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw DirectoryError("DHT identity certificate " + crt_path.string() +
-                           " is unreadable: " + e.what());
+    if (!id.first || !id.second) {
+      throw DirectoryError("cannot generate a " + std::to_string(bits) + "-bit RSA DHT identity");
     }
-    if (id.first->getPublicKey().getId() != id.second->getId()) {
-      throw DirectoryError("DHT identity " + crt_path.string() + " does not match " +
-                           key_path.string());
-    }
+    write_file(crt_path, id.second->getPacked(), 0644);
+    write_file(key_path, id.first->serialize(), 0600);  // last: its presence means complete
     return id;
+  } catch (const fs::filesystem_error& e) {
+    throw DirectoryError("DHT identity " + key_path.string() + ": " + e.what());
   }
-  if (base.has_parent_path()) fs::create_directories(base.parent_path());
-  // RSA: EC signatures do not verify in OpenDHT 2.4.
-  auto id = od::crypto::generateIdentity("pweb-agent", {}, bits);
-  write_file(key_path, id.first->serialize(), 0600);
-  write_file(crt_path, id.second->getPacked(), 0644);
-  return id;
 }
 
 od::SockAddr ipv4_address(const std::string& host, std::uint16_t port) {
@@ -103,50 +138,65 @@ od::SockAddr ipv4_address(const std::string& host, std::uint16_t port) {
   return od::SockAddr(reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
 }
 
-// A label -> key id map, persisted one "label keyid" line at a time.
-class Pins {
- public:
-  explicit Pins(fs::path path) : path_(std::move(path)) {
-    std::ifstream in(path_);
-    std::string line;
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string label, key;
-      // A torn last line (crash while appending) has no key, or a short one.
-      if (fields >> label >> key && key.size() == 40) pins_.emplace(label, key);
-    }
-  }
-  [[nodiscard]] std::optional<std::string> find(const std::string& label) const {
-    const auto it = pins_.find(label);
-    if (it == pins_.end()) return std::nullopt;
-    return it->second;
-  }
-  void pin(const std::string& label, const std::string& key) {
-    if (!pins_.emplace(label, key).second) return;
-    std::ofstream out(path_, std::ios::app);
-    out << label << ' ' << key << '\n';
-  }
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
- private:
-  fs::path path_;
-  std::map<std::string, std::string> pins_;
-};
-
+// One usable record a search brought back.
 struct Seen {
   std::string owner;  // key id, hex
+  od::Value::Id value_id = 0;
+  std::uint16_t seq = 0;
   AgentRecord record;
 };
 
-// The usable records among `values`: ours, signed, decodable, for `label`.
+struct Counters {
+  std::atomic<std::uint64_t> lookups{0};
+  std::atomic<std::uint64_t> lookups_found{0};
+  std::atomic<std::uint64_t> records_invalid{0};
+  std::atomic<std::uint64_t> records_foreign{0};
+  std::atomic<std::uint64_t> pin_write_errors{0};
+};
+
+// The usable records among `values` (signatures were checked by SecureDht):
+// signed, of our type, decodable, for `label`. Counts the others.
 void collect(const std::vector<std::shared_ptr<od::Value>>& values, const std::string& label,
-             std::vector<Seen>& out) {
+             std::vector<Seen>& out, Counters& counters) {
   for (const auto& v : values) {
-    if (!v || v->type != kAgentType || !v->isSigned()) continue;
+    if (!v || v->type != kAgentType || !v->isSigned()) {
+      ++counters.records_invalid;
+      continue;
+    }
     auto decoded = decode(v->data);
-    if (!decoded.record || decoded.record->label != label) continue;
-    out.push_back({v->owner->getId().toString(), std::move(*decoded.record)});
+    if (!decoded.record || decoded.record->label != label) {
+      ++counters.records_invalid;
+      continue;
+    }
+    out.push_back({v->owner->getId().toString(), v->id, v->seq, std::move(*decoded.record)});
   }
 }
+
+// The first holder when nothing is pinned: the key with the oldest record
+// (ties broken by key id, so every reader picks the same one).
+const Seen& oldest(const std::vector<Seen>& seen) {
+  return *std::min_element(seen.begin(), seen.end(), [](const Seen& a, const Seen& b) {
+    return std::tie(a.record.updated, a.owner) < std::tie(b.record.updated, b.owner);
+  });
+}
+
+// A lookup in flight: completed once, by OpenDHT's done callback or by stop().
+struct PendingLookup {
+  std::string label;
+  AgentDirectory::LookupDone done;
+  LockGuarded<std::vector<Seen>> seen;
+};
+
+struct RunState {
+  bool stopped = false;
+  std::optional<std::pair<od::InfoHash, od::Value::Id>> published;
+};
 
 }  // namespace
 
@@ -154,10 +204,18 @@ struct AgentDirectory::Impl {
   DirectoryConfig config;
   od::crypto::Identity identity;
   std::string key_id;
-  od::DhtRunner runner;
+  std::string node_id;
+  std::uint16_t port = 0;
+  Counters counters;
   LockGuarded<Pins> pins;
-  std::optional<std::pair<od::InfoHash, od::Value::Id>> published;  // start-up thread only
-  bool stopped = false;
+  LockGuarded<RunState> state;  // held while calling the runner from our public methods
+  LockGuarded<std::unordered_map<std::uint64_t, std::shared_ptr<PendingLookup>>> pending;
+  std::atomic<std::uint64_t> next_lookup{0};
+  // OpenDHT runs queued operations (shutdown too) only once connected or
+  // disconnected, never while connecting: then stop() does not wait for it.
+  std::atomic<bool> connecting{false};
+  // Last, so it is destroyed (joined) first: its callbacks use the members above.
+  od::DhtRunner runner;
 
   Impl(DirectoryConfig c, od::crypto::Identity id)
       : config(std::move(c)),
@@ -165,119 +223,208 @@ struct AgentDirectory::Impl {
         key_id(identity.first->getPublicKey().getId().toString()),
         pins(fs::path(config.identity_path.string() + ".pins")) {}
 
+  // Pins `label` to `key` unless pinned already; returns the pinned key.
+  std::string pin(Pins& p, const std::string& label, const std::string& key) {
+    bool written = true;
+    auto owner = p.pin(label, key, &written);
+    if (!written) ++counters.pin_write_errors;
+    return owner;
+  }
+
   // The record to follow among what one search saw; pins the owner if new.
-  std::optional<AgentRecord> choose(const std::string& label, std::vector<Seen>& seen) {
+  std::optional<AgentRecord> choose(const std::string& label, const std::vector<Seen>& seen) {
     if (seen.empty()) return std::nullopt;
-    auto p = pins.lock();
-    auto owner = p->find(label);
-    if (!owner) {
-      // No pin yet: the key whose record is oldest is taken as the first holder.
-      const auto oldest = std::min_element(
-          seen.begin(), seen.end(),
-          [](const auto& a, const auto& b) { return a.record.updated < b.record.updated; });
-      owner = oldest->owner;
-      p->pin(label, *owner);
+    std::string owner;
+    {
+      auto p = pins.lock();
+      auto pinned = p->find(label);
+      owner = pinned ? *pinned : pin(*p, label, oldest(seen).owner);
     }
     const Seen* best = nullptr;
     for (const auto& s : seen) {
-      if (s.owner == *owner && (!best || s.record.updated > best->record.updated)) best = &s;
+      if (s.owner != owner) {
+        ++counters.records_foreign;
+      } else if (!best || s.record.updated > best->record.updated) {
+        best = &s;
+      }
     }
     if (!best) return std::nullopt;
     return best->record;
+  }
+
+  // Removes a lookup from the table; whoever gets it calls its `done`.
+  std::shared_ptr<PendingLookup> take(std::uint64_t id) {
+    auto table = pending.lock();
+    const auto it = table->find(id);
+    if (it == table->end()) return nullptr;
+    auto p = std::move(it->second);
+    table->erase(it);
+    return p;
+  }
+
+  void finish(std::uint64_t id) {
+    const auto p = take(id);
+    if (!p) return;  // stop() completed it already
+    std::vector<Seen> seen = std::move(*p->seen.lock());
+    auto result = choose(p->label, seen);
+    if (result) ++counters.lookups_found;
+    p->done(std::move(result));
   }
 };
 
 AgentDirectory::AgentDirectory(DirectoryConfig config) {
   if (config.identity_path.empty()) throw DirectoryError("no DHT identity path");
+  if (config.record_lifetime < kMinLifetime) {
+    throw DirectoryError(
+        "DHT record lifetime of " + std::to_string(config.record_lifetime.count()) +
+        " s is too short (at least " + std::to_string(kMinLifetime.count()) + " s)");
+  }
+  const auto bind4 = ipv4_address(config.bind4, config.port);
   auto identity = load_or_make_identity(config.identity_path, config.key_bits);
   impl_ = std::make_unique<Impl>(std::move(config), std::move(identity));
   auto& c = impl_->config;
 
   od::DhtRunner::Config rc;
   rc.threaded = true;
-  rc.dht_config.id = impl_->identity;
+  rc.dht_config.id = impl_->identity;  // SecureDht signs our values with it
   rc.dht_config.node_config.network = c.network_id;
-  rc.dht_config.node_config.max_peer_req_per_sec = c.max_peer_requests_per_second;
-  rc.dht_config.node_config.max_req_per_sec = c.max_peer_requests_per_second;
+  if (c.max_peer_requests_per_second < 0) {
+    rc.dht_config.node_config.max_peer_req_per_sec = -1;
+    rc.dht_config.node_config.max_req_per_sec = -1;
+  } else if (c.max_peer_requests_per_second > 0) {
+    rc.dht_config.node_config.max_peer_req_per_sec = c.max_peer_requests_per_second;
+    rc.dht_config.node_config.max_req_per_sec =
+        std::max(static_cast<ssize_t>(kDefaultGlobalRequests),
+                 static_cast<ssize_t>(8 * c.max_peer_requests_per_second));
+  }  // 0: OpenDHT's defaults
   // run("127.0.0.1", ...) throws in OpenDHT 2.4: give the socket address itself.
-  rc.bind4 = ipv4_address(c.bind4, c.port);
+  rc.bind4 = bind4;
+  od::DhtRunner::Context context;
+  context.statusChangedCallback = [im = impl_.get()](od::NodeStatus v4, od::NodeStatus v6) {
+    im->connecting = std::max(v4, v6) == od::NodeStatus::Connecting;
+  };
   try {
-    impl_->runner.run(rc, od::DhtRunner::Context{});
+    impl_->runner.run(rc, std::move(context));
   } catch (const std::exception& e) {
     throw DirectoryError("cannot start the DHT node on " + c.bind4 + ":" + std::to_string(c.port) +
                          ": " + e.what());
   }
+  impl_->port = impl_->runner.getBoundPort(AF_INET);
+  if (impl_->port == 0) {
+    throw DirectoryError("cannot bind the DHT node to " + c.bind4 + ":" + std::to_string(c.port));
+  }
+  impl_->node_id = impl_->runner.getNodeId().toString();
   impl_->runner.registerType(od::ValueType(kAgentType, "pweb-agent", c.record_lifetime));
   for (const auto& b : c.bootstrap) impl_->runner.bootstrap(b.host, std::to_string(b.port));
 }
 
 AgentDirectory::~AgentDirectory() { stop(); }
 
-std::uint16_t AgentDirectory::port() const noexcept { return impl_->runner.getBoundPort(AF_INET); }
+std::uint16_t AgentDirectory::port() const noexcept { return impl_->port; }
 
 std::string AgentDirectory::key_id() const { return impl_->key_id; }
 
-std::string AgentDirectory::node_id() const { return impl_->runner.getNodeId().toString(); }
+std::string AgentDirectory::node_id() const { return impl_->node_id; }
 
-std::optional<std::string> AgentDirectory::claim_and_publish(const AgentRecord& record,
+std::optional<std::string> AgentDirectory::claim_and_publish(const AgentRecord& given,
                                                              std::chrono::milliseconds timeout) {
+  const auto checked = decode(encode(given));
+  if (!checked.record) return "invalid agent record: " + checked.error;
+  const AgentRecord& record = *checked.record;  // label lowercased
   const std::string& label = record.label;
+  Impl& im = *impl_;
   const auto refuse = [&](const std::string& holder) {
     return "label '" + label + "' is already held in the DHT by key " + holder +
-           "; refusing to start with another key (identity " +
-           impl_->config.identity_path.string() + ".pem, key " + impl_->key_id + ")";
+           "; refusing to start with another key (data dir identity " +
+           im.config.identity_path.string() + ".pem, key " + im.key_id + ")";
   };
-  if (auto pinned = impl_->pins.lock()->find(label); pinned && *pinned != impl_->key_id) {
-    return refuse(*pinned);
-  }
+  if (im.state.lock()->stopped) return std::string("the DHT node is stopped");
+  const auto pinned = im.pins.lock()->find(label);
+  if (pinned && *pinned != im.key_id) return refuse(*pinned);
+
   // Who holds the label now? Whatever arrived by the timeout counts.
   auto seen = std::make_shared<LockGuarded<std::vector<Seen>>>();
   auto finished = std::make_shared<std::promise<void>>();
-  auto done = finished->get_future();
-  impl_->runner.get(
+  auto search_done = finished->get_future();
+  Counters* counters = &im.counters;
+  im.runner.get(
       key_of(label),
-      [seen, label](const std::vector<std::shared_ptr<od::Value>>& values) {
-        collect(values, label, *seen->lock());
+      [seen, label, counters](const std::vector<std::shared_ptr<od::Value>>& values) {
+        collect(values, label, *seen->lock(), *counters);
         return true;
       },
       [finished](bool) { finished->set_value(); });
-  done.wait_for(timeout);
-  for (const auto& s : *seen->lock()) {
-    if (s.owner != impl_->key_id) return refuse(s.owner);
-  }
-  impl_->pins.lock()->pin(label, impl_->key_id);
+  search_done.wait_for(timeout);
 
   auto value = std::make_shared<od::Value>(encode(record));
   value->type = kAgentType;
   // Stable across restarts, so a restarted agent replaces its old record.
-  const auto key_hash = impl_->identity.first->getPublicKey().getId();
-  value->id = 0;
-  for (std::size_t i = 0; i < sizeof(od::Value::Id); ++i) {
-    value->id = (value->id << 8) | key_hash[i];
+  const auto key_hash = im.identity.first->getPublicKey().getId();
+  od::Value::Id vid = 0;
+  for (std::size_t i = 0; i < sizeof(od::Value::Id); ++i) vid = (vid << 8) | key_hash[i];
+  value->id = vid;
+  // Storing nodes only take a changed value with a higher sequence number, and
+  // our permanent put just refreshes what they hold otherwise: start above
+  // any earlier run's value (putSigned also bumps past one it finds).
+  value->seq = static_cast<std::uint16_t>(unix_now() / 2);
+  {
+    auto all = seen->lock();
+    const Seen* foreign = nullptr;
+    for (const auto& s : *all) {
+      if (s.owner == im.key_id) {
+        if (s.value_id == vid && s.seq >= value->seq)
+          value->seq = static_cast<std::uint16_t>(s.seq + 1);
+      } else if (!foreign || std::tie(s.record.updated, s.owner) <
+                                 std::tie(foreign->record.updated, foreign->owner)) {
+        foreign = &s;
+      }
+    }
+    // Pinned to us (our label from an earlier run): another key's record is
+    // a hijack attempt, not a prior claim.
+    if (foreign && !pinned) return refuse(foreign->owner);
   }
-  impl_->runner.putSigned(
-      key_of(label), value, [](bool) {}, /*permanent=*/true);
-  impl_->published = std::make_pair(key_of(label), value->id);
+  {
+    auto p = im.pins.lock();
+    const auto owner = im.pin(*p, label, im.key_id);
+    if (owner != im.key_id) return refuse(owner);  // a lookup pinned it meanwhile
+  }
+  {
+    auto s = im.state.lock();
+    if (s->stopped) return std::string("the DHT node is stopped");
+    if (s->published && s->published->first != key_of(label)) {
+      im.runner.cancelPut(s->published->first, s->published->second);
+    }
+    im.runner.putSigned(
+        key_of(label), value, [](bool) {}, /*permanent=*/true);
+    s->published = std::make_pair(key_of(label), vid);
+  }
   return std::nullopt;
 }
 
-void AgentDirectory::lookup(const std::string& label, LookupDone done) {
-  auto seen = std::make_shared<LockGuarded<std::vector<Seen>>>();
-  Impl* impl = impl_.get();
-  impl_->runner.get(
+void AgentDirectory::lookup(const std::string& label_in, LookupDone done) {
+  Impl* im = impl_.get();
+  ++im->counters.lookups;
+  const std::string label = registrar::to_lower(label_in);
+  const auto id = im->next_lookup++;
+  auto p = std::make_shared<PendingLookup>();
+  p->label = label;
+  p->done = std::move(done);
+  im->pending.lock()->emplace(id, p);
+  // Registered first: if the runner is stopping, stop() or the runner's own
+  // immediate done call completes it, whichever takes it from the table.
+  im->runner.get(
       key_of(label),
-      [seen, label](const std::vector<std::shared_ptr<od::Value>>& values) {
-        collect(values, label, *seen->lock());
+      [p, im](const std::vector<std::shared_ptr<od::Value>>& values) {
+        collect(values, p->label, *p->seen.lock(), im->counters);
         return true;
       },
-      [impl, seen, label, done = std::move(done)](bool) {
-        auto all = std::move(*seen->lock());
-        done(impl->choose(label, all));
-      });
+      [im, id](bool) { im->finish(id); });
 }
 
 std::vector<Neighbor> AgentDirectory::neighbors() const {
   std::vector<Neighbor> out;
+  auto s = impl_->state.lock();
+  if (s->stopped) return out;
   for (const auto& n : impl_->runner.exportNodes()) {
     out.push_back({n.id.toString(), od::SockAddr(n.ss, n.sslen).toString()});
   }
@@ -285,21 +432,42 @@ std::vector<Neighbor> AgentDirectory::neighbors() const {
 }
 
 std::size_t AgentDirectory::good_nodes() const {
+  auto s = impl_->state.lock();
+  if (s->stopped) return 0;
   return impl_->runner.getNodesStats(AF_INET).good_nodes +
          impl_->runner.getNodesStats(AF_INET6).good_nodes;
 }
 
+DirectoryStats AgentDirectory::stats() const {
+  const auto& c = impl_->counters;
+  DirectoryStats out;
+  out.lookups = c.lookups;
+  out.lookups_found = c.lookups_found;
+  out.records_invalid = c.records_invalid;
+  out.records_foreign = c.records_foreign;
+  out.pin_write_errors = c.pin_write_errors;
+  out.pins = impl_->pins.lock()->size();
+  return out;
+}
+
 void AgentDirectory::stop() {
-  if (!impl_ || impl_->stopped) return;
-  impl_->stopped = true;
-  if (impl_->published) {
-    impl_->runner.cancelPut(impl_->published->first, impl_->published->second);
+  if (!impl_) return;
+  Impl& im = *impl_;
+  {
+    auto s = im.state.lock();
+    if (s->stopped) return;
+    s->stopped = true;
+    if (s->published) im.runner.cancelPut(s->published->first, s->published->second);
   }
+  // stop=true: OpenDHT calls the done callbacks of searches in flight.
   auto finished = std::make_shared<std::promise<void>>();
   auto done = finished->get_future();
-  impl_->runner.shutdown([finished] { finished->set_value(); });
-  done.wait_for(kShutdownWait);
-  impl_->runner.join();
+  im.runner.shutdown([finished] { finished->set_value(); }, /*stop=*/true);
+  if (!im.connecting) done.wait_for(kShutdownWait);
+  im.runner.join();
+  // join() drops queued operations without calling them: complete those lookups.
+  auto left = std::move(*im.pending.lock());
+  for (auto& [id, p] : left) p->done(std::nullopt);
 }
 
 }  // namespace pweb::dht

@@ -34,17 +34,31 @@ struct DirectoryConfig {
   std::filesystem::path identity_path;
   unsigned key_bits = 4096;
   // How long a stored record lives without refresh; the owner re-announces it
-  // before then, so a dead agent's record is gone within this time.
+  // before then, so a dead agent's record is gone within this time. At least
+  // 15 s: OpenDHT re-announces 10 s before a value expires.
   std::chrono::seconds record_lifetime{120};
   // Every loopback node shares one source address, so the per-IP request limit
   // (1024/s by default) must be lifted for local clusters. -1: no limit.
   long max_peer_requests_per_second = -1;
 };
 
-// Start-up failures only: bad identity files, a port that cannot be bound.
+// Start-up failures only: bad identity files, a port that cannot be bound,
+// an invalid configuration.
 class DirectoryError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// Counters since start (no logging in this library: the node may export them).
+struct DirectoryStats {
+  std::uint64_t lookups = 0;        // lookup() calls
+  std::uint64_t lookups_found = 0;  // ... that returned a record
+  std::uint64_t records_invalid =
+      0;  // values dropped: unsigned, other type, undecodable, other label
+  std::uint64_t records_foreign =
+      0;                   // valid records dropped: signed by a key not pinned for the label
+  std::uint64_t pins = 0;  // labels pinned (from the file and since)
+  std::uint64_t pin_write_errors = 0;  // pins that could not be appended to the pins file
 };
 
 struct Neighbor {
@@ -74,13 +88,16 @@ class AgentDirectory {
   // The newest valid record for `label` from the key pinned for it (the first
   // key this node saw for that label; pins persist). Records signed by any
   // other key, unsigned, undecodable, or for another label are dropped.
-  // `done` is called exactly once, on an OpenDHT thread, with nullopt when
-  // there is none or the search ended without one; it must not block.
+  // `done` is called exactly once, on an OpenDHT thread (after stop(): on the
+  // thread calling lookup or stop), with nullopt when there is none or the
+  // search ended without one; it must not block nor call into this object's
+  // OpenDHT runner synchronously (good_nodes, neighbors, port, stop).
   using LookupDone = std::function<void(std::optional<AgentRecord>)>;
   void lookup(const std::string& label, LookupDone done);
 
   [[nodiscard]] std::vector<Neighbor> neighbors() const;
   [[nodiscard]] std::size_t good_nodes() const;  // known good IPv4+IPv6 nodes
+  [[nodiscard]] DirectoryStats stats() const;
 
   // Cancels the permanent put and leaves the DHT; idempotent.
   void stop();
