@@ -20,6 +20,7 @@
 #include "pins.hpp"
 #include "pweb/lock_guarded.hpp"
 #include "pweb/registrar/names.hpp"
+#include "write_all.hpp"
 
 namespace pweb::dht {
 namespace {
@@ -54,19 +55,7 @@ void write_file(const fs::path& p, const std::vector<std::uint8_t>& data, mode_t
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) throw DirectoryError("cannot write " + tmp.string() + ": " + std::strerror(errno));
   bool ok = ::fchmod(fd, mode) == 0;  // a leftover .tmp keeps its old mode otherwise
-  const auto* at = data.data();
-  std::size_t left = data.size();
-  while (ok && left > 0) {
-    const auto n = ::write(fd, at, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ok = false;
-      break;
-    }
-    at += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  ok = ok && ::fsync(fd) == 0;
+  ok = ok && write_all(fd, data.data(), data.size()) && ::fsync(fd) == 0;
   ::close(fd);
   if (!ok) throw DirectoryError("cannot write " + tmp.string());
   fs::rename(tmp, p);

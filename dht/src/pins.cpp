@@ -11,6 +11,7 @@
 
 #include "pweb/dht/agent_directory.hpp"
 #include "pweb/registrar/names.hpp"
+#include "write_all.hpp"
 
 namespace pweb::dht {
 
@@ -63,20 +64,7 @@ bool Pins::append(const std::string& line) {
   const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return false;
   const std::string text = needs_newline_ ? '\n' + line : line;
-  const char* at = text.data();
-  std::size_t left = text.size();
-  bool ok = true;
-  while (left > 0) {
-    const auto n = ::write(fd, at, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ok = false;
-      break;
-    }
-    at += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  if (ok && ::fsync(fd) != 0) ok = false;
+  const bool ok = write_all(fd, text.data(), text.size()) && ::fsync(fd) == 0;
   ::close(fd);
   needs_newline_ = !ok;  // after a failed write the file may end torn; a blank line is harmless
   return ok;
