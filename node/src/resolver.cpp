@@ -7,6 +7,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "pweb/expiring_cache.hpp"
 #include "pweb/gateway/client.hpp"
 
 namespace pweb::node {
@@ -44,10 +45,6 @@ const char* to_string(Source s) noexcept {
 }
 
 struct Resolver::Impl {
-  struct Cached {
-    Resolution resolution;
-    Clock::time_point expires;
-  };
   struct InFlight {
     std::vector<Done> waiters;
     std::unique_ptr<asio::steady_timer> deadline;
@@ -60,7 +57,7 @@ struct Resolver::Impl {
   };
 
   Impl(ResolverConfig c, const registrar::SnapshotHolder& s, AgentLookup l)
-      : config(std::move(c)), snapshots(s), lookup(std::move(l)) {
+      : config(std::move(c)), snapshots(s), lookup(std::move(l)), cache(config.max_cache_entries) {
     gateway::ClientConfig cc;
     cc.timeout = config.timeout;
     client_config = cc;
@@ -77,16 +74,13 @@ struct Resolver::Impl {
       bump(stats_local);
       return done(*local);
     }
-    if (const auto it = cache.find(key); it != cache.end()) {
-      if (it->second.expires > now) {
-        bump(stats_cache);
-        Resolution r = it->second.resolution;
-        r.source = Source::cache;
-        r.answer.ttl = static_cast<std::uint32_t>(
-            std::chrono::ceil<std::chrono::seconds>(it->second.expires - now).count());
-        return done(r);
-      }
-      cache.erase(it);
+    std::uint32_t ttl = 0;
+    if (const auto* cached = cache.find(key, now, ttl)) {
+      bump(stats_cache);
+      Resolution r = *cached;
+      r.source = Source::cache;
+      r.answer.ttl = ttl;
+      return done(r);
     }
     if (const auto it = inflight.find(key); it != inflight.end()) {
       bump(stats_joined);
@@ -268,19 +262,8 @@ struct Resolver::Impl {
         break;
     }
     r.source = Source::remote;
-    remember(key, r);
+    cache.insert(key, r, r.answer.ttl, Clock::now());
     for (auto& w : waiters) w(r);
-  }
-
-  void remember(const std::string& key, const Resolution& r) {
-    if (r.answer.ttl == 0) return;
-    const auto now = Clock::now();
-    if (cache.size() >= config.max_cache_entries) {
-      std::erase_if(cache, [now](const auto& kv) { return kv.second.expires <= now; });
-      std::size_t drop = cache.size() >= config.max_cache_entries ? cache.size() / 2 + 1 : 0;
-      for (auto it = cache.begin(); it != cache.end() && drop > 0; --drop) it = cache.erase(it);
-    }
-    cache.insert_or_assign(key, Cached{r, now + std::chrono::seconds(r.answer.ttl)});
   }
 
   ResolverConfig config;
@@ -293,7 +276,7 @@ struct Resolver::Impl {
   std::thread thread;
 
   // The resolver thread's own state.
-  std::unordered_map<std::string, Cached> cache;
+  ExpiringCache<Resolution> cache;
   std::unordered_map<std::string, InFlight> inflight;
   std::unordered_map<std::string, Agent> agents;
   std::unordered_map<std::string, std::shared_ptr<gateway::GatewayClient>> clients;

@@ -7,8 +7,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
+#include "pweb/expiring_cache.hpp"
 #include "pweb/registrar/name_table.hpp"
 
 namespace pweb::dns {
@@ -30,33 +30,24 @@ class RemoteResolver {
 };
 
 // One per DNS worker, used by that worker's thread only: no locks. Bounded;
-// when full, expired entries go first, then an arbitrary half.
+// when full, the oldest answers go first.
 class RemoteCache {
  public:
-  using Clock = std::chrono::steady_clock;
-  explicit RemoteCache(std::size_t max_entries = 1 << 16) : max_entries_(max_entries) {}
+  using Clock = ExpiringCache<RemoteAnswer>::Clock;
+  explicit RemoteCache(std::size_t max_entries = 1 << 16) : cache_(max_entries) {}
 
   // The cached answer with its remaining TTL in `ttl`, or null if absent or expired.
   [[nodiscard]] const RemoteAnswer* find(std::string_view key, Clock::time_point now,
-                                         std::uint32_t& ttl) const;
-  void insert(std::string key, const RemoteAnswer& answer, Clock::time_point now);
-  [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+                                         std::uint32_t& ttl) const {
+    return cache_.find(key, now, ttl);
+  }
+  void insert(std::string key, const RemoteAnswer& answer, Clock::time_point now) {
+    cache_.insert(std::move(key), answer, answer.ttl, now);
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return cache_.size(); }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
-  struct Slot {
-    RemoteAnswer answer;
-    Clock::time_point expires;
-  };
-  void make_room(Clock::time_point now);
-
-  std::size_t max_entries_;
-  std::unordered_map<std::string, Slot, Hash, std::equal_to<>> entries_;
+  ExpiringCache<RemoteAnswer> cache_;
 };
 
 }  // namespace pweb::dns
