@@ -54,7 +54,7 @@ void GatewayClient::enqueue(std::string name, Done done) {
   auto timer = std::make_shared<asio::steady_timer>(io_, config_.timeout);
   timer->async_wait([weak = weak_from_this(), serial](const asio::error_code& ec) {
     if (ec) return;
-    if (auto self = weak.lock()) self->finish(serial, std::nullopt);
+    if (auto self = weak.lock()) self->timed_out(serial);
   });
   outstanding_.emplace(serial, Outstanding{std::move(done), timer});
   if (state_ == State::ready) {
@@ -149,6 +149,8 @@ void GatewayClient::read() {
           }
           pos += d.consumed;
           const auto r = std::get<Reply>(d.frame);
+          self->suspect_until_ = {};
+          self->backoff_ = self->config_.min_backoff;
           self->finish(r.serial, r);
         }
         self->in_.erase(self->in_.begin(), self->in_.begin() + static_cast<std::ptrdiff_t>(pos));
@@ -176,6 +178,19 @@ void GatewayClient::flush() {
                       }
                       self->flush();
                     });
+}
+
+// Connected but silent (a hung process, a host gone from the network): not
+// healthy until a reply comes, or for a back-off, after which one query probes it.
+void GatewayClient::timed_out(std::uint16_t serial) {
+  if (outstanding_.count(serial) == 0) return;
+  suspect_until_ = std::chrono::steady_clock::now() + backoff_;
+  backoff_ = std::min(backoff_ * 2, config_.max_backoff);
+  finish(serial, std::nullopt);
+}
+
+bool GatewayClient::healthy() const noexcept {
+  return state_ != State::waiting && std::chrono::steady_clock::now() >= suspect_until_;
 }
 
 void GatewayClient::finish(std::uint16_t serial, std::optional<Reply> r) {

@@ -14,6 +14,7 @@ namespace pweb::node {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kMinAttempt{50};  // per home agent, gateway mode
 using Done = std::function<void(const Resolution&)>;
 
 std::string agent_of(const std::string& key) { return key.substr(key.rfind('.') + 1); }
@@ -61,8 +62,15 @@ struct Resolver::Impl {
     gateway::ClientConfig cc;
     cc.timeout = config.timeout;
     client_config = cc;
+    // Gateway mode: each attempt gets its share of the timeout, so a hung agent
+    // leaves time to ask the next one.
+    gateway::ClientConfig home_cc = cc;
+    if (!config.home_agents.empty()) {
+      home_cc.timeout = std::max<std::chrono::milliseconds>(
+          config.timeout / static_cast<long>(config.home_agents.size()), kMinAttempt);
+    }
     for (const auto& h : config.home_agents) {
-      home.push_back(gateway::GatewayClient::create(io, h.host, h.port, cc));
+      home.push_back(gateway::GatewayClient::create(io, h.host, h.port, home_cc));
       home_names.push_back(h.host + ":" + std::to_string(h.port));
     }
   }

@@ -240,5 +240,30 @@ TEST_F(ResolverTest, GatewayModeRoundRobinSkipsDeadAgents) {
   EXPECT_EQ(a.queries + b.queries, 12);
 }
 
+TEST_F(ResolverTest, GatewayModeSkipsAHungAgentWithinTheTimeout) {
+  Agent hung({{"laptop.alice.uw", {192, 0, 2, 1}}}, 2500ms);  // connected, never in time
+  Agent live({{"laptop.alice.uw", {192, 0, 2, 2}}});
+  ResolverConfig cfg;
+  cfg.timeout = 1s;
+  cfg.ttl = 0;  // no caching: every ask goes out
+  cfg.home_agents = {{"127.0.0.1", hung.port()}, {"127.0.0.1", live.port()}};
+  const registrar::SnapshotHolder empty(registrar::Snapshot::build({}, 1));
+  Resolver r(cfg, empty, AgentLookup{});
+  r.start();
+  int waited = 0;
+  for (int i = 0; i < 10; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto res = ask(r, "laptop.alice.uw");
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_EQ(res.answer.status, Status::found) << i;  // the live agent, in time
+    EXPECT_EQ(res.answer.entry.v4[3], 2) << i;
+    EXPECT_LT(took, 1s) << i;
+    if (took >= 400ms) ++waited;  // this one tried the hung agent first
+  }
+  EXPECT_GE(waited, 1);  // the hung agent was tried...
+  EXPECT_LE(waited, 4);  // ...but not every other time: it is skipped while suspect
+  r.stop();
+}
+
 }  // namespace
 }  // namespace pweb::node

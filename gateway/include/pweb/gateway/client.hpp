@@ -35,8 +35,9 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   // thread, the query is queued at once, without a post.
   void query(std::string name, Done done);
   void close();
-  // False while backing off after a failed connection. On the io thread only.
-  [[nodiscard]] bool healthy() const noexcept { return state_ != State::waiting; }
+  // False while backing off after a failed connection, or after a query timed
+  // out until a reply or a back-off has passed. On the io thread only.
+  [[nodiscard]] bool healthy() const noexcept;
 
   // Private use: construct through create().
   GatewayClient(asio::io_context& io, std::string host, std::uint16_t port, ClientConfig config);
@@ -56,6 +57,7 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   void flush();
   void fail_all();
   void finish(std::uint16_t serial, std::optional<Reply> r);
+  void timed_out(std::uint16_t serial);
   std::uint16_t next_serial();
 
   asio::io_context& io_;
@@ -68,6 +70,7 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   State state_ = State::idle;
   bool closed_ = false, writing_ = false, handshaken_ = false;
   std::uint16_t serial_ = 0;
+  std::chrono::steady_clock::time_point suspect_until_{};
   std::deque<std::pair<std::uint16_t, std::string>> waiting_;  // until the connection is ready
   std::unordered_map<std::uint16_t, Outstanding> outstanding_;
   std::vector<std::uint8_t> in_, out_, writing_buf_;
