@@ -241,6 +241,16 @@ struct AgentDirectory::Impl {
     return best->record;
   }
 
+  // Whether `seen` already settles a lookup: a record from the pinned key. With
+  // no pin yet the whole search is awaited, so that the oldest holder can win
+  // over a later claimant whose record happened to arrive first.
+  bool decided(const std::string& label, const std::vector<Seen>& seen) {
+    if (seen.empty()) return false;
+    const auto pinned = pins.lock()->find(label);
+    return pinned &&
+           std::any_of(seen.begin(), seen.end(), [&](const Seen& s) { return s.owner == *pinned; });
+  }
+
   // Removes a lookup from the table; whoever gets it calls its `done`.
   std::shared_ptr<PendingLookup> take(std::uint64_t id) {
     auto table = pending.lock();
@@ -403,9 +413,18 @@ void AgentDirectory::lookup(const std::string& label_in, LookupDone done) {
   // immediate done call completes it, whichever takes it from the table.
   im->runner.get(
       key_of(label),
-      [p, im](const std::vector<std::shared_ptr<od::Value>>& values) {
-        collect(values, p->label, *p->seen.lock(), im->counters);
-        return true;
+      [p, im, id](const std::vector<std::shared_ptr<od::Value>>& values) {
+        bool decided = false;
+        {
+          auto seen = p->seen.lock();
+          collect(values, p->label, *seen, im->counters);
+          decided = im->decided(p->label, *seen);
+        }
+        if (!decided) return true;
+        // Answer now: the search itself ends only when every node asked has
+        // replied or timed out, seconds later if one of them is dead.
+        im->finish(id);
+        return false;
       },
       [im, id](bool) { im->finish(id); });
 }

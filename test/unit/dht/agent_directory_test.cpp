@@ -508,5 +508,24 @@ TEST_F(Directories, ADeadAgentsRecordExpires) {
   EXPECT_TRUE(gone) << "still there " << seconds_since(t0) << " s after its agent stopped";
 }
 
+TEST_F(Directories, ADeadPeerDoesNotSlowLookupsOfALiveAgent) {
+  AgentDirectory a(config("a"));
+  ASSERT_EQ(a.claim_and_publish(record("uw", 4450, 100), 5s), std::nullopt);
+  auto c = std::make_unique<AgentDirectory>(config("c", a.port()));
+  ASSERT_TRUE(lookup_until(*c, "uw"));
+  AgentDirectory b(config("b", a.port()));
+  ASSERT_TRUE(lookup_until(b, "uw"));  // b knows c now, and pins a's key
+  c.reset();                           // dead: its replies will never come
+  double longest = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = Clock::now();
+    EXPECT_EQ(lookup_once(b, "uw"), record("uw", 4450, 100));
+    longest = std::max(longest, seconds_since(t0));
+  }
+  std::printf("[timing] longest lookup with a dead peer: %.3f s\n", longest);
+  // OpenDHT's search waits seconds for the dead peer; the answer must not.
+  EXPECT_LT(longest, 0.5);
+}
+
 }  // namespace
 }  // namespace pweb::dht

@@ -86,8 +86,11 @@ class AgentDirectory {
                                                std::chrono::milliseconds timeout);
 
   // The newest valid record for `label` from the key pinned for it (the first
-  // key this node saw for that label; pins persist). Records signed by any
-  // other key, unsigned, undecodable, or for another label are dropped.
+  // key this node saw for that label; pins persist). Once a pinned key's record
+  // arrives the answer is given at once, not when the search ends (seconds
+  // later if it waits on a dead node); an unpinned label waits for the whole
+  // search. Records signed by any other key, unsigned, undecodable, or for
+  // another label are dropped.
   // `done` is called exactly once, on an OpenDHT thread (after stop(): on the
   // thread calling lookup or stop), with nullopt when there is none or the
   // search ended without one; it must not block nor call into this object's
