@@ -1,253 +1,1007 @@
-#!/usr/bin/env python3
-"""bench/cluster: cross-agent resolution through a cluster of pweb-node agents.
+#!/usr/bin/python3
+"""Cross-agent DNS benchmark: a cluster of pweb-node Home Agents on loopback.
 
-Starts N agents on loopback (node 0 first, the rest bootstrapping from it),
-each with D devices, then asks one node (B) for devices of the OTHER agents:
+Starts N agents (node 0 first, the others bootstrapping from it, a private
+random --network-id), each with D devices imported before start, waits until
+the measured node B (agent a0) sees every agent's DHT record, checks answers,
+and then measures at B, for devices of the OTHER agents:
 
-  cold   every query a distinct name never asked before (answer caches cold;
-         each agent's record was looked up once beforehand, so this is
-         DNS -> resolver -> gateway QUERY -> other agent, per query)
-  warm   the same names again (answered from B's caches)
-  local  B's own devices, in the same run, for the warm/local ratio
+  cold   dnsperf, every name asked exactly once (-n 1): answer caches cold;
+         the agents' records are warm (B looked each agent up during the
+         answer check), so this is DNS -> resolver -> gateway QUERY per name
+  warm   dnsperf, the same names again (B's answer caches), and in the same
+         rounds B's own devices (local) for the warm/local ratio
+  latency  a sequential UDP client: cold, warm and local percentiles
+  agent lookup  the first query for each agent at fresh nodes that never
+         asked anything (DHT lookup + gateway connect + QUERY)
+  new agent  from spawning one more agent until B answers its device
 
-with dnsperf (throughput, loss), a sequential client for latency percentiles,
-the first query per agent from a node that never asked (agent lookup = DHT +
-gateway connect + QUERY), and the time for a new agent to become resolvable.
-Prints the table beside the 2013 pWeb DNS Gateway's 7,084 queries/s.
+Nodes are pinned to CPU 0, dnsperf and this script (the latency client) to
+CPU 1 (--pin none: no pinning). Prints a table beside the 2013 pWeb DNS
+Gateway's 7,084 q/s with the targets marked ok/MISS, and writes JSON to
+results/latest.json (results/quick.json with --quick). See README.md.
+
+Exit status: 0 when the harness worked (targets missed or not); 2 when a node
+did not start or a tool/binary is missing; 1 when answers were wrong, a node
+died, dnsperf failed or nothing was measured; 130 on Ctrl-C.
+Python 3.11 standard library only (run it with /usr/bin/python3).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib.util
 import json
+import math
+import os
+import platform
 import random
-import re
+import resource
 import shutil
+import signal
 import socket
-import statistics
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
+
+sys.dont_write_bytecode = True
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-SEED_QPS = 7084  # pWeb DNS Gateway, 2013: gateway + agent, one thread
+REPO = HERE.parent.parent
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
+def _load_dns_bench():
+    """bench/dns/run.py as a module: data generation, the DNS client, the
+    dnsperf parser, ports, process and /proc helpers."""
+    spec = importlib.util.spec_from_file_location("pweb_bench_dns", REPO / "bench" / "dns" / "run.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
+    sys.modules["pweb_bench_dns"] = mod
     spec.loader.exec_module(mod)
     return mod
 
 
-cluster_mod = _load("cluster", ROOT / "test" / "integration" / "cluster.py")  # the node harness
-dnsbench = _load("dnsbench", ROOT / "bench" / "dns" / "run.py")  # dnsperf output parser
+dnsbench = _load_dns_bench()
+Device = dnsbench.Device
+StartError = dnsbench.StartError
+
+ZONE = dnsbench.ZONE                 # "dht."
+SEED_QPS = 7084                      # pWeb DNS Gateway (2013): gateway + agent
+NODE_CPU = dnsbench.SERVER_CPU       # taskset -c for every pweb-node
+CLIENT_CPU = dnsbench.CLIENT_CPU     # dnsperf and this script
+COLD_TARGET_QPS = 50_000
+WARM_LOCAL_MIN = 0.9                 # warm / local counts as "about equal" from here
+AGENT_P99_TARGET_MS = 50.0
+WORKER_CACHE_ENTRIES = 1 << 16       # dnsfront ServerConfig::remote_cache_entries (per DNS worker)
+COLD_SLICE = 60_000                  # names per cold round: the warm rerun fits a worker's cache
+DEFAULT_BIN_DIR = Path("/tmp/pweb-bin")
+
+HTTP_TIMEOUT = 3.0
+STOP_TIMEOUT = 10.0
+NEW_AGENT_TIMEOUT = 30.0
+PROBE_JOIN_TIMEOUT = 15.0
+
+
+class HarnessError(Exception):
+    """The harness did not work: wrong answers, a dead node, dnsperf failed."""
 
 
 def log(msg: str) -> None:
     print(f"[cluster] {msg}", file=sys.stderr, flush=True)
 
 
-def query_bytes(qid: int, name: str) -> bytes:
-    return dnsbench.build_query(qid, name, "A")
+# ---------------------------------------------------------------------------
+# Nodes
+# ---------------------------------------------------------------------------
 
+class Node:
+    """One pweb-node agent; the process is a dnsbench.Server (stop by pid)."""
 
-def timed_query(sock: socket.socket, port: int, qid: int, name: str, timeout: float) -> Optional[float]:
-    """Seconds until the reply with our id (any rcode), or None on timeout."""
-    sock.settimeout(timeout)
-    t0 = time.perf_counter()
-    sock.sendto(query_bytes(qid, name), ("127.0.0.1", port))
-    while True:
+    def __init__(self, label: str, binary: Path, work: Path, ports: set, args,
+                 devices: Sequence[Device], log_level: str):
+        self.label = label
+        self.devices = list(devices)
+        self.dir = work / label
+        self.data = self.dir / "data"
+        self.dir.mkdir(parents=True)
+        self.dns = dnsbench.free_port(ports)
+        self.http = dnsbench.free_port(ports)
+        self.gateway = dnsbench.free_port(ports)
+        self.dht = dnsbench.free_port(ports)
+        self.import_s = 0.0
+        if self.devices:
+            f = self.dir / "devices.txt"
+            dnsbench.write_device_file(self.devices, f)
+            t0 = time.monotonic()
+            try:
+                imp = dnsbench.run_tool([str(binary), "device", "import", "--data-dir", str(self.data), str(f)],
+                                        timeout=dnsbench.IMPORT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise StartError(f"{label}: device import did not finish in {dnsbench.IMPORT_TIMEOUT:.0f} s")
+            if imp.returncode != 0:
+                raise StartError(f"{label}: device import failed ({imp.returncode}): {imp.stdout[-1000:]}")
+            self.import_s = time.monotonic() - t0
+        self.log_path = self.dir / "node.log"
+        cmd = [str(binary), "--label", label, "--data-dir", str(self.data),
+               "--dns-listen", f"127.0.0.1:{self.dns}", "--http-listen", f"127.0.0.1:{self.http}",
+               "--gateway-listen", f"127.0.0.1:{self.gateway}", "--dht-port", str(self.dht),
+               "--network-id", str(args.network_id), "--ttl", str(args.ttl),
+               "--timeout", str(args.timeout), "--threads", "1", "--identity-bits", "1024",
+               "--suffix", ZONE, "--log-level", log_level]
+        self.base_cmd = cmd
+        self.server: Optional[dnsbench.Server] = None
+        self.pin = args.pin
+        self.spawn_wall: Optional[float] = None
+
+    def command(self, bootstrap: Optional[int]) -> List[str]:
+        cmd = list(self.base_cmd)
+        if bootstrap:
+            cmd += ["--bootstrap", f"127.0.0.1:{bootstrap}"]
+        return dnsbench.pinned(cmd, NODE_CPU) if self.pin == "split" else cmd
+
+    def start(self, bootstrap: Optional[int], timeout: float) -> float:
+        """Starts and waits until the node answers the zone's SOA."""
+        self.server = dnsbench.Server("pweb", self.command(bootstrap), self.dns, self.log_path)
+        self.spawn_wall = time.time()
+        return self.server.start(timeout)
+
+    def spawn(self, bootstrap: Optional[int]) -> None:
+        """Starts without waiting (the new-agent measurement polls instead)."""
+        self.server = dnsbench.Server("pweb", self.command(bootstrap), self.dns, self.log_path)
+        with self.log_path.open("w") as logf:
+            self.spawn_wall = time.time()
+            self.server.proc = subprocess.Popen(self.server.cmd, stdout=logf, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.server.proc.pid if self.server and self.server.proc else None
+
+    def alive(self) -> bool:
+        return self.server is not None and self.server.alive()
+
+    def get(self, path: str, timeout: float = HTTP_TIMEOUT) -> Tuple[int, Optional[dict]]:
         try:
-            data, _ = sock.recvfrom(4096)
-        except socket.timeout:
-            return None
-        if len(data) >= 2 and struct.unpack("!H", data[:2])[0] == qid:
-            return time.perf_counter() - t0
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http}{path}", timeout=timeout) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, None
+        except (OSError, ValueError):
+            return 0, None
+
+    def ready_after_spawn(self) -> Optional[float]:
+        """Seconds from spawn to the `event=ready` line (needs --log-level info)."""
+        try:
+            for line in self.log_path.read_text(errors="replace").splitlines()[:200]:
+                if "event=ready" in line:
+                    stamp = datetime.datetime.fromisoformat(line.split()[0])
+                    return stamp.timestamp() - (self.spawn_wall or 0.0)
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
 
 
-def percentiles(samples: Sequence[float]) -> Dict[str, Optional[float]]:
+def stop_all(nodes: Sequence[Node]) -> None:
+    """SIGTERM to every node we started, then SIGKILL what is left; by pid."""
+    live = [n for n in nodes if n.server and n.server.proc and n.server.proc.poll() is None]
+    for n in live:
+        try:
+            n.server.proc.send_signal(signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for n in live:
+        try:
+            n.server.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log(f"{n.label}: no exit after SIGTERM, SIGKILL")
+            n.server.proc.kill()
+            try:
+                n.server.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                log(f"{n.label}: pid {n.server.proc.pid} did not die")
+
+
+# ---------------------------------------------------------------------------
+# Queries
+# ---------------------------------------------------------------------------
+
+def fqdn(d: Device) -> str:
+    return f"{d.name}.{ZONE}".rstrip(".")
+
+
+class Client:
+    """Sequential UDP DNS client (one socket) timing each query; checks rcode
+    and address with dnsbench's parser."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.connect(("127.0.0.1", port))
+        self.qid = random.randrange(1, 0xFFFF)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def ask(self, name: str, timeout: float) -> Tuple[Optional[float], Optional[object]]:
+        """(seconds, dnsbench.Answer) or (None, None) when nothing came back."""
+        self.qid = self.qid % 0xFFFF + 1
+        qid = self.qid
+        t0 = time.perf_counter()
+        deadline = t0 + timeout
+        self.sock.send(dnsbench.build_query(qid, name, "A"))
+        for _ in range(64):  # skip late replies to earlier queries, bounded
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(4096)
+            except (socket.timeout, OSError):
+                break
+            try:
+                ans = dnsbench.parse_response(data, qid, "A")
+            except (ValueError, IndexError, struct.error):  # a reply to an older query
+                continue
+            return time.perf_counter() - t0, ans
+        return None, None
+
+
+def percentiles_ms(samples: Sequence[float]) -> Dict[str, Optional[float]]:
+    """Nearest-rank percentiles in ms (with n < 100, p99 is the maximum)."""
     if not samples:
-        return {"p50": None, "p90": None, "p99": None, "max": None, "n": 0}
+        return {"n": 0, "p50": None, "p90": None, "p99": None, "max": None, "mean": None}
     s = sorted(samples)
-    pick = lambda q: s[min(len(s) - 1, int(q * len(s)))]
-    return {"p50": pick(0.50) * 1e3, "p90": pick(0.90) * 1e3, "p99": pick(0.99) * 1e3,
-            "max": s[-1] * 1e3, "n": len(s)}
+
+    def rank(q: float) -> float:
+        return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
+    return {"n": len(s), "p50": round(rank(0.50) * 1e3, 3), "p90": round(rank(0.90) * 1e3, 3),
+            "p99": round(rank(0.99) * 1e3, 3), "max": round(s[-1] * 1e3, 3),
+            "mean": round(sum(s) / len(s) * 1e3, 3)}
 
 
-def latency_sample(port: int, names: Sequence[str], timeout: float = 3.0) -> Dict:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    times, lost = [], 0
-    for i, name in enumerate(names):
-        t = timed_query(sock, port, (i % 65535) + 1, name, timeout)
-        if t is None:
-            lost += 1
-        else:
-            times.append(t)
-    sock.close()
-    out = percentiles(times)
-    out["lost"] = lost
+def expect_ok(ans, d: Optional[Device]) -> bool:
+    """NOERROR with the device's IPv4 (protocol v1 carries one address: the IPv4),
+    or NXDOMAIN when d is None."""
+    if ans is None:
+        return False
+    if d is None:
+        return ans.rcode == 3 and not ans.addresses
+    return ans.rcode == 0 and ans.addresses == [d.ipv4]
+
+
+def latency_sample(port: int, devices: Sequence[Device], timeout: float) -> Dict:
+    """Sequential queries; every answer checked. SERVFAIL and no reply are
+    counted apart (slow), any other wrong answer is a harness failure."""
+    c = Client(port)
+    times, lost, servfail, wrong = [], 0, 0, []
+    try:
+        for d in devices:
+            t, ans = c.ask(fqdn(d), timeout)
+            if ans is None:
+                lost += 1
+            elif ans.rcode == 2:
+                servfail += 1
+            elif not expect_ok(ans, d):
+                wrong.append(f"{d.name}: rcode {ans.rcode} {ans.addresses}, want {d.ipv4}")
+            else:
+                times.append(t)
+    finally:
+        c.close()
+    out = percentiles_ms(times)
+    out.update({"lost": lost, "servfail": servfail, "wrong": len(wrong), "wrong_examples": wrong[:5]})
+    if wrong:
+        raise HarnessError(f"wrong answers in the latency sample: {wrong[:5]}")
+    if not times:
+        raise HarnessError(f"no right answer in the latency sample ({lost} lost, {servfail} SERVFAIL)")
     return out
 
 
-def dnsperf(port: int, names: Sequence[str], work: Path, tag: str, args, once: bool) -> Dict:
-    """`once`: each name asked exactly once (cold); else the file loops for the time limit."""
+def check_answers(b: Node, cases: Sequence[Tuple[str, Optional[Device]]], timeout: float) -> Dict:
+    """Known answers before trusting any speed: remote and local devices
+    (address) and names that do not exist (NXDOMAIN)."""
+    c = Client(b.dns)
+    aa, times = 0, []
+    try:
+        for name, d in cases:
+            ans, t = None, None
+            for _ in range(3):  # bounded: a lost datagram or a SERVFAIL while an agent warms up
+                t, ans = c.ask(name, timeout)
+                if ans is not None and ans.rcode != 2:
+                    break
+                time.sleep(0.2)
+            if not expect_ok(ans, d):
+                got = "no answer" if ans is None else f"rcode {ans.rcode} {ans.addresses}"
+                want = d.ipv4 if d else "NXDOMAIN"
+                raise HarnessError(f"B ({b.label}) answered {name}: {got}, want {want}")
+            aa += bool(ans.aa)
+            times.append(t)
+    finally:
+        c.close()
+    return {"checked": len(cases), "aa_set": aa, "first_query_ms": percentiles_ms(times)}
+
+
+# ---------------------------------------------------------------------------
+# dnsperf and CPU accounting
+# ---------------------------------------------------------------------------
+
+def node_ticks(nodes: Sequence[Node]) -> Dict[str, int]:
+    out = {}
+    for n in nodes:
+        if n.pid:
+            t = dnsbench.cpu_ticks(n.pid)
+            if t is not None:
+                out[n.label] = t
+    return out
+
+
+def context_switches(pid: Optional[int]) -> Optional[int]:
+    """Voluntary + involuntary context switches summed over a process's threads."""
+    if not pid:
+        return None
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tasks[:10_000]:
+        try:
+            for line in Path(f"/proc/{pid}/task/{tid}/status").read_text().splitlines():
+                if "ctxt_switches:" in line:
+                    total += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def run_dnsperf(args, b: Node, nodes: Sequence[Node], names: Sequence[str], work: Path, tag: str,
+                once: bool, limit: float, maxruns: int = 1) -> Dict:
+    """One dnsperf run against B: `once` = the file `maxruns` times (-n), else
+    it loops until the time limit. Adds CPU time of B, of the other
+    nodes and of dnsperf, and the busy share of the two CPUs."""
     qfile = work / f"{tag}.queries"
     qfile.write_text("".join(f"{n} A\n" for n in names))
-    cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(qfile),
-           "-l", str(args.seconds), "-c", str(args.clients), "-q", str(args.outstanding), "-t", "5"]
+    cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(b.dns), "-d", str(qfile), "-l", str(limit),
+           "-c", str(args.clients), "-q", str(args.outstanding), "-T", "1", "-t", "5"]
     if once:
-        cmd += ["-n", "1"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 60)
-    (work / f"{tag}.dnsperf.txt").write_text(out.stdout + out.stderr)
-    if out.returncode != 0:
-        raise RuntimeError(f"dnsperf failed ({tag}): {out.stderr[-500:]}")
-    r = dnsbench.parse_dnsperf(out.stdout)
+        cmd += ["-n", str(maxruns)]
+    if args.pin == "split":
+        cmd = dnsbench.pinned(cmd, CLIENT_CPU)
+    idle = None
+    if args.idle_wait > 0:
+        ok, waited, share = dnsbench.wait_for_idle(args.idle_wait, threshold=0.15)
+        idle = {"idle": ok, "waited_s": round(waited, 1), "busiest_cpu_share": round(share, 3)}
+        if not ok:
+            log(f"warning: machine busy ({share:.0%} of a CPU) after {waited:.0f} s; measuring anyway")
+    out_path = work / f"{tag}.dnsperf.txt"
+    t0_ticks = node_ticks(nodes)
+    cs0 = context_switches(b.pid)
+    stat0 = dnsbench.cpu_times()
+    udp0 = dnsbench.udp_counters()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    with out_path.open("w") as outf:
+        p = subprocess.Popen(cmd, stdout=outf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            p.wait(timeout=limit + 60)
+        except subprocess.TimeoutExpired:
+            raise HarnessError(f"dnsperf ({tag}) did not finish within {limit + 60:.0f} s")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+    wall = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stat1 = dnsbench.cpu_times()
+    udp1 = dnsbench.udp_counters()
+    t1_ticks = node_ticks(nodes)
+    cs1 = context_switches(b.pid)
+    text = out_path.read_text(errors="replace")
+    if p.returncode != 0:
+        raise HarnessError(f"dnsperf ({tag}) exited with {p.returncode}:\n{text[-1500:]}")
+    dead = [n.label for n in nodes if not n.alive()]
+    if dead:
+        raise HarnessError(f"nodes died during the {tag} run: {dead}; log of {dead[0]}:\n"
+                           f"{dnsbench.tail(next(n for n in nodes if n.label == dead[0]).log_path)}")
+    r = dnsbench.parse_dnsperf(text)
+    if "qps" not in r or "completed" not in r:
+        raise HarnessError(f"cannot parse dnsperf output ({tag}):\n{text[-1500:]}")
+    clk = dnsbench.CLK_TCK
+    b_s = (t1_ticks.get(b.label, 0) - t0_ticks.get(b.label, 0)) / clk
+    others_s = sum(t1_ticks[k] - t0_ticks.get(k, 0) for k in t1_ticks if k != b.label) / clk
+    client_s = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    run_time = float(r.get("run_time_s") or wall)
+    per_cpu = dnsbench.cpu_delta(stat0, stat1)
+    busy, foreign = {}, {}
+    own = {f"cpu{NODE_CPU}": (b_s + others_s) * clk, f"cpu{CLIENT_CPU}": client_s * clk}
+    for cpu, d in per_cpu.items():
+        total = sum(d.values()) or 1
+        work_ticks = d["user"] + d["nice"] + d["system"] + d["irq"] + d["softirq"]
+        busy[cpu] = round(work_ticks / total, 3)
+        if args.pin == "split" and cpu in own:
+            foreign[cpu] = round(max(0.0, d["user"] + d["nice"] + d["system"] - own[cpu]) / total, 3)
+        foreign[cpu + "_steal"] = round(d["steal"] / total, 3)
+    rcodes = r.get("rcodes", {})
+    r.update({
+        "command": " ".join(cmd), "names_in_file": len(names), "wall_s": round(wall, 3),
+        "b_cpu_s": round(b_s, 3), "other_nodes_cpu_s": round(others_s, 3),
+        "b_context_switches_per_query": (round((cs1 - cs0) / r["completed"], 3)
+                                         if cs0 is not None and cs1 is not None and r["completed"] else None),
+        "dnsperf_cpu_s": round(client_s, 3),
+        "b_cpu_util": round(b_s / run_time, 3) if run_time else None,
+        "q_per_b_cpu_s": round(r["completed"] / b_s) if b_s > 0 else None,
+        "q_per_cluster_cpu_s": round(r["completed"] / (b_s + others_s)) if b_s + others_s > 0 else None,
+        "cpu_busy_share": busy, "foreign_cpu_share": foreign, "idle_before": idle,
+        "servfail": rcodes.get("SERVFAIL", 0),
+        "udp_rcvbuf_errors": udp1.get("RcvbufErrors", 0) - udp0.get("RcvbufErrors", 0),
+        "output": str(out_path),
+    })
+    bad = {k: v for k, v in rcodes.items() if k not in ("NOERROR", "SERVFAIL")}
+    if bad:
+        raise HarnessError(f"dnsperf ({tag}): names that exist were answered {bad}")
+    if r["completed"] == 0:
+        raise HarnessError(f"dnsperf ({tag}): no query completed")
+    log(f"{tag}: {r['qps']:,.0f} q/s, completed {r['completed']:,} of {r.get('sent', 0):,}, "
+        f"lost {r.get('lost')}, SERVFAIL {r['servfail']}, B cpu {b_s:.2f} s, other nodes {others_s:.2f} s")
     return r
 
 
-def check_answers(node, expect: Dict[str, str], count: int) -> None:
-    """Spot-checks that B answers the right addresses before trusting any speed."""
-    for name in random.Random(1).sample(sorted(expect), min(count, len(expect))):
-        got = node.address(name + ".dht")
-        if got != ("NOERROR", [expect[name]]):
-            raise RuntimeError(f"wrong answer for {name}: {got}, expected {expect[name]}")
+def median_run(runs: Sequence[Dict]) -> Dict:
+    chosen = sorted(runs, key=lambda r: r["qps"])[(len(runs) - 1) // 2]
+    out = dict(chosen)
+    out["rounds_qps"] = [round(r["qps"]) for r in runs]
+    return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--nodes", type=int, default=10, help="agents (2-50)")
-    ap.add_argument("--devices", type=int, default=20000, help="devices per agent")
-    ap.add_argument("--seconds", type=float, default=20, help="limit of each dnsperf phase")
-    ap.add_argument("--clients", type=int, default=4, help="dnsperf -c (as bench/dns)")
-    ap.add_argument("--outstanding", type=int, default=100, help="dnsperf -q (as bench/dns)")
-    ap.add_argument("--sample", type=int, default=2000, help="queries per latency sample")
-    ap.add_argument("--build-dir", default=str(ROOT / "build"))
-    ap.add_argument("--quick", action="store_true", help="3 nodes, few devices: a smoke run")
-    ap.add_argument("--keep", action="store_true", help="keep the work directory")
-    args = ap.parse_args(argv)
-    if args.quick:
-        args.nodes, args.devices, args.seconds, args.sample = 3, 3000, 2, 300
-    if not 2 <= args.nodes <= 50:
-        ap.error("--nodes must be 2..50")
-    binary = Path(args.build_dir) / "node" / "pweb-node"
-    if not binary.is_file():
-        print(f"pweb-node not found at {binary}", file=sys.stderr)
-        return 2
-    if shutil.which("dnsperf") is None:
-        print("dnsperf is not installed (apt-get install dnsperf)", file=sys.stderr)
-        return 2
-    import os
-    os.environ["PWEB_NODE"] = str(binary)
+# ---------------------------------------------------------------------------
+# Phases
+# ---------------------------------------------------------------------------
 
-    work = Path(tempfile.mkdtemp(prefix="pweb-bench-cluster-"))
-    cluster = cluster_mod.Cluster(work, ttl=3600, timeout=2.0)
-    result: Dict[str, object] = {"nodes": args.nodes, "devices_per_node": args.devices,
-                                 "pinning": "none: nodes and dnsperf share both cores"}
+def wait_visible(b: Node, labels: Sequence[str], timeout: float) -> float:
+    """Until B's /api/v1/agents/{label} is 200 for every label (bounded)."""
+    t0 = time.monotonic()
+    missing = list(labels)
+    for _ in range(100_000):
+        missing = [l for l in missing if b.get(f"/api/v1/agents/{l}")[0] != 200]
+        if not missing or time.monotonic() - t0 > timeout:
+            break
+        if not b.alive():
+            raise HarnessError(f"B ({b.label}) died:\n{dnsbench.tail(b.log_path)}")
+        time.sleep(0.2)
+    if missing:
+        raise HarnessError(f"B does not see the records of {missing[:10]} after {timeout:.0f} s")
+    return time.monotonic() - t0
+
+
+def agent_lookups(args, binary: Path, work: Path, ports: set, first_dht: int,
+                  agents: Sequence[Node], started: List[Node]) -> Dict:
+    """Fresh nodes that never asked anything: the first query for one device
+    of every agent (DHT lookup + gateway connect + QUERY), then a second
+    device of the same agent (record and connection warm) for contrast."""
+    first, second, failed = [], [], []
+    per_agent: Dict[str, List[float]] = {}
+    for k in range(args.probes):
+        probe = Node(f"probe{k}", binary, work, ports, args, [], "warn")
+        started.append(probe)
+        probe.start(first_dht, args.start_timeout)
+        # joined: it has DHT neighbours (bounded); nothing else is asked of it
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < PROBE_JOIN_TIMEOUT:
+            st, body = probe.get("/api/v1/neighbors")
+            if st == 200 and body and body.get("count", 0) >= 1:
+                break
+            time.sleep(0.1)
+        else:
+            raise HarnessError(f"{probe.label} found no DHT neighbours in {PROBE_JOIN_TIMEOUT:.0f} s")
+        time.sleep(0.5)  # let its routing table fill from the first replies
+        c = Client(probe.dns)
+        try:
+            order = list(agents)
+            random.Random(args.seed + 10 + k).shuffle(order)
+            for a in order:
+                d1, d2 = a.devices[-1 - k * 2], a.devices[-2 - k * 2]
+                t, ans = c.ask(fqdn(d1), args.timeout + 3)
+                if ans is not None and ans.rcode == 0 and not expect_ok(ans, d1):
+                    raise HarnessError(f"{probe.label}: wrong answer for {d1.name}: {ans.addresses}")
+                if not expect_ok(ans, d1):
+                    failed.append(f"{probe.label}->{a.label}: "
+                                  + ("no reply" if ans is None else f"rcode {ans.rcode}"))
+                    continue
+                first.append(t)
+                per_agent.setdefault(a.label, []).append(round(t * 1e3, 3))
+                t2, ans2 = c.ask(fqdn(d2), args.timeout + 3)
+                if expect_ok(ans2, d2):
+                    second.append(t2)
+        finally:
+            c.close()
+    if not first:
+        raise HarnessError(f"no agent lookup succeeded: {failed[:5]}")
+    return {"first_query": percentiles_ms(first), "second_query_same_agent": percentiles_ms(second),
+            "failed": failed, "per_agent_ms": per_agent, "probes": args.probes}
+
+
+def new_agent(args, binary: Path, work: Path, ports: set, first_dht: int, b: Node, observer: Node,
+              started: List[Node], label: str, poll_b_from_spawn: bool) -> Dict:
+    """Spawns agent `label` with one device and times it from the spawn:
+    ready (its log), record visible at `observer` (REST, not B), answered by B.
+    poll_b_from_spawn: B is asked every 100 ms from the spawn on (what a client
+    that keeps asking sees, including negative caching); else B is asked only
+    once the record is visible at the observer."""
+    dev = Device(f"laptop.alice.{label}", f"192.0.2.{77 + len(started) % 100}", None)
+    node = Node(label, binary, work, ports, args, [dev], "info")
+    started.append(node)
+    node.spawn(first_dht)
+    t0 = time.monotonic()
+    out: Dict[str, object] = {"label": label, "asked_b_from_spawn": poll_b_from_spawn,
+                              "record_visible_s": None, "answered_s": None, "b_answers_seen": []}
+    c = Client(b.dns)
+    last = None
     try:
-        rng = random.Random(7)
-        addr = {}
-        labels = [f"a{i}" for i in range(args.nodes)]
-        t0 = time.monotonic()
-        for i, label in enumerate(labels):
-            devs = {}
-            for j in range(args.devices):
-                name = f"d{j}.u{j % 100}.{label}"
-                devs[name] = f"10.{i}.{j // 250}.{j % 250 + 1}"
-            addr.update(devs)
-            cluster.add(label, devs)
-        cluster.wait_converged(60 + 2 * args.nodes)
-        result["start_s"] = round(time.monotonic() - t0, 1)
-        log(f"{args.nodes} agents with {args.devices} devices each up in {result['start_s']} s")
-        b = cluster.nodes[0]
-        check_answers(b, addr, 30)
-
-        # Agent lookups: the first query per agent from a node that never asked.
-        fresh = cluster.add("probe", {})
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        agent_ms = []
-        for i, label in enumerate(labels):
-            t = timed_query(sock, fresh.dns, i + 1, f"d0.u0.{label}.dht", 3.0)
-            if t is not None:
-                agent_ms.append(t)
-        sock.close()
-        result["agent_lookup"] = percentiles(agent_ms)
-
-        remote = [n for n in addr if not n.endswith("." + labels[0])]
-        rng.shuffle(remote)
-        sample_cold = remote[: args.sample]
-        load = [n + ".dht" for n in remote[args.sample:]]
-        local = [n + ".dht" for n in addr if n.endswith("." + labels[0])]
-        result["cold_latency"] = latency_sample(b.dns, [n + ".dht" for n in sample_cold])
-        result["cold"] = dnsperf(b.dns, load, work, "cold", args, once=True)
-        result["warm"] = dnsperf(b.dns, load, work, "warm", args, once=False)
-        result["local"] = dnsperf(b.dns, local, work, "local", args, once=False)
-        result["warm_latency"] = latency_sample(b.dns, [n + ".dht" for n in sample_cold])
-        check_answers(b, addr, 30)
-
-        # A new agent: from spawn until B's DHT has its record, and until B answers it.
-        t0 = time.monotonic()
-        newbie = cluster.add("newbie", {"laptop.alice.newbie": "192.0.2.77"}, start=False)
-        newbie.start(cluster.first_dht, wait=False)
-        seen = cluster_mod.poll(lambda: b.get("/api/v1/agents/newbie", timeout=5)[0] == 200, 30, 0.05)
-        result["new_agent_record_s"] = round(time.monotonic() - t0, 3) if seen else None
-        ok = cluster_mod.poll(lambda: b.address("laptop.alice.newbie.dht") == ("NOERROR", ["192.0.2.77"]),
-                              30, 0.05)
-        result["new_agent_answer_s"] = round(time.monotonic() - t0, 3) if ok else None
-        if not ok:
-            raise RuntimeError("the new agent never became resolvable at B")
-    except Exception as e:  # noqa: BLE001 - report and fail
-        print(f"bench/cluster failed: {e}\n{cluster.logs()[-4000:]}", file=sys.stderr)
-        return 1
+        while time.monotonic() - t0 < NEW_AGENT_TIMEOUT:
+            now = time.monotonic() - t0
+            if not node.alive():
+                raise StartError(f"new agent {label} exited ({node.server.proc.returncode}):\n"
+                                 f"{dnsbench.tail(node.log_path)}")
+            if out["record_visible_s"] is None and observer.get(f"/api/v1/agents/{label}")[0] == 200:
+                out["record_visible_s"] = round(time.monotonic() - t0, 3)
+            if poll_b_from_spawn or out["record_visible_s"] is not None:
+                _, ans = c.ask(fqdn(dev), args.timeout + 1)
+                seen = "no reply" if ans is None else {0: "NOERROR", 2: "SERVFAIL", 3: "NXDOMAIN"}.get(
+                    ans.rcode, str(ans.rcode))
+                if seen != last:
+                    out["b_answers_seen"].append([round(time.monotonic() - t0, 3), seen])
+                    last = seen
+                if ans is not None and ans.rcode == 0:
+                    if not expect_ok(ans, dev):
+                        raise HarnessError(f"B answered the new agent's device with {ans.addresses}")
+                    out["answered_s"] = round(time.monotonic() - t0, 3)
+                    break
+            time.sleep(max(0.0, 0.1 - (time.monotonic() - t0 - now)))
     finally:
-        cluster.close()
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-
-    print_table(result)
-    out = HERE / ("result-quick.json" if args.quick else "result.json")
-    out.write_text(json.dumps(result, indent=2))
-    log(f"wrote {out}")
-    return 0
+        c.close()
+    out["ready_s"] = None if node.ready_after_spawn() is None else round(node.ready_after_spawn(), 3)
+    if out["answered_s"] is None:
+        raise HarnessError(f"B never answered the new agent {label}'s device within "
+                           f"{NEW_AGENT_TIMEOUT:.0f} s: {out['b_answers_seen']}")
+    return out
 
 
-def print_table(r: Dict) -> None:
-    f = lambda v, spec=",.0f": "-" if v is None else format(v, spec)
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description="Cross-agent DNS throughput and latency through a cluster "
+                                             "of pweb-node agents on loopback.")
+    ap.add_argument("--nodes", type=int, help="agents (2-50; default 10, --quick 3)")
+    ap.add_argument("--devices", type=int, help="devices per agent, about (default 20000; --quick 5000)")
+    ap.add_argument("--duration", type=float, help="seconds per warm/local dnsperf run (default 10; --quick 2)")
+    ap.add_argument("--cold-limit", type=float,
+                    help="dnsperf -l of the cold run, which ends earlier when every name was asked once "
+                         "(default 30; --quick 5)")
+    ap.add_argument("--rounds", type=int, help="warm/local rounds, median reported (default 3; --quick 1)")
+    ap.add_argument("--sample", type=int, help="queries per latency sample (default 2000; --quick 200)")
+    ap.add_argument("--probes", type=int, help="fresh nodes for agent lookups (default 3; --quick 1)")
+    ap.add_argument("--clients", type=int, default=4, help="dnsperf -c (default 4, as bench/dns)")
+    ap.add_argument("--outstanding", type=int, default=100, help="dnsperf -q (default 100, as bench/dns)")
+    ap.add_argument("--pin", choices=("split", "none"), default="split",
+                    help="split: nodes on CPU 0, dnsperf and this script on CPU 1 (default); none: no pinning")
+    ap.add_argument("--ttl", type=int, default=3600, help="pweb-node --ttl (default 3600: nothing expires)")
+    ap.add_argument("--timeout", type=float, default=2.0, help="pweb-node --timeout (default 2)")
+    ap.add_argument("--idle-wait", type=float,
+                    help="wait up to this long for idle CPUs before each dnsperf run (default 10; --quick 0)")
+    ap.add_argument("--start-timeout", type=float, default=60.0, help="seconds for a node to answer")
+    ap.add_argument("--converge-timeout", type=float, help="seconds until B sees every record (default 60+2N)")
+    ap.add_argument("--build-dir", default=None,
+                    help=f"CMake build dir, binary at BUILD/node/pweb-node (default {DEFAULT_BIN_DIR} "
+                         "when it exists, else the repo's build/); a dir holding pweb-node itself also works")
+    ap.add_argument("--seed", type=int, default=dnsbench.SEED)
+    ap.add_argument("--work-dir", help="parent of the temporary directory")
+    ap.add_argument("--results", help="JSON output (default results/latest.json; --quick results/quick.json)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, query files)")
+    ap.add_argument("--quick", action="store_true", help="CI smoke: 3 nodes x 5,000 devices, seconds per phase")
+    a = ap.parse_args(argv)
+    q = a.quick
+    defaults = {"nodes": (10, 3), "devices": (20000, 5000), "duration": (10.0, 2.0), "cold_limit": (30.0, 5.0),
+                "rounds": (3, 1), "sample": (2000, 200), "probes": (3, 1), "idle_wait": (10.0, 0.0)}
+    for k, (full, quick) in defaults.items():
+        if getattr(a, k) is None:
+            setattr(a, k, quick if q else full)
+    if a.converge_timeout is None:
+        a.converge_timeout = 60.0 + 2 * a.nodes
+    if not 2 <= a.nodes <= 50:
+        ap.error("--nodes must be 2..50")
+    if not 100 <= a.devices <= 1_000_000:
+        ap.error("--devices must be 100..1000000")
+    if not (1 <= a.duration <= 600 and 1 <= a.cold_limit <= 600 and 1 <= a.rounds <= 20):
+        ap.error("--duration/--cold-limit 1..600 s, --rounds 1..20")
+    if not (10 <= a.sample <= 100_000 and 1 <= a.probes <= 10 and 0 <= a.idle_wait <= 600):
+        ap.error("--sample 10..100000, --probes 1..10, --idle-wait 0..600")
+    if a.results is None:
+        a.results = str(HERE / "results" / ("quick.json" if q else "latest.json"))
+    a.network_id = random.randint(10_000, 2**31 - 1)
+    return a
+
+
+def find_binary(build_dir: Optional[str]) -> Path:
+    if build_dir is None:
+        build = DEFAULT_BIN_DIR if DEFAULT_BIN_DIR.exists() else REPO / "build"
+    else:
+        build = Path(build_dir)
+        if not build.is_absolute() and not build.exists() and (REPO / build).exists():
+            build = REPO / build
+    for cand in (build / "node" / "pweb-node", build / "pweb-node"):
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return cand.resolve()
+    raise StartError(f"pweb-node not found at {build / 'node' / 'pweb-node'} (build it, or pass --build-dir)")
+
+
+def split_devices(args) -> Dict[str, List[Device]]:
+    """bench/dns's generator over N agents: user uUUU belongs to agent
+    a(UUU mod N); about --devices per agent, all names distinct."""
+    saved = dnsbench.AGENTS
+    dnsbench.AGENTS = args.nodes
+    try:
+        devices = dnsbench.generate_devices(args.nodes * args.devices, args.seed)
+    finally:
+        dnsbench.AGENTS = saved
+    by_agent: Dict[str, List[Device]] = {f"a{i}": [] for i in range(args.nodes)}
+    for d in devices:
+        by_agent[d.name.rsplit(".", 1)[1]].append(d)
+    return by_agent
+
+
+def measure(args, binary: Path, work: Path, started: List[Node], result: Dict) -> None:
+    ports: set = set()
+    t0 = time.monotonic()
+    by_agent = split_devices(args)
+    result["devices_per_agent"] = {k: len(v) for k, v in by_agent.items()}
+    log(f"{sum(map(len, by_agent.values())):,} devices over {args.nodes} agents generated "
+        f"in {time.monotonic() - t0:.1f} s")
+
+    # Agents: import, then node 0 and the others bootstrapping from it.
+    t0 = time.monotonic()
+    agents = [Node(label, binary, work, ports, args, devs, "warn") for label, devs in by_agent.items()]
+    result["import_s_total"] = round(sum(n.import_s for n in agents), 2)
+    first_dht = None
+    for n in agents:
+        started.append(n)
+        n.start(first_dht, args.start_timeout)
+        first_dht = first_dht or n.dht
+    result["cluster_start_s"] = round(time.monotonic() - t0, 2)
+    b, observer = agents[0], agents[1]
+    others = agents[1:]
+    result["b"] = {"label": b.label, "dns_port": b.dns, "http_port": b.http}
+    result["converge_s"] = round(wait_visible(b, [n.label for n in agents], args.converge_timeout), 2)
+    log(f"{args.nodes} agents up in {result['cluster_start_s']} s; B ({b.label}) sees every record "
+        f"after {result['converge_s']} s more")
+
+    # Names: remote = devices of the other agents, shuffled; disjoint sets for
+    # the check, the latency sample and the dnsperf runs.
+    rng = random.Random(args.seed + 3)
+    remote = [d for n in others for d in n.devices[: -2 * args.probes - 2]]  # tail: agent lookups
+    rng.shuffle(remote)
+    local = list(b.devices)
+    rng.shuffle(local)
+    check_remote = [n.devices[0] for n in others] + remote[:10]
+    used = {d.name for d in check_remote}
+    remote = [d for d in remote if d.name not in used]
+    nx_rng = random.Random(args.seed + 4)
+    saved = dnsbench.AGENTS
+    dnsbench.AGENTS = args.nodes
+    try:
+        nx = [dnsbench.nonexistent_name(nx_rng, args.nodes * args.devices) for _ in range(6)]
+    finally:
+        dnsbench.AGENTS = saved
+    cases = ([(fqdn(d), d) for d in check_remote] + [(fqdn(d), d) for d in local[:10]]
+             + [(f"{name}.{ZONE}".rstrip("."), None) for name in nx])
+    result["check"] = check_answers(b, cases, args.timeout + 3)
+    log(f"answers check out ({len(cases)} names: remote, local, NXDOMAIN)")
+
+    sample = remote[: args.sample]
+    cold_names = remote[args.sample:]
+    if len(cold_names) < 1000:
+        raise HarnessError(f"only {len(cold_names)} names left for the cold run: raise --devices")
+    local_sample = local[10: 10 + args.sample]
+
+    # Latency (sequential client on CPU 1): cold, then the same names warm, then local.
+    lat_timeout = args.timeout + 3
+    result["latency_cold"] = latency_sample(b.dns, sample, lat_timeout)
+    result["latency_warm"] = latency_sample(b.dns, sample, lat_timeout)
+    result["latency_local"] = latency_sample(b.dns, local_sample, lat_timeout)
+    log("latency ms p50/p99: cold {p50}/{p99}, ".format(**result["latency_cold"])
+        + "warm {p50}/{p99}, ".format(**result["latency_warm"])
+        + "local {p50}/{p99}".format(**result["latency_local"]))
+
+    # Throughput. Cold: `rounds` disjoint slices of never-asked names, each
+    # asked once (-n 1), each slice small enough for B's per-worker answer
+    # cache. Warm: the last slice again (after an untimed refill pass), and
+    # local, interleaved per round. Then all cold names again at once: more
+    # than a worker's cache holds (a diagnostic row).
+    slice_len = min(COLD_SLICE, max(1, len(cold_names) // args.rounds))
+    slices = [cold_names[i * slice_len:(i + 1) * slice_len] for i in range(args.rounds)]
+    slices = [sl for sl in slices if sl]
+    cold_runs, asked_all, asked = [], [], []
+    for i, sl in enumerate(slices):
+        r = run_dnsperf(args, b, agents, [fqdn(d) for d in sl], work, f"cold-{i + 1}", True, args.cold_limit)
+        cold_runs.append(r)
+        asked = sl[: int(r.get("sent") or r["completed"])]
+        asked_all += asked
+    result["cold"] = median_run(cold_runs)
+    result["cold"].update({k + "_all_rounds": sum(int(r.get(k) or 0) for r in cold_runs)
+                           for k in ("completed", "lost", "servfail")})
+    warm_names = [fqdn(d) for d in asked]
+    local_names = [fqdn(d) for d in local]
+    result["warm_refill"] = run_dnsperf(args, b, agents, warm_names, work, "warm-refill", True,
+                                        args.cold_limit, maxruns=3)
+    runs: Dict[str, List[Dict]] = {"warm": [], "local": []}
+    for i in range(args.rounds):
+        runs["warm"].append(run_dnsperf(args, b, agents, warm_names, work, f"warm-{i + 1}", False,
+                                        args.duration))
+        runs["local"].append(run_dnsperf(args, b, agents, local_names, work, f"local-{i + 1}", False,
+                                         args.duration))
+    result["warm"] = median_run(runs["warm"])
+    result["local"] = median_run(runs["local"])
+    result["warm_all"] = None
+    if len(asked_all) > WORKER_CACHE_ENTRIES:
+        result["warm_all"] = run_dnsperf(args, b, agents, [fqdn(d) for d in asked_all], work, "warm-all",
+                                         False, args.duration)
+    # Diagnostic: the latency sample's names, answered (and cached) before any
+    # cold run, so whatever the cache evicted since, not these (if it is fair).
+    result["warm_early"] = run_dnsperf(args, b, agents, [fqdn(d) for d in sample], work, "warm-early",
+                                       False, args.duration)
+
+    # Still right after the load: names from the cold run, and local ones.
+    post = [(fqdn(d), d) for d in rng.sample(asked_all, min(20, len(asked_all)))] + \
+           [(fqdn(d), d) for d in local[-10:]]
+    check_answers(b, post, args.timeout + 3)
+
+    # Agent lookups at fresh nodes, then new agents.
+    result["agent_lookup"] = agent_lookups(args, binary, work, ports, first_dht, agents, started)
+    al = result["agent_lookup"]["first_query"]
+    log(f"agent lookup (first query per agent, {al['n']} samples): p50 {al['p50']} ms, p99 {al['p99']} ms")
+    result["new_agent_polled"] = new_agent(args, binary, work, ports, first_dht, b, observer, started,
+                                           "new0", poll_b_from_spawn=True)
+    result["new_agent_after_record"] = new_agent(args, binary, work, ports, first_dht, b, observer,
+                                                 started, "new1", poll_b_from_spawn=False)
+    for key in ("new_agent_polled", "new_agent_after_record"):
+        r = result[key]
+        log(f"{r['label']}: ready {r['ready_s']} s, record at {observer.label} {r['record_visible_s']} s, "
+            f"B answered {r['answered_s']} s; B said {r['b_answers_seen']}")
+    dead = [n.label for n in started if not n.alive()]
+    if dead:
+        raise HarnessError(f"nodes died: {dead}")
+    result["b_memory_kb"] = dnsbench.memory_kb(b.pid) if b.pid else None
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+def fmt(v, spec: str = ",.0f", none: str = "-") -> str:
+    return none if v is None else format(v, spec)
+
+
+def us_per_query(run: Optional[Dict], key: str) -> Optional[float]:
+    if not run or not run.get("completed"):
+        return None
+    return run[key] / run["completed"] * 1e6
+
+
+def summarise(r: Dict) -> Dict:
     cold, warm, local = r["cold"], r["warm"], r["local"]
-    ratio = (warm.get("qps") or 0) / (local.get("qps") or 1)
-    al = r["agent_lookup"]
-    print()
-    print(f"bench/cluster: {r['nodes']} agents x {r['devices_per_node']:,} devices, loopback, "
-          f"{r['pinning']}")
-    print(f"{'measure':44} {'value':>14} {'target':>16} {'':>5}")
+    ratio = warm["qps"] / local["qps"] if local.get("qps") else None
+    al = r["agent_lookup"]["first_query"]
+    return {
+        "cold_qps": round(cold["qps"]), "cold_rounds_qps": cold["rounds_qps"],
+        "cold_completed": cold["completed_all_rounds"], "cold_lost": cold["lost_all_rounds"],
+        "cold_servfail": cold["servfail_all_rounds"],
+        "warm_qps": round(warm["qps"]), "local_qps": round(local["qps"]),
+        "warm_all_qps": round(r["warm_all"]["qps"]) if r.get("warm_all") else None,
+        "warm_over_local": round(ratio, 3) if ratio else None,
+        "warm_early_qps": round(r["warm_early"]["qps"]) if r.get("warm_early") else None,
+        "b_cpu_us_per_query": {k: None if us_per_query(r.get(k), "b_cpu_s") is None
+                               else round(us_per_query(r.get(k), "b_cpu_s"), 1)
+                               for k in ("cold", "warm", "local", "warm_all", "warm_early")},
+        "b_context_switches_per_query": {k: (r.get(k) or {}).get("b_context_switches_per_query")
+                                         for k in ("cold", "warm", "local", "warm_all", "warm_early")},
+        "other_agents_cpu_us_per_cold_query": None if us_per_query(cold, "other_nodes_cpu_s") is None
+        else round(us_per_query(cold, "other_nodes_cpu_s"), 1),
+        "latency_ms": {k: {p: r[f"latency_{k}"][p] for p in ("p50", "p90", "p99", "max")}
+                       for k in ("cold", "warm", "local")},
+        "agent_lookup_ms": {p: al[p] for p in ("n", "p50", "p90", "p99", "max")},
+        "new_agent_answered_polled_s": r["new_agent_polled"]["answered_s"],
+        "new_agent_answered_after_record_s": r["new_agent_after_record"]["answered_s"],
+        "seed_qps": SEED_QPS, "cold_over_seed": round(cold["qps"] / SEED_QPS, 2),
+        "targets": {
+            "cold_qps_gt_50000": cold["qps"] > COLD_TARGET_QPS,
+            "warm_about_local": ratio is not None and ratio >= WARM_LOCAL_MIN,
+            "agent_lookup_p99_lt_50ms": al["p99"] is not None and al["p99"] < AGENT_P99_TARGET_MS,
+        },
+    }
+
+
+def print_table(r: Dict, s: Dict, args) -> None:
+    cold, warm, local, warm_all = r["cold"], r["warm"], r["local"], r.get("warm_all")
+    pin = ("nodes on CPU 0, dnsperf + latency client on CPU 1" if args.pin == "split"
+           else "nothing pinned")
+    n_dev = sum(r["devices_per_agent"].values())
+    mark = lambda ok: "ok" if ok else "MISS"  # noqa: E731
+    four = lambda d, spec: " / ".join(fmt(d[p], spec) for p in ("p50", "p90", "p99", "max"))  # noqa: E731
+    cpu = s["b_cpu_us_per_query"]
+    al, al2 = r["agent_lookup"]["first_query"], r["agent_lookup"]["second_query_same_agent"]
+    np_, na = r["new_agent_polled"], r["new_agent_after_record"]
+    rounds = lambda run: "" if len(run["rounds_qps"]) < 2 else (  # noqa: E731
+        "rounds " + " ".join(f"{q / 1000:.1f}k" for q in run["rounds_qps"]))
     rows = [
-        ("cold cache, cross-agent queries/s", f(cold.get("qps")), "> 50,000",
-         (cold.get("qps") or 0) > 50000),
-        ("  lost (cold)", f(cold.get("lost")), "0", cold.get("lost") == 0),
-        ("warm cache, cross-agent queries/s", f(warm.get("qps")), "", None),
-        ("local answers queries/s (same node)", f(local.get("qps")), "", None),
-        ("warm / local", f(ratio, ".2f"), "~1.0", ratio >= 0.9),
-        ("cold latency p50 / p99 ms",
-         f"{f(r['cold_latency']['p50'], '.2f')} / {f(r['cold_latency']['p99'], '.2f')}", "", None),
-        ("warm latency p50 / p99 ms",
-         f"{f(r['warm_latency']['p50'], '.2f')} / {f(r['warm_latency']['p99'], '.2f')}", "", None),
-        ("agent lookup p50 / p99 ms (first query)", f"{f(al['p50'], '.1f')} / {f(al['p99'], '.1f')}",
-         "p99 < 50", al["p99"] is not None and al["p99"] < 50),
-        ("new agent: record visible / answered (s)",
-         f"{f(r['new_agent_record_s'], '.2f')} / {f(r['new_agent_answer_s'], '.2f')}", "", None),
-        ("seed (2013 DNS Gateway + agent) queries/s", f(SEED_QPS), "", None),
-        ("cold cache / seed", f((cold.get("qps") or 0) / SEED_QPS, ".1f") + "x", "", None),
+        ("cold cache, cross-agent q/s (each name once)", fmt(cold["qps"]), "> 50,000",
+         mark(s["targets"]["cold_qps_gt_50000"]), rounds(cold)),
+        ("  cold: completed / lost / SERVFAIL",
+         f"{s['cold_completed']:,} / {s['cold_lost']:,} / {s['cold_servfail']:,}", "", "", "all rounds"),
+        ("warm cache, cross-agent q/s (same names)", fmt(warm["qps"]), "", "",
+         f"{warm['names_in_file']:,} names {rounds(warm)}".rstrip()),
+        ("local answers q/s (B's own devices)", fmt(local["qps"]), "", "", rounds(local)),
+        ("warm / local", fmt(s["warm_over_local"], ".2f"), f">= {WARM_LOCAL_MIN}",
+         mark(s["targets"]["warm_about_local"]), ""),
     ]
-    for name, value, target, ok in rows:
-        mark = "" if ok is None else ("ok" if ok else "MISS")
-        print(f"{name:44} {value:>14} {target:>16} {mark:>5}")
+    if warm_all:
+        rows.append(("  warm, every cold name at once q/s", fmt(warm_all["qps"]), "", "",
+                     f"{warm_all['names_in_file']:,} names > {WORKER_CACHE_ENTRIES:,}-entry worker cache"))
+    if r.get("warm_early"):
+        rows.append(("  warm, names cached before the cold runs q/s", fmt(r["warm_early"]["qps"]), "", "",
+                     f"{r['warm_early']['names_in_file']:,} names (the latency sample)"))
+    csw = s["b_context_switches_per_query"]
+    rows += [
+        ("B CPU us per query: cold / warm / local",
+         " / ".join(fmt(cpu[k], ".1f") for k in ("cold", "warm", "local")), "", "",
+         f"+ {fmt(s['other_agents_cpu_us_per_cold_query'], '.1f')} us at the other agents per cold query"
+         + (f"; warm-early {cpu['warm_early']:.1f}" if cpu.get("warm_early") is not None else "")),
+        ("B context switches per query: cold/warm/local",
+         " / ".join(fmt(csw[k], ".2f") for k in ("cold", "warm", "local")), "", "", ""),
+        ("latency ms p50/p90/p99/max, cold", four(r["latency_cold"], ".2f"), "", "",
+         f"n={r['latency_cold']['n']}, sequential"),
+        ("latency ms p50/p90/p99/max, warm", four(r["latency_warm"], ".2f"), "", "", "same names"),
+        ("latency ms p50/p90/p99/max, local", four(r["latency_local"], ".2f"), "", "", ""),
+        ("agent lookup ms p50/p90/p99/max", four(al, ".1f"), "p99 < 50",
+         mark(s["targets"]["agent_lookup_p99_lt_50ms"]),
+         f"n={al['n']}: first query per agent at {r['agent_lookup']['probes']} fresh node(s)"),
+        ("  then a 2nd device of that agent ms", four(al2, ".2f"), "", "", "record + connection warm"),
+        ("new agent s: ready / record seen / B answers",
+         " / ".join(fmt(np_[k], ".2f") for k in ("ready_s", "record_visible_s", "answered_s")), "", "",
+         "from spawn; B asked every 0.1 s from spawn"),
+        ("  B asked once the record is seen",
+         " / ".join(fmt(na[k], ".2f") for k in ("ready_s", "record_visible_s", "answered_s")), "", "", ""),
+        ("pWeb DNS Gateway 2013 (seed) q/s", fmt(SEED_QPS), "", "", "gateway + agent, its own hardware"),
+        ("cold cache / seed", f"{s['cold_over_seed']:.1f}x", "", "", ""),
+    ]
     print()
+    print(f"bench/cluster: {args.nodes} agents, {n_dev:,} devices (~{args.devices:,} each), B = {r['b']['label']}, "
+          f"loopback; {pin}; dnsperf -c {args.clients} -q {args.outstanding}")
+    print(f"{'measure':<45} {'value':>27} {'target':>9} {'':>4}  notes")
+    for name, value, target, ok, note in rows:
+        print(f"{name:<45} {value:>27} {target:>9} {ok:>4}  {note}".rstrip())
+    notes = []
+    if s["cold_lost"]:
+        notes.append(f"cold runs lost {s['cold_lost']} queries")
+    if s["cold_servfail"] or warm["servfail"]:
+        notes.append(f"SERVFAIL under load: cold {s['cold_servfail']}, warm {warm['servfail']} "
+                     f"(--timeout {args.timeout} s)")
+    if r["agent_lookup"]["failed"]:
+        notes.append(f"agent lookups failed: {r['agent_lookup']['failed'][:5]}")
+    if al["n"] < 100:
+        notes.append(f"agent lookup p99 of {al['n']} samples is their maximum")
+    seen = np_["b_answers_seen"]
+    if len(seen) > 1:
+        notes.append("new agent, B asked from spawn: " + ", then ".join(f"{a} at {t} s" for t, a in seen))
+    for tag, run in (("cold", cold), ("warm", warm), ("local", local)):
+        fs = run.get("foreign_cpu_share", {})
+        worst = max(list(fs.values()) or [0])
+        busy = run.get("cpu_busy_share", {})
+        line = f"{tag}: CPU busy {', '.join(f'{k} {v:.0%}' for k, v in sorted(busy.items()))}"
+        if worst > 0.05:
+            line += (f"; other programs/hypervisor took up to {worst:.0%} of a benchmark CPU "
+                     "(shared machine: skewed)")
+        notes.append(line)
+    for n in notes:
+        print(f"note: {n}")
+    print(f"targets: {', '.join(f'{k} {mark(v)}' for k, v in s['targets'].items())} "
+          "(a missed target does not fail the run)")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)
+
+    def on_term(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with SIGINT ignored
+    try:
+        missing = [t for t in ("taskset", "dnsperf") if not shutil.which(t)]
+        if missing:
+            raise StartError(f"missing tools on PATH: {', '.join(missing)}")
+        if args.pin == "split" and (os.cpu_count() or 1) < 2:
+            raise StartError("--pin split needs 2 CPUs (use --pin none)")
+        binary = find_binary(args.build_dir)
+    except StartError as e:
+        print(f"bench/cluster: {e}", file=sys.stderr)
+        return 2
+    if args.pin == "split":
+        os.sched_setaffinity(0, {int(CLIENT_CPU)})  # this script = the latency client
+    work = Path(tempfile.mkdtemp(prefix="pweb-cluster-bench-", dir=args.work_dir))
+    log(f"work dir {work}; pweb-node {binary}; network id {args.network_id}")
+    started: List[Node] = []
+    result: Dict[str, object] = {}
+    status = 0
+    t_start = time.monotonic()
+    try:
+        measure(args, binary, work, started, result)
+    except StartError as e:
+        status = 2
+        result["error"] = f"start: {e}"
+    except (HarnessError, OSError, subprocess.SubprocessError, ValueError) as e:
+        status = 1
+        result["error"] = f"{type(e).__name__}: {e}"
+    except KeyboardInterrupt:
+        status = 130
+        result["error"] = "interrupted"
+    finally:
+        died = [n for n in started if n.server and n.server.proc and n.server.proc.poll() is not None]
+        stop_all(started)
+        leftovers = [n.label for n in started if n.alive()]
+        if leftovers:
+            log(f"still running after stop: {leftovers}")
+    if status == 1 or status == 2:
+        print(f"bench/cluster: FAILED: {result['error']}", file=sys.stderr)
+        shown = list(dict.fromkeys(died + started[:1] + started[-1:]))[:4]  # dead ones, B, the last
+        for n in shown:
+            print(f"--- {n.label} (exit {n.server.proc.returncode if n.server and n.server.proc else '-'}) "
+                  f"log ---\n{dnsbench.tail(n.log_path, 20)}", file=sys.stderr)
+    elif status == 130:
+        print("bench/cluster: interrupted; all nodes stopped", file=sys.stderr)
+    summary = None
+    if status == 0:
+        summary = summarise(result)
+        print_table(result, summary, args)
+    meta = {
+        "nodes": args.nodes, "devices_per_agent_requested": args.devices, "pin": args.pin,
+        "node_cpu": NODE_CPU if args.pin == "split" else None,
+        "client_cpu": CLIENT_CPU if args.pin == "split" else None,
+        "duration": args.duration, "cold_limit": args.cold_limit, "rounds": args.rounds,
+        "sample": args.sample, "probes": args.probes, "clients": args.clients,
+        "outstanding": args.outstanding, "ttl": args.ttl, "timeout": args.timeout, "seed": args.seed,
+        "network_id": args.network_id, "quick": args.quick,
+        "binary": str(binary), "version": _version(binary), "kernel": platform.release(),
+        "cpu_model": dnsbench._cpu_model(), "cpus": os.cpu_count(),
+        "dnsperf_version": dnsbench._dnsperf_version(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "total_s": round(time.monotonic() - t_start, 1), "work_dir": str(work) if args.keep else None,
+        "seed_figure": dnsbench.SEED_FIGURE,
+    }
+    out = Path(args.results)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"meta": meta, "summary": summary, "status": status, **result},
+                                  indent=2, default=str) + "\n")
+        log(f"results written to {out} ({meta['total_s']} s in all)")
+    except OSError as e:
+        log(f"cannot write {out}: {e}")
+    if args.keep:
+        log(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return status
+
+
+def _version(binary: Path) -> Optional[str]:
+    try:
+        return dnsbench.run_tool([str(binary), "--version"]).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 if __name__ == "__main__":
