@@ -977,7 +977,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "outstanding": args.outstanding, "ttl": args.ttl, "timeout": args.timeout, "seed": args.seed,
         "network_id": args.network_id, "quick": args.quick,
         "binary": str(binary), "version": _version(binary), "kernel": platform.release(),
-        "cpu_model": dnsbench._cpu_model(), "cpus": os.cpu_count(),
+        "cpu_model": dnsbench.cpu_model(), "cpus": os.cpu_count(),
         "dnsperf_version": dnsbench._dnsperf_version(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "total_s": round(time.monotonic() - t_start, 1), "work_dir": str(work) if args.keep else None,
         "seed_figure": dnsbench.SEED_FIGURE,

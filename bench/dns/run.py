@@ -31,6 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchlib import (QTYPE, BenchError, StartError, _skip_name, build_query,  # noqa: E402
+                      cpu_model, cpu_ticks, fmt, free_port, log, pinned, tail)
+
 sys.dont_write_bytecode = True
 
 HERE = Path(__file__).resolve().parent
@@ -59,17 +63,6 @@ SERVER_KEYS = ("pweb", "nsd", "knot")
 SERVER_NAMES = {"pweb": "pweb-node", "nsd": "nsd", "knot": "knot"}
 PEERS = ("nsd", "knot")
 
-
-class BenchError(Exception):
-    """A failure that ends one server's run (or the whole benchmark)."""
-
-
-class StartError(BenchError):
-    """A server did not start or did not answer."""
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------
@@ -155,29 +148,8 @@ def write_zone_file(devices: Sequence[Device], path: Path) -> None:
 # A tiny DNS client (readiness polling and answer checks)
 # ---------------------------------------------------------------------------
 
-QTYPE = {"A": 1, "NS": 2, "SOA": 6, "AAAA": 28}
 RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 
-
-def build_query(qid: int, name: str, qtype: str) -> bytes:
-    wire = bytearray(struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0))
-    for label in name.rstrip(".").split("."):
-        wire.append(len(label))
-        wire += label.encode("ascii")
-    wire.append(0)
-    wire += struct.pack("!HH", QTYPE[qtype], 1)
-    return bytes(wire)
-
-
-def _skip_name(msg: bytes, off: int) -> int:
-    for _ in range(128):  # bounded: at most 127 labels + pointer
-        n = msg[off]
-        if n == 0:
-            return off + 1
-        if n & 0xC0 == 0xC0:
-            return off + 2
-        off += 1 + n
-    raise ValueError("name too long")
 
 
 @dataclass
@@ -260,15 +232,6 @@ def process_tree(root: int) -> List[int]:
         todo.extend(kids.get(pid, []))
     return out
 
-
-def cpu_ticks(pid: int) -> Optional[int]:
-    """utime+stime of a whole process (all its threads), in clock ticks."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
 
 
 def comm(pid: int) -> str:
@@ -369,40 +332,11 @@ def snapshot_cpu(pids: Sequence[int]) -> Dict[int, int]:
 # Processes
 # ---------------------------------------------------------------------------
 
-def free_port(taken: set) -> int:
-    """A port free for UDP and TCP on 127.0.0.1, below the ephemeral range."""
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randint(20000, 32000)
-        if port in taken:
-            continue
-        socks = []
-        try:
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                s = socket.socket(socket.AF_INET, kind)
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            taken.add(port)
-            return port
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise BenchError("no free loopback port found")
-
 
 def run_tool(cmd: Sequence[str], timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess:
     return subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
-
-def tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return "(no log)"
-    return "\n".join("    " + l for l in text[-lines:]) or "    (empty log)"
 
 
 class Server:
@@ -484,9 +418,6 @@ def _pid_alive(pid: int) -> bool:
 # ---------------------------------------------------------------------------
 # Server set-up
 # ---------------------------------------------------------------------------
-
-def pinned(cmd: List[str], cpu: str) -> List[str]:
-    return ["taskset", "-c", cpu] + cmd
 
 
 def setup_pweb(args, work: Path, devices_file: Path, ports: set) -> Tuple[Server, Dict]:
@@ -905,9 +836,6 @@ def summarise(results: Dict[str, Dict]) -> Dict[str, Dict]:
     return rows
 
 
-def fmt(v, spec: str, none: str = "-") -> str:
-    return none if v is None else format(v, spec)
-
 
 def print_table(rows: Dict[str, Dict], results: Dict[str, Dict], meta: Dict) -> None:
     print()
@@ -1082,7 +1010,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "clients": args.clients, "outstanding": args.outstanding,
             "dnsperf_threads": args.dnsperf_threads or None,
             "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU, "clk_tck": CLK_TCK,
-            "kernel": platform.release(), "cpu_model": _cpu_model(), "cpus": os.cpu_count(),
+            "kernel": platform.release(), "cpu_model": cpu_model(), "cpus": os.cpu_count(),
             "dnsperf_version": _dnsperf_version(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "work_dir": str(work) if args.keep else None,
         }
@@ -1103,15 +1031,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2 if start_failed else 1
     return 0
 
-
-def _cpu_model() -> Optional[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 def _dnsperf_version() -> Optional[str]:

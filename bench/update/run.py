@@ -34,6 +34,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchlib import (QTYPE, BenchError, StartError, _skip_name, build_query,  # noqa: E402
+                      cpu_model, cpu_ticks, fmt, free_port, log, pinned, tail)
+
 sys.dont_write_bytecode = True
 
 HERE = Path(__file__).resolve().parent
@@ -61,21 +65,6 @@ PEER_KEYS = ("bind", "knot")
 PEER_NAMES = {"bind": "BIND 9 nsupdate+TSIG", "knot": "Knot DNS nsupdate+TSIG"}
 
 
-class BenchError(Exception):
-    """A failure that ends one system's run (or the whole benchmark)."""
-
-
-class StartError(BenchError):
-    """A server did not start or did not answer."""
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def pinned(cmd: List[str], cpu: str) -> List[str]:
-    return ["taskset", "-c", cpu] + cmd
-
 
 def percentile(values: Sequence[float], p: float) -> Optional[float]:
     """Nearest-rank percentile."""
@@ -89,29 +78,6 @@ def percentile(values: Sequence[float], p: float) -> Optional[float]:
 # ---------------------------------------------------------------------------
 # A tiny DNS client
 # ---------------------------------------------------------------------------
-
-QTYPE = {"A": 1, "SOA": 6}
-
-
-def build_query(qid: int, name: str, qtype: str) -> bytes:
-    wire = bytearray(struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0))
-    for label in name.rstrip(".").split("."):
-        wire.append(len(label))
-        wire += label.encode("ascii")
-    wire.append(0)
-    wire += struct.pack("!HH", QTYPE[qtype], 1)
-    return bytes(wire)
-
-
-def _skip_name(msg: bytes, off: int) -> int:
-    for _ in range(128):  # bounded: at most 127 labels + pointer
-        n = msg[off]
-        if n == 0:
-            return off + 1
-        if n & 0xC0 == 0xC0:
-            return off + 2
-        off += 1 + n
-    raise ValueError("name too long")
 
 
 def parse_response(msg: bytes, qid: int) -> Tuple[int, List[str], Optional[int]]:
@@ -186,51 +152,12 @@ def dns_once(port: int, name: str, qtype: str, timeout: float = 0.5):
 # Processes, CPU accounting
 # ---------------------------------------------------------------------------
 
-def free_port(taken: set) -> int:
-    """A port free for UDP and TCP on 127.0.0.1, below the ephemeral range."""
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randint(20000, 32000)
-        if port in taken:
-            continue
-        socks = []
-        try:
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                s = socket.socket(socket.AF_INET, kind)
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            taken.add(port)
-            return port
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise BenchError("no free loopback port found")
-
 
 def run_tool(cmd: Sequence[str], timeout: float = TOOL_TIMEOUT, stdin: Optional[str] = None) -> subprocess.CompletedProcess:
     return subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=timeout, input=stdin,
                           stdin=None if stdin is not None else subprocess.DEVNULL)
 
-
-def tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return "(no log)"
-    return "\n".join("    " + l for l in text[-lines:]) or "    (empty log)"
-
-
-def cpu_ticks(pid: int) -> Optional[int]:
-    """utime+stime of a whole process (all its threads), in clock ticks."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])
 
 
 def thread_count(pid: int) -> Optional[int]:
@@ -1026,9 +953,6 @@ def bench_peer(key: str, args, work: Path, ports: set, result: Dict[str, object]
 # Report
 # ---------------------------------------------------------------------------
 
-def fmt(v, spec: str, none: str = "-") -> str:
-    return none if v is None else format(v, spec)
-
 
 def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
     summary: Dict[str, object] = {}
@@ -1240,7 +1164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "rounds": args.rounds, "probe_iterations": args.probe, "bind_updates": args.bind_updates,
             "knot_updates": args.knot_updates, "nsupdate_processes": args.nsupdate_procs,
             "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU, "kernel": platform.release(),
-            "cpus": os.cpu_count(), "cpu_model": _cpu_model(), "wrk_version": _version(["wrk", "--version"]),
+            "cpus": os.cpu_count(), "cpu_model": cpu_model(), "wrk_version": _version(["wrk", "--version"]),
             "nsupdate_version": _version(["nsupdate", "-V"]), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "total_s": round(time.monotonic() - t_start, 1), "work_dir": str(work) if args.keep else None,
         }
@@ -1259,15 +1183,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2 if start_failed else 1
     return 0
 
-
-def _cpu_model() -> Optional[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 if __name__ == "__main__":
