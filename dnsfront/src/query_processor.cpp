@@ -18,10 +18,14 @@ std::size_t response_limit(const Query& q, Transport transport) noexcept {
 namespace {
 
 // Turns a remote outcome into what the answer says; false if it must wait.
-bool settle_remote(LookupResult& r, const Query& q, const RemoteContext& remote) noexcept {
+bool settle_remote(LookupResult& r, const Query& q, const RemoteContext& remote,
+                   CacheUse& cache) noexcept {
   const RemoteAnswer* a = remote.resolved;
   std::uint32_t ttl = a ? a->ttl : 0;
-  if (!a && remote.cache) a = remote.cache->find(r.key_view(), remote.now, ttl);
+  if (!a && remote.cache) {
+    a = remote.cache->find(r.key_view(), remote.now, ttl);
+    cache = a ? CacheUse::hit : CacheUse::miss;
+  }
   if (!a) {
     if (remote.cache) return false;
     r.outcome = Outcome::nxdomain;  // no resolver: the name is not ours to know
@@ -60,7 +64,7 @@ Processed process_query(std::span<const std::uint8_t> query, std::span<std::uint
   LookupResult result;
   if (status == ParseStatus::ok && !(q.edns.present && q.edns.version > 0)) {
     result = authority.lookup(q, snapshot);
-    if (result.outcome == Outcome::remote && !settle_remote(result, q, remote)) {
+    if (result.outcome == Outcome::remote && !settle_remote(result, q, remote, p.cache)) {
       p.pending = true;
       p.pending_key.assign(result.key_view());
       return p;

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cstring>
+
 #include "tcp_listener.hpp"
 #include "udp_listener.hpp"
 #include "worker.hpp"
@@ -17,6 +19,46 @@ Worker::Worker(const Authority& auth, const registrar::SnapshotHolder& holder,
       resolver(remote),
       remote_cache(cfg.remote_cache_entries) {}
 Worker::~Worker() = default;
+
+namespace {
+
+std::string peer_text(const sockaddr* peer, socklen_t size) {
+  if (peer == nullptr) return "-";
+  if (peer->sa_family == AF_INET && size >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(peer);
+    const asio::ip::udp::endpoint ep(asio::ip::address_v4(ntohl(a->sin_addr.s_addr)),
+                                     ntohs(a->sin_port));
+    return ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  if (peer->sa_family == AF_INET6 && size >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(peer);
+    asio::ip::address_v6::bytes_type b;
+    std::memcpy(b.data(), a->sin6_addr.s6_addr, b.size());
+    return "[" + asio::ip::address_v6(b).to_string() + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  return "-";
+}
+
+}  // namespace
+
+void Worker::log_query(std::span<const std::uint8_t> query, const Processed& p, Transport t,
+                       Clock::duration took, const sockaddr* peer, socklen_t peer_size) noexcept {
+  try {
+    QueryLogEntry e;
+    e.tcp = t == Transport::tcp;
+    e.client = peer_text(peer, peer_size);
+    Query q;
+    (void)parse_query(query, q);
+    if (q.has_question) e.qname = name_to_text(q.qname);
+    e.qtype = p.qtype;
+    e.rcode = p.response.size == 0 ? -1 : static_cast<int>(p.response.rcode);
+    e.size = p.response.size;
+    e.latency = std::chrono::duration_cast<std::chrono::nanoseconds>(took);
+    config.query_log(e);
+  } catch (...) {
+    // A log line is not worth a query: drop it.
+  }
+}
 
 bool Worker::await_remote(const std::string& key, Resume resume) {
   if (!resolver || waiting_queries >= config.max_waiting_queries) {
@@ -123,6 +165,10 @@ ServerStats DnsServer::stats() const {
     for (std::size_t i = 0; i < s.rcodes.size(); ++i) {
       s.rcodes[i] += ws.rcodes[i].load(std::memory_order_relaxed);
     }
+    for (std::size_t i = 0; i < s.qtypes.size(); ++i) s.qtypes[i] += ws.qtypes[i].get();
+    s.cache_hits += ws.cache_hits.get();
+    s.cache_misses += ws.cache_misses.get();
+    s.latency += ws.latency.data();
   }
   return s;
 }

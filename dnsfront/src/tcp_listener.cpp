@@ -1,5 +1,6 @@
 #include "tcp_listener.hpp"
 
+#include <cstring>
 #include <deque>
 
 #include "pweb/dns/tcp_framer.hpp"
@@ -26,6 +27,14 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     asio::error_code ignored;
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
     arm_idle_timer();
+    if (worker_.config.query_log) {
+      asio::error_code ec;
+      const auto ep = socket_.remote_endpoint(ec);
+      if (!ec) {
+        std::memcpy(&peer_, ep.data(), ep.size());
+        peer_size_ = static_cast<socklen_t>(ep.size());
+      }
+    }
     read();
   }
 
@@ -65,21 +74,25 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     arm_idle_timer();
     const auto& snapshot = worker_.snapshots.get();
     const RemoteContext remote = worker_.remote_context();
+    const auto started = Worker::Clock::now();
     while (auto msg = framer_.next()) {
       const Processed p = process_query(*msg, worker_.tcp_scratch, Transport::tcp,
                                         worker_.authority, snapshot, remote);
       if (p.pending) {
-        defer(*msg, p.pending_key);
+        worker_.stats.cache_misses.inc();
+        defer(*msg, p.pending_key, started);
         continue;
       }
-      append(p);
+      append(*msg, p, started);
     }
     flush();
     if (pending_.size() + in_flight_.size() < kMaxPendingOutput) read();
   }
 
-  void append(const Processed& p) {
-    worker_.stats.count(p, Transport::tcp);
+  void append(std::span<const std::uint8_t> msg, const Processed& p,
+              Worker::Clock::time_point started) {
+    worker_.finish(msg, p, Transport::tcp, started, peer_size_ ? sockaddr_ptr() : nullptr,
+                   peer_size_);
     if (p.response.size == 0) return;
     const auto& scratch = worker_.tcp_scratch;
     pending_.push_back(static_cast<std::uint8_t>(p.response.size >> 8));
@@ -90,20 +103,23 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
 
   // Another agent's name: answered when the resolver has it, perhaps after
   // later queries on this connection (RFC 7766 allows any order).
-  void defer(std::span<const std::uint8_t> msg, const std::string& key) {
+  void defer(std::span<const std::uint8_t> msg, const std::string& key,
+             Worker::Clock::time_point started) {
     std::vector<std::uint8_t> copy(msg.begin(), msg.end());
-    const bool queued = worker_.await_remote(
-        key, [self = shared_from_this(), copy = std::move(copy)](const RemoteAnswer& answer) {
-          --self->awaiting_;
-          if (self->closed_) return;
-          RemoteContext remote = self->worker_.remote_context();
-          remote.resolved = &answer;
-          self->append(process_query(copy, self->worker_.tcp_scratch, Transport::tcp,
-                                     self->worker_.authority, self->worker_.snapshots.get(),
-                                     remote));
-          self->flush();
-          if (self->close_after_writes_ && !self->writing_ && self->awaiting_ == 0) self->close();
-        });
+    const bool queued = worker_.await_remote(key, [self = shared_from_this(),
+                                                   copy = std::move(copy),
+                                                   started](const RemoteAnswer& answer) {
+      --self->awaiting_;
+      if (self->closed_) return;
+      RemoteContext remote = self->worker_.remote_context();
+      remote.resolved = &answer;
+      self->append(copy,
+                   process_query(copy, self->worker_.tcp_scratch, Transport::tcp,
+                                 self->worker_.authority, self->worker_.snapshots.get(), remote),
+                   started);
+      self->flush();
+      if (self->close_after_writes_ && !self->writing_ && self->awaiting_ == 0) self->close();
+    });
     if (queued) {
       ++awaiting_;
     } else {
@@ -152,6 +168,12 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   bool close_after_writes_ = false;
   bool closed_ = false;
   std::size_t awaiting_ = 0;  // queries waiting for another agent's answer
+  // The client's address, kept only for the query log.
+  sockaddr_storage peer_{};
+  socklen_t peer_size_ = 0;
+  [[nodiscard]] const sockaddr* sockaddr_ptr() const noexcept {
+    return reinterpret_cast<const sockaddr*>(&peer_);
+  }
 };
 
 }  // namespace

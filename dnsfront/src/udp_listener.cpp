@@ -50,6 +50,8 @@ void UdpListener::drain() {
     }
     const int received = recvmmsg(fd, in_msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (received <= 0) return;  // EAGAIN, or an error the next wakeup will see again
+    const auto started = Worker::Clock::now();
+    const bool logging = static_cast<bool>(worker_.config.query_log);
 
     const auto& snapshot = worker_.snapshots.get();
     const RemoteContext remote = worker_.remote_context();
@@ -68,10 +70,17 @@ void UdpListener::drain() {
       const Processed p =
           process_query(query, out, Transport::udp, worker_.authority, snapshot, remote);
       if (p.pending) {
-        defer(query, peers_[static_cast<std::size_t>(i)], in.msg_hdr.msg_namelen, p.pending_key);
+        worker_.stats.cache_misses.inc();
+        defer(query, peers_[static_cast<std::size_t>(i)], in.msg_hdr.msg_namelen, p.pending_key,
+              started);
         continue;
       }
       worker_.stats.count(p, Transport::udp);
+      if (logging) {
+        worker_.log_query(query, p, Transport::udp, Worker::Clock::now() - started,
+                          static_cast<const sockaddr*>(in.msg_hdr.msg_name),
+                          in.msg_hdr.msg_namelen);
+      }
       if (p.response.size == 0) continue;
       out_iov_[replies] = {out.data(), p.response.size};
       auto& h = out_msgs_[replies].msg_hdr;
@@ -92,6 +101,8 @@ void UdpListener::drain() {
       }
       sent += static_cast<unsigned>(n);
     }
+    // One clock read per batch: every answer in it took at most this long.
+    if (replies > 0) worker_.stats.latency.observe(Worker::Clock::now() - started, replies);
     if (static_cast<std::size_t>(received) < kBatch) return;
   }
 }
@@ -101,10 +112,11 @@ void UdpListener::drain() {
 namespace pweb::dns {
 
 void UdpListener::defer(std::span<const std::uint8_t> query, const sockaddr_storage& peer,
-                        socklen_t peer_size, const std::string& key) {
+                        socklen_t peer_size, const std::string& key,
+                        Worker::Clock::time_point started) {
   std::vector<std::uint8_t> copy(query.begin(), query.end());
   const bool queued = worker_.await_remote(
-      key, [this, copy = std::move(copy), peer, peer_size](const RemoteAnswer& answer) {
+      key, [this, copy = std::move(copy), peer, peer_size, started](const RemoteAnswer& answer) {
         if (!socket_.is_open()) return;
         RemoteContext remote = worker_.remote_context();
         remote.resolved = &answer;
@@ -112,7 +124,8 @@ void UdpListener::defer(std::span<const std::uint8_t> query, const sockaddr_stor
         const Processed p =
             process_query(copy, std::span(out.data(), kServerUdpPayload), Transport::udp,
                           worker_.authority, worker_.snapshots.get(), remote);
-        worker_.stats.count(p, Transport::udp);
+        worker_.finish(copy, p, Transport::udp, started, reinterpret_cast<const sockaddr*>(&peer),
+                       peer_size);
         if (p.response.size == 0) return;
         // Best effort, as every UDP answer: a full buffer drops it, the client retries.
         (void)::sendto(socket_.native_handle(), out.data(), p.response.size, MSG_DONTWAIT,

@@ -28,7 +28,7 @@ class UdpListener {
   void drain();
   // Answers `query` once the resolver has `key` (another agent's device).
   void defer(std::span<const std::uint8_t> query, const sockaddr_storage& peer, socklen_t peer_size,
-             const std::string& key);
+             const std::string& key, Worker::Clock::time_point started);
 
   Worker& worker_;
   asio::ip::udp::socket socket_;

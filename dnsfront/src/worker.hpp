@@ -2,8 +2,10 @@
 // Private to dnsfront: one DNS worker thread's state.
 #include <asio.hpp>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -25,12 +27,19 @@ struct alignas(64) WorkerStats {
   std::atomic<std::uint64_t> remote_lookups{0};   // names sent to the resolver
   std::atomic<std::uint64_t> remote_waits{0};     // queries that waited for one
   std::atomic<std::uint64_t> remote_overflow{0};  // dropped: too many waiting
+  std::array<metrics::LocalCounter, kQtypeNames.size()> qtypes{};
+  metrics::LocalCounter cache_hits;
+  metrics::LocalCounter cache_misses;
+  metrics::LocalHistogram latency;
 
   static void bump(std::atomic<std::uint64_t>& c) noexcept {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   void count(const Processed& p, Transport t) noexcept {
     bump(t == Transport::udp ? udp_queries : tcp_queries);
+    qtypes[qtype_index(p.qtype)].inc();
+    if (p.cache == CacheUse::hit) cache_hits.inc();
+    if (p.cache == CacheUse::miss) cache_misses.inc();
     if (p.response.size == 0) {
       bump(dropped);
       return;
@@ -71,6 +80,18 @@ struct Worker {
   // Runs `resume` with the answer for `key` once the resolver has it (one
   // lookup per key however many wait). False, and nothing queued, when full.
   bool await_remote(const std::string& key, Resume resume);
+
+  using Clock = std::chrono::steady_clock;
+  // Counts one query answered (or dropped) `started` ago, and logs it if asked to.
+  void finish(std::span<const std::uint8_t> query, const Processed& p, Transport t,
+              Clock::time_point started, const sockaddr* peer, socklen_t peer_size) noexcept {
+    stats.count(p, t);
+    const auto took = Clock::now() - started;
+    if (p.response.size != 0) stats.latency.observe(took);
+    if (config.query_log) log_query(query, p, t, took, peer, peer_size);
+  }
+  void log_query(std::span<const std::uint8_t> query, const Processed& p, Transport t,
+                 Clock::duration took, const sockaddr* peer, socklen_t peer_size) noexcept;
   [[nodiscard]] RemoteContext remote_context() const noexcept {
     return {resolver ? &remote_cache : nullptr, nullptr, RemoteCache::Clock::now()};
   }

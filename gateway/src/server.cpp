@@ -7,6 +7,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "pweb/metrics.hpp"
+
 namespace pweb::gateway {
 namespace {
 
@@ -18,6 +20,9 @@ struct Shared {
   Resolve resolve;
   std::atomic<std::uint64_t> queries{0};
   std::size_t connections = 0;  // server thread only
+  // Replies sent, written on the server thread only.
+  metrics::LocalCounter found, failed;
+  metrics::LocalCounter connections_accepted;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -25,6 +30,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(asio::io_context& io, asio::ip::tcp::socket socket, Shared& shared)
       : io_(io), socket_(std::move(socket)), shared_(shared), handshake_timer_(io) {
     ++shared_.connections;
+    shared_.connections_accepted.inc();
   }
   ~Connection() { --shared_.connections; }
 
@@ -121,6 +127,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (it == outstanding_.end() || closed_) return;  // answered already (deadline or resolver)
     if (it->second) it->second->cancel();
     outstanding_.erase(it);
+    (r.success ? shared_.found : shared_.failed).inc();
     encode(out_, r);
     flush();
   }
@@ -226,6 +233,15 @@ void GatewayServer::stop() {
 
 std::uint16_t GatewayServer::port() const noexcept {
   return impl_->acceptor.local_endpoint().port();
+}
+
+ServerStats GatewayServer::stats() const noexcept {
+  ServerStats s;
+  s.queries = impl_->shared.queries.load(std::memory_order_relaxed);
+  s.found = impl_->shared.found.get();
+  s.failed = impl_->shared.failed.get();
+  s.connections = impl_->shared.connections_accepted.get();
+  return s;
 }
 
 std::uint64_t GatewayServer::queries() const noexcept {

@@ -11,6 +11,7 @@
 
 #include "dht_link.hpp"
 #include "directory_service.hpp"
+#include "metrics_page.hpp"
 #include "pweb/dns/authority.hpp"
 #include "pweb/dns/server.hpp"
 #include "pweb/gateway/server.hpp"
@@ -54,38 +55,39 @@ std::vector<dns::NameServerAddress> name_servers_of(const std::vector<HostPort>&
 
 class NodeStatus final : public rest::StatusService {
  public:
-  NodeStatus(const NodeConfig& cfg, const registrar::SnapshotHolder& snaps,
-             const dns::DnsServer*& dns, const registrar::RegistrationService* registration)
-      : cfg_(cfg), snaps_(snaps), dns_(dns), registration_(registration), started_(unix_now()) {}
+  NodeStatus(const NodeConfig& cfg, MetricsSources sources, rest::StatusInfo fixed)
+      : cfg_(cfg), src_(std::move(sources)), fixed_(std::move(fixed)) {}
 
   rest::StatusInfo status() const override {
-    rest::StatusInfo s;
+    rest::StatusInfo s = fixed_;
     s.version = kVersion;
     s.label = cfg_.label;
     s.zones = cfg_.suffix;
-    const auto snap = snaps_.current();
+    s.mode = src_.mode;
+    s.started = src_.started;
+    const auto snap = src_.snapshots->current();
     s.devices = snap->device_count();
     s.serial = snap->serial();
-    s.started = started_;
-    if (dns_) {
-      const auto st = dns_->stats();
+    if (src_.dns) {
+      const auto st = src_.dns->stats();
       s.dns_udp_queries = st.udp_queries;
       s.dns_tcp_queries = st.tcp_queries;
     }
-    if (registration_) {
-      const auto rs = registration_->stats();
+    if (src_.registration) {
+      const auto rs = src_.registration->stats();
       s.commits = rs.commits;
       s.changes = rs.changes;
     }
+    if (src_.directory) s.peers = src_.directory->good_nodes();
     return s;
   }
 
+  std::string metrics_text() const override { return render_metrics(src_); }
+
  private:
   const NodeConfig& cfg_;
-  const registrar::SnapshotHolder& snaps_;
-  const dns::DnsServer*& dns_;
-  const registrar::RegistrationService* registration_;
-  std::int64_t started_;
+  MetricsSources src_;
+  rest::StatusInfo fixed_;  // what does not change while the node runs
 };
 
 }  // namespace
@@ -212,6 +214,14 @@ int run_node(const NodeConfig& cfg) {
   for (const auto& l : dns_listen) server_cfg.listen.push_back({l.host, l.port});
   server_cfg.threads =
       cfg.threads != 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+  if (cfg.query_log) {
+    server_cfg.query_log = [](const dns::QueryLogEntry& e) {
+      spdlog::info("event=query client={} proto={} qname={} qtype={} rcode={} size={} us={}",
+                   e.client, e.tcp ? "tcp" : "udp", e.qname.empty() ? "-" : e.qname, e.qtype,
+                   e.rcode, e.size,
+                   std::chrono::duration_cast<std::chrono::microseconds>(e.latency).count());
+    };
+  }
   dns::DnsServer dns_server(server_cfg, authority, *snapshots, &resolver);
 
   // Agents answer other agents and standalone gateways; a gateway answers no one.
@@ -225,6 +235,7 @@ int run_node(const NodeConfig& cfg) {
   }
 
   // Claim the label before serving anything: a label held by another key stops us here.
+  std::vector<std::string> published_addresses;
   if (directory && !cfg.label.empty()) {
     const auto record =
         own_record(cfg, gateway_server->port(), http_listen.port, dns_listen.front().port);
@@ -235,14 +246,31 @@ int run_node(const NodeConfig& cfg) {
       directory->stop();
       return 3;
     }
+    published_addresses = record.ipv4;
+    published_addresses.insert(published_addresses.end(), record.ipv6.begin(), record.ipv6.end());
     spdlog::info("event=agent_published label={} addresses={} gateway_port={}", cfg.label,
                  fmt::join(record.ipv4.empty() ? record.ipv6 : record.ipv4, ","),
                  record.gateway_port);
   }
 
   NodeDirectory directory_service(resolver, directory.get(), cfg.suffix, timeout);
-  const dns::DnsServer* dns_for_status = &dns_server;
-  NodeStatus status(cfg, *snapshots, dns_for_status, registration.get());
+  MetricsSources sources;
+  sources.version = kVersion;
+  sources.label = cfg.label;
+  sources.mode = gateway_mode ? "gateway" : "agent";
+  sources.started = unix_now();
+  sources.snapshots = snapshots.get();
+  sources.dns = &dns_server;
+  sources.resolver = &resolver;
+  sources.gateway = gateway_server.get();
+  sources.directory = directory.get();
+  sources.registration = registration.get();
+  rest::StatusInfo fixed;
+  fixed.addresses = published_addresses;
+  fixed.dns_port = dns_listen.front().port;
+  fixed.http_port = http_listen.port;
+  fixed.gateway_port = gateway_server ? gateway_server->port() : 0;
+  NodeStatus status(cfg, std::move(sources), std::move(fixed));
   rest::HttpServer http(status, registration.get(), &directory_service);
   http.start(http_listen.host, http_listen.port);
   dns_server.start();

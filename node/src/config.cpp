@@ -51,9 +51,13 @@ const CLI::Validator kLabel(
 }  // namespace
 
 void add_node_options(CLI::App& app, NodeConfig& cfg) {
-  app.set_config("--config", "", "Read options from a TOML/INI file (same names as the options)");
-  app.add_option("--label", cfg.label,
-                 "This Home Agent's label (e.g. uw); none with --home-agent = gateway mode")
+  // A misspelt key in the file is an error, not a silently ignored setting.
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  app.set_config("--config", "",
+                 "Read options from a TOML/INI file (same names as the options; default: none)");
+  app.add_option(
+         "--label", cfg.label,
+         "This Home Agent's label (e.g. uw); none with --home-agent = gateway mode (default: none)")
       ->check(kLabel);
   app.add_option("--data-dir", cfg.data_dir, "Directory for the device store and identity")
       ->capture_default_str();
@@ -72,7 +76,8 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
                  "RSA size of the DHT identity, when it is first made in --data-dir")
       ->check(CLI::Range(1024u, 8192u))
       ->capture_default_str();
-  app.add_option("--bootstrap", cfg.bootstrap, "DHT nodes to join, host:port,...")
+  app.add_option("--bootstrap", cfg.bootstrap,
+                 "DHT nodes to join, host:port,... (default: none, a new DHT)")
       ->delimiter(',')
       ->check(kHostPort);
   app.add_option("--network-id", cfg.network_id,
@@ -90,11 +95,14 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
       ->check(CLI::Range(0u, 256u))
       ->capture_default_str();
   app.add_option("--home-agent", cfg.home_agent,
-                 "Gateway mode: agents to forward to, host:port,...")
+                 "Gateway mode: agents to forward to, host:port,... (default: none, an agent)")
       ->delimiter(',')
       ->check(kHostPort);
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.add_flag("--query-log", cfg.query_log,
+               "Log every DNS query (event=query; costs throughput; default: off)")
       ->capture_default_str();
 }
 

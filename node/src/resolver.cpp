@@ -149,8 +149,15 @@ struct Resolver::Impl {
     if (a.looking) return;
     a.looking = true;
     bump(stats_agent_lookups);
-    lookup(label, [this, label](AgentLookupResult result) {
-      asio::post(io, [this, label, result = std::move(result)] { on_agent(label, result); });
+    lookup(label, [this, label, started = Clock::now()](AgentLookupResult result) {
+      asio::post(io, [this, label, started, result = std::move(result)] {
+        agent_lookup_latency.observe(Clock::now() - started);
+        (result.record   ? agent_lookup_found
+         : result.failed ? agent_lookup_failed
+                         : agent_lookup_absent)
+            .inc();
+        on_agent(label, result);
+      });
     });
   }
 
@@ -198,7 +205,9 @@ struct Resolver::Impl {
       client = gateway::GatewayClient::create(io, host, record.gateway_port, client_config);
     }
     bump(stats_agent_queries);
-    client->query(key, [this, key, label, where](std::optional<gateway::Reply> reply) {
+    client->query(key, [this, key, label, where,
+                        started = Clock::now()](std::optional<gateway::Reply> reply) {
+      count_agent_reply(reply, started);
       if (!reply) {
         // Perhaps it moved: look its record up again next time.
         agents.erase(label);
@@ -226,7 +235,9 @@ struct Resolver::Impl {
     next_home = pick + 1;
     const std::string where = home_names[pick];
     bump(stats_agent_queries);
-    home[pick]->query(key, [this, key, attempt, where](std::optional<gateway::Reply> reply) {
+    home[pick]->query(key, [this, key, attempt, where,
+                            started = Clock::now()](std::optional<gateway::Reply> reply) {
+      count_agent_reply(reply, started);
       if (reply) return finish(key, from_reply(*reply, where), true);
       if (attempt + 1 < home.size()) return ask_home(key, attempt + 1);
       finish(key,
@@ -234,6 +245,11 @@ struct Resolver::Impl {
                   "no home agent answered"),
              true);
     });
+  }
+
+  void count_agent_reply(const std::optional<gateway::Reply>& reply, Clock::time_point started) {
+    agent_query_latency.observe(Clock::now() - started);
+    (!reply ? agent_query_failed : reply->success ? agent_query_found : agent_query_absent).inc();
   }
 
   Resolution from_reply(const gateway::Reply& reply, const std::string& where) const {
@@ -296,6 +312,10 @@ struct Resolver::Impl {
   std::atomic<std::uint64_t> stats_found{0}, stats_nxdomain{0}, stats_servfail{0},
       stats_timeouts{0};
   std::atomic<std::uint64_t> stats_agent_lookups{0}, stats_agent_queries{0};
+  // Written on the resolver's thread only.
+  metrics::LocalHistogram agent_lookup_latency, agent_query_latency;
+  metrics::LocalCounter agent_lookup_found, agent_lookup_absent, agent_lookup_failed;
+  metrics::LocalCounter agent_query_found, agent_query_absent, agent_query_failed;
 };
 
 Resolver::Resolver(ResolverConfig config, const registrar::SnapshotHolder& snapshots,
@@ -352,6 +372,14 @@ ResolverStats Resolver::stats() const noexcept {
   s.timeouts = get(i.stats_timeouts);
   s.agent_lookups = get(i.stats_agent_lookups);
   s.agent_queries = get(i.stats_agent_queries);
+  s.agent_lookup_latency = i.agent_lookup_latency.data();
+  s.agent_query_latency = i.agent_query_latency.data();
+  s.agent_lookup_found = i.agent_lookup_found.get();
+  s.agent_lookup_absent = i.agent_lookup_absent.get();
+  s.agent_lookup_failed = i.agent_lookup_failed.get();
+  s.agent_query_found = i.agent_query_found.get();
+  s.agent_query_absent = i.agent_query_absent.get();
+  s.agent_query_failed = i.agent_query_failed.get();
   return s;
 }
 

@@ -19,6 +19,46 @@ RegistrationService::RegistrationService(std::string label, const std::filesyste
       registrar_(data_dir, snapshots, initial),
       dyndns_(label_, registrar_) {}
 
+namespace {
+
+std::size_t update_result_index(std::string_view code) {
+  for (std::size_t i = 0; i < kUpdateResults.size(); ++i) {
+    if (code == kUpdateResults[i]) return i;
+  }
+  return kUpdateResults.size() - 1;  // not a DynDNS2 code: the line explains a bad request
+}
+
+}  // namespace
+
+NicUpdateAnswer RegistrationService::nic_update(const std::string& user,
+                                                const NicUpdateRequest& req) {
+  auto answer = dyndns_.update(user, req);
+  if (answer.bad_request) {
+    update_counts_[kUpdateResults.size() - 1].inc();
+    return answer;
+  }
+  std::string_view rest = answer.body;
+  while (!rest.empty()) {
+    const auto eol = rest.find('\n');
+    const auto line = rest.substr(0, eol);
+    update_counts_[update_result_index(line.substr(0, line.find(' ')))].inc();
+    if (eol == std::string_view::npos) break;
+    rest.remove_prefix(eol + 1);
+  }
+  return answer;
+}
+
+void RegistrationService::count_refused_update(AuthResult why) noexcept {
+  if (why == AuthResult::bad) update_counts_[update_result_index("badauth")].inc();
+  if (why == AuthResult::throttled) update_counts_[update_result_index("abuse")].inc();
+}
+
+UpdateCounts RegistrationService::update_counts() const noexcept {
+  UpdateCounts c{};
+  for (std::size_t i = 0; i < c.size(); ++i) c[i] = update_counts_[i].get();
+  return c;
+}
+
 std::optional<DeviceRecord> RegistrationService::get(const std::string& name) {
   return reader_.lock()->get(name);
 }

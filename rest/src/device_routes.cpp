@@ -58,7 +58,7 @@ void list_devices(registrar::RegistrationService& service, const httplib::Reques
   }
   json list = json::array();
   for (const auto& d : devices) list.push_back(to_json(d));
-  send_json(res, 200, {{"devices", list}, {"next_cursor", next}});
+  send_json_cached(req, res, {{"devices", list}, {"next_cursor", next}});
 }
 
 // Authenticates the caller as the owner of `name`; answers and returns nullopt if not.

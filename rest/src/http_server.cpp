@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <array>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -9,6 +10,7 @@
 #include "directory_routes.hpp"
 #include "http_util.hpp"
 #include "nic_routes.hpp"
+#include "pweb/metrics.hpp"
 
 namespace pweb::rest {
 namespace {
@@ -25,14 +27,35 @@ nlohmann::json to_json(const StatusInfo& s) {
           {"serial", s.serial},
           {"started", s.started},
           {"dns", {{"udp_queries", s.dns_udp_queries}, {"tcp_queries", s.dns_tcp_queries}}},
-          {"store", {{"commits", s.commits}, {"changes", s.changes}}}};
+          {"store", {{"commits", s.commits}, {"changes", s.changes}}},
+          {"mode", s.mode},
+          {"addresses", s.addresses},
+          {"ports", {{"dns", s.dns_port}, {"http", s.http_port}, {"gateway", s.gateway_port}}},
+          {"peers", s.peers}};
 }
+
+// HTTP responses by status class, counted as each request ends.
+struct HttpCounters {
+  std::array<metrics::SharedCounter, 5> by_class{};  // 1xx..5xx
+
+  void count(int status) noexcept {
+    if (status >= 100 && status < 600) by_class[static_cast<std::size_t>(status / 100 - 1)].inc();
+  }
+  void write(metrics::TextWriter& w) const {
+    static constexpr std::array<const char*, 5> kClasses = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+    w.family("pweb_http_requests_total", "counter", "HTTP requests answered, by status class");
+    for (std::size_t i = 0; i < by_class.size(); ++i) {
+      w.sample("pweb_http_requests_total", {{"code", kClasses[i]}}, by_class[i].get());
+    }
+  }
+};
 
 }  // namespace
 
 struct HttpServer::Impl {
   explicit Impl(const StatusService& s) : status(s) {}
   const StatusService& status;
+  HttpCounters counters;
   httplib::Server server;
   std::thread thread;
 };
@@ -49,6 +72,16 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
   srv.set_write_timeout(10, 0);
   srv.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, to_json(impl_->status.status()));
+  });
+  srv.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    metrics::TextWriter http;
+    impl_->counters.write(http);
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(impl_->status.metrics_text() + http.text(),
+                    "text/plain; version=0.0.4; charset=utf-8");
+  });
+  srv.set_logger([this](const httplib::Request&, const httplib::Response& res) {
+    impl_->counters.count(res.status);
   });
   if (registration) {
     register_nic_routes(srv, *registration);

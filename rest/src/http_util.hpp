@@ -12,6 +12,10 @@ inline constexpr std::size_t kMaxBody = 64 * 1024;
 
 void send_json(httplib::Response& res, int status, const nlohmann::json& body);
 void send_error(httplib::Response& res, int status, const std::string& message);
+// A 200 JSON answer with a strong ETag of its body; 304 and no body when the
+// request's If-None-Match already names that tag (or is "*").
+void send_json_cached(const httplib::Request& req, httplib::Response& res,
+                      const nlohmann::json& body);
 
 struct Credentials {
   std::string user;

@@ -28,7 +28,9 @@ void register_nic_routes(httplib::Server& srv, registrar::RegistrationService& s
       return;
     }
     const std::string user = registrar::to_lower(creds->user);
-    switch (service.authenticate(user, creds->password, req.remote_addr)) {
+    const auto auth = service.authenticate(user, creds->password, req.remote_addr);
+    service.count_refused_update(auth);
+    switch (auth) {
       case registrar::AuthResult::bad:
         plain(res, 200, "badauth\n");
         return;

@@ -368,3 +368,31 @@ def test_listing_omits_deleted(registrar_factory):
         assert r.status().get("devices") == 2, r.status()
     finally:
         r.stop()
+
+
+def test_listing_etag_revalidates(registrar_factory):
+    """Crawlers revalidate with If-None-Match: 304 and no body while nothing
+    changed; any change (here one address) gives a new tag and the new page."""
+    r = registrar_factory.start("etag")
+    try:
+        assert r.put_device("alice", "tv.alice.uw", {"ipv4": "198.51.100.7"}).status == 201
+        first = r.get("/api/v1/devices")
+        assert first.status == 200, first
+        tag = first.headers.get("etag")
+        assert tag and tag.startswith('"') and tag.endswith('"') and len(tag) > 10, first.headers
+        same = r.get("/api/v1/devices", headers={"If-None-Match": tag})
+        assert same.status == 304, same
+        assert same.body == b"", f"a 304 carries no body: {same.body!r}"
+        assert same.headers.get("etag") == tag
+        # Lists and weak tags match too (RFC 9110 weak comparison); other tags do not.
+        assert r.get("/api/v1/devices",
+                     headers={"If-None-Match": f'"x", W/{tag}'}).status == 304
+        assert r.get("/api/v1/devices", headers={"If-None-Match": "*"}).status == 304
+        assert r.get("/api/v1/devices", headers={"If-None-Match": '"other"'}).status == 200
+        assert r.put_device("alice", "tv.alice.uw", {"ipv4": "198.51.100.8"}).status == 200
+        changed = r.get("/api/v1/devices", headers={"If-None-Match": tag})
+        assert changed.status == 200, changed
+        assert changed.headers.get("etag") not in (None, tag)
+        assert changed.json()["devices"][0]["ipv4"] == "198.51.100.8"
+    finally:
+        r.stop()

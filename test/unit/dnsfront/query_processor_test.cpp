@@ -276,6 +276,22 @@ TEST_F(RemoteNames, CacheMissAsksTheResolverWithTheLowercaseKey) {
   EXPECT_TRUE(p.pending);
   EXPECT_EQ(p.pending_key, "laptop.bob.mit");
   EXPECT_EQ(p.response.size, 0u);
+  EXPECT_EQ(p.cache, CacheUse::miss);
+}
+
+TEST_F(RemoteNames, CacheUseIsReportedForTheMetrics) {
+  QuerySpec spec;
+  spec.name = "laptop.bob.mit.dht.";
+  RemoteAnswer a;
+  a.status = RemoteAnswer::Status::nxdomain;
+  a.ttl = 30;
+  const auto now = RemoteCache::Clock::now();
+  cache_.insert("laptop.bob.mit", a, now);
+  EXPECT_EQ(process(spec, RemoteContext{&cache_, nullptr, now}).cache, CacheUse::hit);
+  // An answer handed in by the resolver did not come from the cache; own names never touch it.
+  EXPECT_EQ(process(spec, RemoteContext{&cache_, &a, now}).cache, CacheUse::none);
+  spec.name = "tablet.alice.uw.dht.";
+  EXPECT_EQ(process(spec, RemoteContext{&cache_, nullptr, now}).cache, CacheUse::none);
 }
 
 TEST_F(RemoteNames, OwnAgentAndImportedAgentsStayLocal) {

@@ -100,6 +100,11 @@ TEST_F(GatewayServerTest, PipelinedQueriesAnsweredWithTheirSerials) {
   EXPECT_FALSE(replies[3].success);
   EXPECT_FALSE(replies[4].success);  // the deadline answered for the silent resolver
   EXPECT_EQ(server_->queries(), 4u);
+  const auto st = server_->stats();
+  EXPECT_EQ(st.queries, 4u);
+  EXPECT_EQ(st.found, 2u);
+  EXPECT_EQ(st.failed, 2u);
+  EXPECT_EQ(st.connections, 1u);
 }
 
 TEST_F(GatewayServerTest, GarbageClosesTheConnectionServerLivesOn) {

@@ -89,6 +89,99 @@ TEST(NodeOptions, ConfigFile) {
   EXPECT_EQ(p.cfg.dns_listen.size(), 2u);
 }
 
+TEST(NodeOptions, ConfigFileTypoIsAnErrorNamingTheKey) {
+  const std::string path = "/tmp/pweb-config-typo.toml";
+  std::ofstream(path) << "labl = \"uw\"\n";
+  const auto p = parse({"--config", path});
+  std::remove(path.c_str());
+  EXPECT_NE(p.error.find("labl"), std::string::npos) << p.error;
+}
+
+// --help is the operator's reference: every option is there with its default.
+TEST(NodeOptions, HelpListsEveryOptionWithItsDefault) {
+  CLI::App app("pweb-node");
+  NodeConfig cfg;
+  add_node_options(app, cfg);
+  const std::string help = app.help();
+  std::size_t checked = 0;
+  for (const CLI::Option* o : app.get_options()) {
+    const std::string name = o->get_name(false, false);
+    if (name == "--help") continue;
+    EXPECT_NE(help.find(name), std::string::npos) << name << " missing from --help";
+    const bool shows_default =
+        !o->get_default_str().empty() && help.find("=" + o->get_default_str()) != std::string::npos;
+    EXPECT_TRUE(shows_default || o->get_description().find("default: ") != std::string::npos)
+        << name << " shows no default in --help:\n"
+        << help;
+    ++checked;
+  }
+  EXPECT_GE(checked, 17u);
+}
+
+// A file written from one configuration reads back as the same configuration.
+TEST(NodeOptions, ConfigFileCarriesEveryOption) {
+  const std::vector<std::string> args = {"--label",
+                                         "mit",
+                                         "--data-dir",
+                                         "/var/lib/x",
+                                         "--dns-listen",
+                                         "0.0.0.0:53",
+                                         "--http-listen",
+                                         "0.0.0.0:80",
+                                         "--gateway-listen",
+                                         "[::]:4451",
+                                         "--dht-port",
+                                         "4000",
+                                         "--identity-bits",
+                                         "2048",
+                                         "--bootstrap",
+                                         "a:1,b:2",
+                                         "--network-id",
+                                         "77",
+                                         "--suffix",
+                                         "x.",
+                                         "--ttl",
+                                         "5",
+                                         "--timeout",
+                                         "0.5",
+                                         "--threads",
+                                         "3",
+                                         "--log-level",
+                                         "debug",
+                                         "--query-log"};
+  const auto set = parse(args);
+  ASSERT_TRUE(set.error.empty()) << set.error;
+  // The same command line, written out as a config file by CLI11 itself.
+  CLI::App writer("pweb-node");
+  NodeConfig ignored;
+  add_node_options(writer, ignored);
+  std::vector<const char*> argv{"pweb-node"};
+  for (const auto& arg : args) argv.push_back(arg.c_str());
+  writer.parse(static_cast<int>(argv.size()), argv.data());
+  const std::string path = "/tmp/pweb-config-roundtrip.toml";
+  std::ofstream(path) << writer.config_to_str(false, false);
+  const auto back = parse({"--config", path});
+  std::remove(path.c_str());
+  ASSERT_TRUE(back.error.empty()) << back.error;
+  const NodeConfig& a = set.cfg;
+  const NodeConfig& b = back.cfg;
+  EXPECT_EQ(a.label, b.label);
+  EXPECT_EQ(a.data_dir, b.data_dir);
+  EXPECT_EQ(a.dns_listen, b.dns_listen);
+  EXPECT_EQ(a.http_listen, b.http_listen);
+  EXPECT_EQ(a.gateway_listen, b.gateway_listen);
+  EXPECT_EQ(a.dht_port, b.dht_port);
+  EXPECT_EQ(a.identity_bits, b.identity_bits);
+  EXPECT_EQ(a.bootstrap, b.bootstrap);
+  EXPECT_EQ(a.network_id, b.network_id);
+  EXPECT_EQ(a.suffix, b.suffix);
+  EXPECT_EQ(a.ttl, b.ttl);
+  EXPECT_DOUBLE_EQ(a.timeout, b.timeout);
+  EXPECT_EQ(a.threads, b.threads);
+  EXPECT_EQ(a.log_level, b.log_level);
+  EXPECT_EQ(a.query_log, b.query_log);
+}
+
 TEST(Validate, CrossFieldRules) {
   NodeConfig cfg;
   EXPECT_FALSE(validate(cfg));

@@ -49,5 +49,39 @@ TEST(RegistrationService, ListsPagesInNameOrderAndSince) {
   EXPECT_FALSE(svc.get("nope.alice.uw"));
 }
 
+std::uint64_t count_of(const UpdateCounts& c, std::string_view code) {
+  for (std::size_t i = 0; i < kUpdateResults.size(); ++i) {
+    if (code == kUpdateResults[i]) return c[i];
+  }
+  ADD_FAILURE() << "no update result " << code;
+  return 0;
+}
+
+TEST(RegistrationService, CountsEveryUpdateAnswerLineByCode) {
+  testutil::TempDir dir;
+  SnapshotHolder holder(Snapshot::build({}, 1));
+  RegistrationService svc("uw", dir.path(), holder, {});
+  NicUpdateRequest req;
+  req.hostname = "a.alice.uw,b.alice.uw,c.bob.uw,not_a_name";
+  req.myip = "192.0.2.1";
+  EXPECT_EQ(svc.nic_update("alice", req).body, "good 192.0.2.1\ngood 192.0.2.1\nnohost\nnotfqdn\n");
+  req.hostname = "a.alice.uw";
+  EXPECT_EQ(svc.nic_update("alice", req).body, "nochg 192.0.2.1\n");
+  req.myip = "not-an-address";
+  EXPECT_TRUE(svc.nic_update("alice", req).bad_request);
+  svc.count_refused_update(AuthResult::bad);
+  svc.count_refused_update(AuthResult::throttled);
+  svc.count_refused_update(AuthResult::ok);  // not a refusal: not counted
+  const auto c = svc.update_counts();
+  EXPECT_EQ(count_of(c, "good"), 2u);
+  EXPECT_EQ(count_of(c, "nochg"), 1u);
+  EXPECT_EQ(count_of(c, "nohost"), 1u);
+  EXPECT_EQ(count_of(c, "notfqdn"), 1u);
+  EXPECT_EQ(count_of(c, "badrequest"), 1u);
+  EXPECT_EQ(count_of(c, "badauth"), 1u);
+  EXPECT_EQ(count_of(c, "abuse"), 1u);
+  EXPECT_EQ(count_of(c, "dnserr"), 0u);
+}
+
 }  // namespace
 }  // namespace pweb::registrar

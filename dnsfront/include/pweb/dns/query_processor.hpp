@@ -14,9 +14,13 @@ namespace pweb::dns {
 
 enum class Transport : std::uint8_t { udp, tcp };
 
+// Whether the answer cache for other agents' names was consulted, and how it went.
+enum class CacheUse : std::uint8_t { none, hit, miss };
+
 struct Processed {
   Response response;
   std::uint16_t qtype = 0;
+  CacheUse cache = CacheUse::none;
   // Another agent's device not in the remote cache: nothing was written; ask the
   // resolver for `pending_key`, then process the query again with its answer.
   bool pending = false;

@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "pweb/dns/authority.hpp"
 #include "pweb/dns/remote.hpp"
+#include "pweb/metrics.hpp"
 #include "pweb/registrar/snapshot.hpp"
 
 namespace pweb::dns {
@@ -21,6 +23,32 @@ struct ListenAddress {
   std::uint16_t port = 0;
 };
 
+// One answered (or dropped) query, for the optional query log.
+struct QueryLogEntry {
+  bool tcp = false;
+  std::string client;  // "addr:port"
+  std::string qname;   // as sent; empty if the query did not parse
+  std::uint16_t qtype = 0;
+  int rcode = -1;  // -1: no answer sent
+  std::size_t size = 0;
+  std::chrono::nanoseconds latency{0};
+};
+// Called on DNS worker threads; must be quick and thread-safe.
+using QueryLog = std::function<void(const QueryLogEntry&)>;
+
+// Query types counted one by one; everything else is "other".
+inline constexpr std::array<std::uint16_t, 10> kCountedQtypes = {1,  2,  5,  6,  12,
+                                                                 15, 16, 28, 33, 255};
+inline constexpr std::array<const char*, 11> kQtypeNames = {
+    "A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "ANY", "other"};
+// Index into kQtypeNames.
+constexpr std::size_t qtype_index(std::uint16_t qtype) noexcept {
+  for (std::size_t i = 0; i < kCountedQtypes.size(); ++i) {
+    if (kCountedQtypes[i] == qtype) return i;
+  }
+  return kCountedQtypes.size();
+}
+
 struct ServerConfig {
   std::vector<ListenAddress> listen;
   unsigned threads = 1;
@@ -28,6 +56,7 @@ struct ServerConfig {
   std::size_t max_tcp_connections_per_thread = 1024;
   std::size_t remote_cache_entries = 1 << 16;  // per worker
   std::size_t max_waiting_queries = 1 << 16;   // per worker, for remote answers
+  QueryLog query_log;                          // null: no query log
 };
 
 struct ServerStats {
@@ -40,6 +69,10 @@ struct ServerStats {
   std::uint64_t remote_lookups = 0;
   std::uint64_t remote_waits = 0;
   std::uint64_t remote_overflow = 0;
+  std::array<std::uint64_t, kQtypeNames.size()> qtypes{};  // by qtype_index()
+  std::uint64_t cache_hits = 0;    // other agents' names answered from a worker's cache
+  std::uint64_t cache_misses = 0;  // ... that had to ask the resolver
+  metrics::HistogramData latency;  // query read → answer ready, seconds
 };
 
 class BindError : public std::runtime_error {

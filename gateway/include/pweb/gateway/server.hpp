@@ -26,6 +26,13 @@ struct ServerConfig {
   std::size_t max_connections = 1024;
 };
 
+struct ServerStats {
+  std::uint64_t queries = 0;      // QUERY messages received
+  std::uint64_t found = 0;        // replies with an address
+  std::uint64_t failed = 0;       // failure replies (no such device, or no answer in time)
+  std::uint64_t connections = 0;  // accepted since start
+};
+
 class ServerError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -42,6 +49,7 @@ class GatewayServer {
   void stop();
   [[nodiscard]] std::uint16_t port() const noexcept;
   [[nodiscard]] std::uint64_t queries() const noexcept;
+  [[nodiscard]] ServerStats stats() const noexcept;
 
  private:
   struct Impl;

@@ -37,6 +37,7 @@ struct NodeConfig {
   unsigned threads = 0;  // 0 = one per core
   std::vector<std::string> home_agent;
   std::string log_level = "info";
+  bool query_log = false;         // one log line per DNS query
   unsigned identity_bits = 4096;  // RSA key made once for the DHT identity
 };
 

@@ -17,6 +17,7 @@
 
 #include "pweb/dht/agent_record.hpp"
 #include "pweb/dns/remote.hpp"
+#include "pweb/metrics.hpp"
 #include "pweb/node/config.hpp"
 #include "pweb/registrar/snapshot.hpp"
 
@@ -56,6 +57,12 @@ struct ResolverStats {
   std::uint64_t local = 0, cache_hits = 0, remote = 0, joined = 0;
   std::uint64_t found = 0, nxdomain = 0, servfail = 0, timeouts = 0;
   std::uint64_t agent_lookups = 0, agent_queries = 0;
+  // DHT lookups of agent records: how long, and found / no record / could not ask.
+  metrics::HistogramData agent_lookup_latency;
+  std::uint64_t agent_lookup_found = 0, agent_lookup_absent = 0, agent_lookup_failed = 0;
+  // Gateway-protocol queries to other agents: how long, and found / no device / no reply.
+  metrics::HistogramData agent_query_latency;
+  std::uint64_t agent_query_found = 0, agent_query_absent = 0, agent_query_failed = 0;
 };
 
 class Resolver final : public dns::RemoteResolver {

@@ -1,6 +1,7 @@
 #pragma once
 // The registration side of a node as the HTTP API sees it: accounts, DynDNS2,
 // device reads and changes. One object, injected into the REST routes.
+#include <array>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -8,12 +9,20 @@
 #include <vector>
 
 #include "pweb/lock_guarded.hpp"
+#include "pweb/metrics.hpp"
 #include "pweb/registrar/accounts.hpp"
 #include "pweb/registrar/dyndns2.hpp"
 #include "pweb/registrar/registrar.hpp"
 #include "pweb/registrar/store.hpp"
 
 namespace pweb::registrar {
+
+// DynDNS2 answers, by the code that starts each line; "badrequest" is a 400
+// explanation (malformed myip, ...), not a DynDNS2 code.
+inline constexpr std::array<const char*, 10> kUpdateResults = {
+    "good",   "nochg",   "badauth", "abuse", "notfqdn",
+    "nohost", "numhost", "dnserr",  "911",   "badrequest"};
+using UpdateCounts = std::array<std::uint64_t, kUpdateResults.size()>;
 
 class RegistrationService {
  public:
@@ -25,9 +34,11 @@ class RegistrationService {
                           const std::string& client) {
     return accounts_.authenticate(user, password, client);
   }
-  NicUpdateAnswer nic_update(const std::string& user, const NicUpdateRequest& req) {
-    return dyndns_.update(user, req);
-  }
+  // Counts one answer per host name.
+  NicUpdateAnswer nic_update(const std::string& user, const NicUpdateRequest& req);
+  // An update refused before it was read: bad credentials (badauth) or throttled (abuse).
+  void count_refused_update(AuthResult why) noexcept;
+  [[nodiscard]] UpdateCounts update_counts() const noexcept;
   std::vector<ChangeResult> apply(std::vector<DeviceChange> changes) {
     return registrar_.apply(std::move(changes));
   }
@@ -43,6 +54,7 @@ class RegistrationService {
   Accounts accounts_;
   Registrar registrar_;
   DynDns2 dyndns_;
+  std::array<metrics::SharedCounter, kUpdateResults.size()> update_counts_{};
 };
 
 // Services as listed to users, "http:8080,ssh:22"; nullopt and a reason if malformed.

@@ -26,12 +26,18 @@ struct StatusInfo {
   std::uint64_t dns_tcp_queries = 0;
   std::uint64_t commits = 0;
   std::uint64_t changes = 0;
+  std::string mode;                    // "agent" or "gateway"
+  std::vector<std::string> addresses;  // published in this agent's DHT record
+  std::uint16_t dns_port = 0, http_port = 0, gateway_port = 0;
+  std::uint64_t peers = 0;  // good DHT nodes known
 };
 
 class StatusService {
  public:
   virtual ~StatusService() = default;
   [[nodiscard]] virtual StatusInfo status() const = 0;
+  // The node's metrics in Prometheus text format (the HTTP server adds its own).
+  [[nodiscard]] virtual std::string metrics_text() const = 0;
 };
 
 class HttpError : public std::runtime_error {
