@@ -132,7 +132,8 @@ class Node:
                "--gateway-listen", f"127.0.0.1:{self.gateway}", "--dht-port", str(self.dht),
                "--network-id", str(args.network_id), "--ttl", str(args.ttl),
                "--timeout", str(args.timeout), "--threads", "1", "--identity-bits", "1024",
-               "--suffix", ZONE, "--log-level", log_level]
+               "--suffix", ZONE, "--log-level", log_level,
+               "--rrl-rate", "0"]  # dnsperf is one client at full speed
         self.base_cmd = cmd
         self.server: Optional[dnsbench.Server] = None
         self.pin = args.pin

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "tcp_listener.hpp"
@@ -11,13 +12,54 @@
 
 namespace pweb::dns {
 
+namespace {
+
+// SO_REUSEPORT spreads a spoofed flood (random source ports) over every worker:
+// each enforces its share of the node's rate.
+RrlConfig worker_share(const ServerConfig& cfg) {
+  RrlConfig r = cfg.rrl;
+  const unsigned n = std::max(1u, cfg.threads);
+  if (r.responses_per_second != 0) r.responses_per_second = (r.responses_per_second + n - 1) / n;
+  return r;
+}
+
+}  // namespace
+
 Worker::Worker(const Authority& auth, const registrar::SnapshotHolder& holder,
                const ServerConfig& cfg, RemoteResolver* remote)
     : authority(auth),
       snapshots(holder),
       config(cfg),
       resolver(remote),
-      remote_cache(cfg.remote_cache_entries) {}
+      remote_cache(cfg.remote_cache_entries),
+      rrl(worker_share(cfg)) {}
+
+std::size_t Worker::limit_udp(const sockaddr_storage& peer, std::span<std::uint8_t> response,
+                              std::size_t size, Clock::time_point now) noexcept {
+  if (!rrl.enabled()) return size;
+  std::span<const std::uint8_t> address;
+  if (peer.ss_family == AF_INET) {
+    address = {reinterpret_cast<const std::uint8_t*>(
+                   &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr),
+               4};
+  } else if (peer.ss_family == AF_INET6) {
+    address = {reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr.s6_addr, 16};
+  } else {
+    return size;
+  }
+  const auto answer = response.first(size);
+  switch (rrl.check(address, rrl_kind(answer), question_hash(answer), now)) {
+    case RrlAction::send:
+      return size;
+    case RrlAction::slip:
+      stats.rrl_slipped.inc();
+      return truncate_to_question(answer);
+    case RrlAction::drop:
+      break;
+  }
+  stats.rrl_dropped.inc();
+  return 0;
+}
 Worker::~Worker() = default;
 
 namespace {
@@ -169,6 +211,8 @@ ServerStats DnsServer::stats() const {
     s.cache_hits += ws.cache_hits.get();
     s.cache_misses += ws.cache_misses.get();
     s.latency += ws.latency.data();
+    s.rrl_slipped += ws.rrl_slipped.get();
+    s.rrl_dropped += ws.rrl_dropped.get();
   }
   return s;
 }

@@ -82,7 +82,10 @@ void UdpListener::drain() {
                           in.msg_hdr.msg_namelen);
       }
       if (p.response.size == 0) continue;
-      out_iov_[replies] = {out.data(), p.response.size};
+      const std::size_t size =
+          worker_.limit_udp(peers_[static_cast<std::size_t>(i)], out, p.response.size, started);
+      if (size == 0) continue;
+      out_iov_[replies] = {out.data(), size};
       auto& h = out_msgs_[replies].msg_hdr;
       h = msghdr{};
       h.msg_name = in.msg_hdr.msg_name;
@@ -127,8 +130,11 @@ void UdpListener::defer(std::span<const std::uint8_t> query, const sockaddr_stor
         worker_.finish(copy, p, Transport::udp, started, reinterpret_cast<const sockaddr*>(&peer),
                        peer_size);
         if (p.response.size == 0) return;
+        const std::size_t size = worker_.limit_udp(peer, std::span(out.data(), kServerUdpPayload),
+                                                   p.response.size, Worker::Clock::now());
+        if (size == 0) return;
         // Best effort, as every UDP answer: a full buffer drops it, the client retries.
-        (void)::sendto(socket_.native_handle(), out.data(), p.response.size, MSG_DONTWAIT,
+        (void)::sendto(socket_.native_handle(), out.data(), size, MSG_DONTWAIT,
                        reinterpret_cast<const sockaddr*>(&peer), peer_size);
       });
   if (!queued) {

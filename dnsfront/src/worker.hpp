@@ -31,6 +31,8 @@ struct alignas(64) WorkerStats {
   metrics::LocalCounter cache_hits;
   metrics::LocalCounter cache_misses;
   metrics::LocalHistogram latency;
+  metrics::LocalCounter rrl_slipped;
+  metrics::LocalCounter rrl_dropped;
 
   static void bump(std::atomic<std::uint64_t>& c) noexcept {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -82,6 +84,11 @@ struct Worker {
   bool await_remote(const std::string& key, Resume resume);
 
   using Clock = std::chrono::steady_clock;
+  RateLimiter rrl;
+  // Rate limiting of a UDP answer of `size` bytes in `response` to `peer`: the
+  // size to send (smaller when slipped), or 0 to send nothing.
+  std::size_t limit_udp(const sockaddr_storage& peer, std::span<std::uint8_t> response,
+                        std::size_t size, Clock::time_point now) noexcept;
   // Counts one query answered (or dropped) `started` ago, and logs it if asked to.
   void finish(std::span<const std::uint8_t> query, const Processed& p, Transport t,
               Clock::time_point started, const sockaddr* peer, socklen_t peer_size) noexcept {

@@ -214,6 +214,8 @@ int run_node(const NodeConfig& cfg) {
   for (const auto& l : dns_listen) server_cfg.listen.push_back({l.host, l.port});
   server_cfg.threads =
       cfg.threads != 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+  server_cfg.rrl.responses_per_second = cfg.rrl_rate;
+  server_cfg.rrl.slip = cfg.rrl_slip;
   if (cfg.query_log) {
     server_cfg.query_log = [](const dns::QueryLogEntry& e) {
       spdlog::info("event=query client={} proto={} qname={} qtype={} rcode={} size={} us={}",
@@ -271,12 +273,16 @@ int run_node(const NodeConfig& cfg) {
   fixed.http_port = http_listen.port;
   fixed.gateway_port = gateway_server ? gateway_server->port() : 0;
   NodeStatus status(cfg, std::move(sources), std::move(fixed));
-  rest::HttpServer http(status, registration.get(), &directory_service);
+  rest::HttpOptions http_options;
+  http_options.tls_cert = cfg.tls_cert;
+  http_options.tls_key = cfg.tls_key;
+  rest::HttpServer http(status, registration.get(), &directory_service, http_options);
   http.start(http_listen.host, http_listen.port);
   dns_server.start();
   if (gateway_server) gateway_server->start();
   for (const auto& l : cfg.dns_listen) spdlog::info("event=dns_listen addr={}", l);
-  spdlog::info("event=http_listen addr={}", cfg.http_listen);
+  spdlog::info("event=http_listen addr={} tls={}", cfg.http_listen,
+               cfg.tls_cert.empty() ? "off" : "on");
   if (gateway_server) {
     spdlog::info("event=gateway_listen addr={}:{}", gateway_listen.host, gateway_server->port());
   }

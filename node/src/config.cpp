@@ -101,6 +101,21 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  app.add_option("--tls-cert", cfg.tls_cert,
+                 "PEM certificate (chain) for HTTPS on --http-listen (default: none, plain HTTP)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", cfg.tls_key, "PEM private key for --tls-cert (default: none)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--rrl-rate", cfg.rrl_rate,
+                 "Response rate limit: UDP answers per second per client prefix (/24, /56) and "
+                 "kind of answer; 0 = off")
+      ->check(CLI::Range(0u, 1000000u))
+      ->capture_default_str();
+  app.add_option("--rrl-slip", cfg.rrl_slip,
+                 "Over the rate limit, every Nth answer goes out truncated (TC) instead of "
+                 "dropped; 0 = drop all")
+      ->check(CLI::Range(0u, 10u))
+      ->capture_default_str();
   app.add_flag("--query-log", cfg.query_log,
                "Log every DNS query (event=query; costs throughput; default: off)")
       ->capture_default_str();
@@ -109,6 +124,9 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
 std::optional<std::string> validate(const NodeConfig& cfg) {
   if (cfg.dns_listen.empty()) return "at least one --dns-listen address is needed";
   if (cfg.suffix.empty()) return "at least one --suffix is needed";
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
+    return "HTTPS needs both --tls-cert and --tls-key";
+  }
   if (!cfg.home_agent.empty() && !cfg.label.empty()) {
     return "--home-agent (gateway mode) and --label exclude each other";
   }

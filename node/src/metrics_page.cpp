@@ -51,6 +51,10 @@ void dns_metrics(TextWriter& w, const dns::ServerStats& s) {
           "Queries for other agents' devices answered from a DNS worker's cache", s.cache_hits);
   counter(w, "pweb_dns_cache_misses_total",
           "Queries for other agents' devices that waited for the resolver", s.cache_misses);
+  counter(w, "pweb_dns_rrl_slipped_total",
+          "UDP answers sent truncated (TC) by response rate limiting", s.rrl_slipped);
+  counter(w, "pweb_dns_rrl_dropped_total", "UDP answers not sent by response rate limiting",
+          s.rrl_dropped);
   w.family("pweb_dns_answer_latency_seconds", "histogram",
            "Time from reading a DNS query to its answer being ready");
   w.histogram("pweb_dns_answer_latency_seconds", {}, s.latency);

@@ -50,20 +50,33 @@ struct HttpCounters {
   }
 };
 
+std::unique_ptr<httplib::Server> make_server(const HttpOptions& o) {
+  if (o.tls_cert.empty() && o.tls_key.empty()) return std::make_unique<httplib::Server>();
+  if (o.tls_cert.empty() || o.tls_key.empty()) {
+    throw HttpError("HTTPS needs both --tls-cert and --tls-key");
+  }
+  auto srv = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
+  if (!srv->is_valid()) {
+    throw HttpError("cannot load the TLS certificate '" + o.tls_cert + "' and key '" + o.tls_key +
+                    "' (PEM files, readable, key matching the certificate?)");
+  }
+  return srv;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
-  explicit Impl(const StatusService& s) : status(s) {}
+  Impl(const StatusService& s, const HttpOptions& o) : status(s), server(make_server(o)) {}
   const StatusService& status;
   HttpCounters counters;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;
   std::thread thread;
 };
 
 HttpServer::HttpServer(const StatusService& status, registrar::RegistrationService* registration,
-                       DirectoryService* directory)
-    : impl_(std::make_unique<Impl>(status)) {
-  auto& srv = impl_->server;
+                       DirectoryService* directory, const HttpOptions& options)
+    : impl_(std::make_unique<Impl>(status, options)) {
+  auto& srv = *impl_->server;
   srv.new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
   srv.set_payload_max_length(kMaxBody);
   srv.set_keep_alive_max_count(100000);
@@ -114,15 +127,15 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::start(const std::string& host, std::uint16_t port) {
-  if (!impl_->server.bind_to_port(host, port)) {
+  if (!impl_->server->bind_to_port(host, port)) {
     throw HttpError("cannot listen for HTTP on " + host + ":" + std::to_string(port));
   }
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  impl_->thread = std::thread([this] { impl_->server->listen_after_bind(); });
 }
 
 void HttpServer::stop() {
   if (!impl_) return;
-  impl_->server.stop();
+  impl_->server->stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 

@@ -13,6 +13,7 @@
 
 #include "pweb/dns/authority.hpp"
 #include "pweb/dns/remote.hpp"
+#include "pweb/dns/rrl.hpp"
 #include "pweb/metrics.hpp"
 #include "pweb/registrar/snapshot.hpp"
 
@@ -57,6 +58,8 @@ struct ServerConfig {
   std::size_t remote_cache_entries = 1 << 16;  // per worker
   std::size_t max_waiting_queries = 1 << 16;   // per worker, for remote answers
   QueryLog query_log;                          // null: no query log
+  // UDP response rate limiting; the rate is the node's, shared out among workers.
+  RrlConfig rrl;
 };
 
 struct ServerStats {
@@ -73,6 +76,8 @@ struct ServerStats {
   std::uint64_t cache_hits = 0;    // other agents' names answered from a worker's cache
   std::uint64_t cache_misses = 0;  // ... that had to ask the resolver
   metrics::HistogramData latency;  // query read → answer ready, seconds
+  std::uint64_t rrl_slipped = 0;   // UDP answers sent truncated by rate limiting
+  std::uint64_t rrl_dropped = 0;   // UDP answers not sent by rate limiting
 };
 
 class BindError : public std::runtime_error {

@@ -37,7 +37,11 @@ struct NodeConfig {
   unsigned threads = 0;  // 0 = one per core
   std::vector<std::string> home_agent;
   std::string log_level = "info";
-  bool query_log = false;         // one log line per DNS query
+  bool query_log = false;        // one log line per DNS query
+  std::uint32_t rrl_rate = 200;  // UDP responses/s per client prefix and kind; 0 = off
+  std::uint32_t rrl_slip = 2;
+  std::string tls_cert;  // HTTPS for the HTTP API when both are set
+  std::string tls_key;
   unsigned identity_bits = 4096;  // RSA key made once for the DHT identity
 };
 

@@ -45,12 +45,18 @@ class HttpError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+struct HttpOptions {
+  // HTTPS when both are set: PEM certificate chain and private key files.
+  std::string tls_cert;
+  std::string tls_key;
+};
+
 class HttpServer {
  public:
   // `registration` may be null (no label: nothing to register); `directory`
-  // may be null (no resolution routes).
+  // may be null (no resolution routes). HttpError if the TLS files do not load.
   HttpServer(const StatusService& status, registrar::RegistrationService* registration,
-             DirectoryService* directory = nullptr);
+             DirectoryService* directory = nullptr, const HttpOptions& options = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
