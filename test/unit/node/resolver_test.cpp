@@ -4,12 +4,17 @@
 #include "pweb/node/resolver.hpp"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <future>
 #include <map>
 #include <thread>
 
+#include "pweb/gateway/frame.hpp"
 #include "pweb/gateway/server.hpp"
 #include "pweb/lock_guarded.hpp"
 
@@ -61,6 +66,116 @@ class Agent {
   gateway::GatewayServer server_;
   std::chrono::milliseconds delay_;
   LockGuarded<std::vector<std::thread>> slow_;
+};
+
+// An agent that lies: it shakes hands, reads one QUERY, and answers it wrongly.
+enum class Lie {
+  wrong_serial,
+  truncated_reply,
+  garbage,
+  bad_handshake,
+  bad_family,
+  silence_then_close
+};
+
+class LyingAgent {
+ public:
+  explicit LyingAgent(Lie lie) : lie_(lie) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      ADD_FAILURE() << "cannot listen";
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~LyingAgent() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  std::uint16_t port() const { return port_; }
+  std::atomic<int> queries{0};
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      talk(c);
+      ::close(c);
+    }
+  }
+  // Reads what is there within `ms`, appending to `in`.
+  static void read_some(int c, std::vector<std::uint8_t>& in, int ms) {
+    pollfd p{c, POLLIN, 0};
+    if (::poll(&p, 1, ms) <= 0) return;
+    std::uint8_t buf[512];
+    const auto n = ::read(c, buf, sizeof buf);
+    if (n > 0) in.insert(in.end(), buf, buf + n);
+  }
+  static void write_all(int c, const std::vector<std::uint8_t>& out) {
+    (void)!::write(c, out.data(), out.size());
+  }
+  void talk(int c) {
+    std::vector<std::uint8_t> in, out;
+    read_some(c, in, 1000);  // the version
+    if (lie_ == Lie::bad_handshake) return write_all(c, {0x00, 0x07, 0xde, 0xad});
+    gateway::encode_version(out);
+    write_all(c, out);
+    in.clear();
+    gateway::Query q;
+    for (int i = 0; i < 20 && !stop_; ++i) {
+      read_some(c, in, 100);
+      const auto d = gateway::decode(in);
+      if (d.status == gateway::DecodeStatus::frame) {
+        q = std::get<gateway::Query>(d.frame);
+        break;
+      }
+    }
+    ++queries;
+    out.clear();
+    gateway::Reply r;
+    r.serial = q.serial;
+    r.success = true;
+    r.family = 4;
+    r.address = {198, 51, 100, 66};
+    switch (lie_) {
+      case Lie::wrong_serial:
+        r.serial = static_cast<std::uint16_t>(q.serial + 1);
+        gateway::encode(out, r);
+        break;
+      case Lie::truncated_reply:
+        gateway::encode(out, r);
+        out.resize(out.size() - 2);
+        break;
+      case Lie::garbage:
+        out = {0xff, 0xff, 0x13, 0x37, 0x00, 0x01, 0x02, 0x03, 0x04};
+        break;
+      case Lie::bad_family:
+        gateway::encode(out, r);
+        out[5] = 5;  // family byte: neither 4 nor 6
+        break;
+      case Lie::silence_then_close:
+      case Lie::bad_handshake:
+        break;
+    }
+    write_all(c, out);
+    // Then hold the connection open a while: a client must not wait on it forever.
+    for (int i = 0; i < 10 && !stop_; ++i) read_some(c, in, 50);
+  }
+
+  Lie lie_;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 dht::AgentRecord record(const std::string& label, std::uint16_t port) {
@@ -264,6 +379,32 @@ TEST_F(ResolverTest, GatewayModeSkipsAHungAgentWithinTheTimeout) {
   EXPECT_LE(waited, 4);  // ...but not every other time: it is skipped while suspect
   r.stop();
 }
+
+// A lying or broken agent costs one SERVFAIL within the timeout, never a wrong
+// address, a crash or a stuck resolver: an honest agent is answered right after.
+class LyingAgents : public ResolverTest, public ::testing::WithParamInterface<Lie> {};
+
+TEST_P(LyingAgents, CostOneServfailAndNothingElse) {
+  LyingAgent liar(GetParam());
+  Agent honest({{"laptop.carol.ut", {198, 51, 100, 8}}});
+  publish(record("mit", liar.port()));
+  publish(record("ut", honest.port()));
+  ResolverConfig cfg;
+  cfg.timeout = 700ms;
+  auto r = make(cfg);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto res = ask(*r, "laptop.bob.mit");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+  EXPECT_EQ(res.answer.status, Status::servfail) << res.detail;
+  const auto good = ask(*r, "laptop.carol.ut");
+  EXPECT_EQ(good.answer.status, Status::found) << good.detail;
+  EXPECT_EQ(good.answer.entry.v4, (registrar::Ipv4{198, 51, 100, 8}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Resolver, LyingAgents,
+                         ::testing::Values(Lie::wrong_serial, Lie::truncated_reply, Lie::garbage,
+                                           Lie::bad_handshake, Lie::bad_family,
+                                           Lie::silence_then_close));
 
 }  // namespace
 }  // namespace pweb::node
