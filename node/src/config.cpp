@@ -119,6 +119,13 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
   app.add_flag("--query-log", cfg.query_log,
                "Log every DNS query (event=query; costs throughput; default: off)")
       ->capture_default_str();
+  // A single-valued option given twice (a wrapper's default, then the operator's) takes
+  // the last, as most servers' command lines do.
+  for (CLI::Option* o : app.get_options()) {
+    if (o->get_items_expected_max() == 1 && o->get_type_size() > 0) {
+      o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    }
+  }
 }
 
 std::optional<std::string> validate(const NodeConfig& cfg) {

@@ -1,6 +1,7 @@
 #include "pweb/rest/http_server.hpp"
 
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <nlohmann/json.hpp>
@@ -32,6 +33,15 @@ nlohmann::json to_json(const StatusInfo& s) {
           {"addresses", s.addresses},
           {"ports", {{"dns", s.dns_port}, {"http", s.http_port}, {"gateway", s.gateway_port}}},
           {"peers", s.peers}};
+}
+
+// A path for a log line: printable ASCII, no spaces or quotes, at most 200 bytes.
+std::string log_safe(const std::string& path) {
+  std::string out;
+  for (const char c : path.substr(0, 200)) {
+    out += (c > ' ' && c < 127 && c != '"') ? c : '?';
+  }
+  return out;
 }
 
 // HTTP responses by status class, counted as each request ends.
@@ -93,8 +103,11 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
     res.set_content(impl_->status.metrics_text() + http.text(),
                     "text/plain; version=0.0.4; charset=utf-8");
   });
-  srv.set_logger([this](const httplib::Request&, const httplib::Response& res) {
+  srv.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     impl_->counters.count(res.status);
+    // The path only: query strings and headers may carry what should stay private.
+    spdlog::debug("event=http client={} method={} path={} status={} bytes={}", req.remote_addr,
+                  req.method, log_safe(req.path), res.status, res.body.size());
   });
   if (registration) {
     register_nic_routes(srv, *registration);

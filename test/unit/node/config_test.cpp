@@ -89,6 +89,15 @@ TEST(NodeOptions, ConfigFile) {
   EXPECT_EQ(p.cfg.dns_listen.size(), 2u);
 }
 
+TEST(NodeOptions, SingleValuedOptionGivenTwiceTakesTheLast) {
+  const auto p = parse({"--log-level", "warn", "--ttl", "5", "--log-level", "debug", "--ttl", "9",
+                        "--suffix", "a.", "--suffix", "b."});
+  ASSERT_TRUE(p.error.empty()) << p.error;
+  EXPECT_EQ(p.cfg.log_level, "debug");
+  EXPECT_EQ(p.cfg.ttl, 9u);
+  EXPECT_EQ(p.cfg.suffix, (std::vector<std::string>{"a.", "b."})) << "lists still add up";
+}
+
 TEST(NodeOptions, ConfigFileTypoIsAnErrorNamingTheKey) {
   const std::string path = "/tmp/pweb-config-typo.toml";
   std::ofstream(path) << "labl = \"uw\"\n";
