@@ -3,8 +3,9 @@
 #   1. warnings-as-errors build; unit tests, black-box DNS tests (dig, kdig,
 #      dnspython) and a quick benchmark smoke run against NSD and Knot;
 #   2. the same unit and black-box tests under ASan+UBSan;
-#   3. the fuzz targets: seeds replayed, then a bounded fuzzing run each;
-#   4. formatting check with clang-format.
+#   3. the threaded unit tests under ThreadSanitizer;
+#   4. the fuzz targets: seeds replayed, then a bounded fuzzing run each;
+#   5. formatting check with clang-format.
 # Ends with one line "summary: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -69,14 +70,27 @@ else
   failed=$((failed + 1))
 fi
 
-# 3. Fuzzing, bounded.
+# 3. ThreadSanitizer on the unit tests with threads in them: the DNS workers and
+#    servers, the gateway server and client, the registrar's group commit, the
+#    resolver, the caches. (The DHT tests are left out: OpenDHT's own threads are
+#    not instrumented, so TSan cannot judge them.)
+TSAN_TARGETS=(common_tests dnsfront_tests gateway_tests registrar_tests node_tests)
+if step tsan-build cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPWEB_WERROR=ON \
+  -DPWEB_TESTS=ON -DPWEB_TSAN=ON && step tsan-build cmake --build build-tsan -j "$JOBS" --target "${TSAN_TARGETS[@]}"; then
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    ctest_step tsan build-tsan -L "^($(IFS='|'; echo "${TSAN_TARGETS[*]}"))\$"
+else
+  failed=$((failed + 1))
+fi
+
+# 4. Fuzzing, bounded.
 if step fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))
 fi
 
-# 4. Formatting.
+# 5. Formatting.
 if step format scripts/check-format.sh; then
   passed=$((passed + 1))
 else

@@ -92,48 +92,47 @@ Addresses addresses_of(const NicUpdateRequest& req) {
   return a;
 }
 
-std::string address_text(const DeviceRecord& d, const Addresses& sent) {
+std::string address_text(const DeviceRecord& d, bool sent_v4, bool sent_v6) {
   std::string out;
-  if (sent.v4 && d.ipv4) out = format_ipv4(*d.ipv4);
-  if (sent.v6 && d.ipv6) out += (out.empty() ? "" : ",") + format_ipv6(*d.ipv6);
+  if (sent_v4 && d.ipv4) out = format_ipv4(*d.ipv4);
+  if (sent_v6 && d.ipv6) out += (out.empty() ? "" : ",") + format_ipv6(*d.ipv6);
   return out;
 }
 
 }  // namespace
 
-NicUpdateAnswer DynDns2::update(const std::string& user, const NicUpdateRequest& req) {
-  NicUpdateAnswer answer;
+NicUpdatePlan plan_nic_update(const std::string& agent, const std::string& user,
+                              const NicUpdateRequest& req) {
+  NicUpdatePlan plan;
   if (!req.hostname || trim(*req.hostname).empty()) {
-    answer.body = "notfqdn\n";
-    return answer;
+    plan.answer = NicUpdateAnswer{false, "notfqdn\n"};
+    return plan;
   }
   const auto hosts = split(*req.hostname, ',');
   if (hosts.size() > kMaxHostsPerUpdate) {
-    answer.body = "numhost\n";
-    return answer;
+    plan.answer = NicUpdateAnswer{false, "numhost\n"};
+    return plan;
   }
   const bool offline = req.offline && to_lower(trim(*req.offline)) == "yes";
   Addresses addrs;
   if (!offline) {
     addrs = addresses_of(req);
     if (!addrs.error.empty()) {
-      answer.bad_request = true;
-      answer.body = addrs.error + "\n";
-      return answer;
+      plan.answer = NicUpdateAnswer{true, addrs.error + "\n"};
+      return plan;
     }
   }
-
-  std::vector<std::string> lines(hosts.size());
-  std::vector<DeviceChange> changes;
-  std::vector<std::size_t> line_of_change;
+  plan.sent_v4 = addrs.v4.has_value();
+  plan.sent_v6 = addrs.v6.has_value();
+  plan.lines.resize(hosts.size());
   for (std::size_t i = 0; i < hosts.size(); ++i) {
     const auto parsed = parse_device_name(trim(hosts[i]));
     if (!parsed.name) {
-      lines[i] = "notfqdn";
+      plan.lines[i] = "notfqdn";
       continue;
     }
-    if (parsed.name->user != user || parsed.name->agent != agent_) {
-      lines[i] = "nohost";
+    if (parsed.name->user != user || parsed.name->agent != agent) {
+      plan.lines[i] = "nohost";
       continue;
     }
     DeviceChange c;
@@ -145,14 +144,21 @@ NicUpdateAnswer DynDns2::update(const std::string& user, const NicUpdateRequest&
       if (addrs.v4) c.ipv4 = FieldChange<Ipv4>::set(*addrs.v4);
       if (addrs.v6) c.ipv6 = FieldChange<Ipv6>::set(*addrs.v6);
     }
-    changes.push_back(std::move(c));
-    line_of_change.push_back(i);
+    plan.changes.push_back(std::move(c));
+    plan.line_of_change.push_back(i);
   }
-  if (!changes.empty()) {
-    const auto results = registrar_.apply(std::move(changes));
+  return plan;
+}
+
+NicUpdateAnswer DynDns2::update(const std::string& user, const NicUpdateRequest& req) {
+  NicUpdatePlan plan = plan_nic_update(agent_, user, req);
+  if (plan.answer) return *plan.answer;
+  auto& lines = plan.lines;
+  if (!plan.changes.empty()) {
+    const auto results = registrar_.apply(std::move(plan.changes));
     for (std::size_t k = 0; k < results.size(); ++k) {
       const auto& r = results[k];
-      std::string& line = lines[line_of_change[k]];
+      std::string& line = lines[plan.line_of_change[k]];
       switch (r.status) {
         case ChangeStatus::created:
         case ChangeStatus::changed:
@@ -169,10 +175,11 @@ NicUpdateAnswer DynDns2::update(const std::string& user, const NicUpdateRequest&
           line = "911";
           continue;
       }
-      const auto text = address_text(r.device, addrs);
+      const auto text = address_text(r.device, plan.sent_v4, plan.sent_v6);
       if (!text.empty()) line += " " + text;
     }
   }
+  NicUpdateAnswer answer;
   for (const auto& l : lines) answer.body += l + "\n";
   return answer;
 }

@@ -98,6 +98,28 @@ class RawNode {
     return f.wait_for(20s) == std::future_status::ready && f.get();
   }
 
+  // Puts many values under `label`'s key at once, each raw bytes of type `type`,
+  // signed by this node's key or not; true when every put was stored.
+  bool put_many(const std::string& label, const std::vector<::dht::Blob>& values, bool sign,
+                std::uint16_t type = kAgentType) {
+    std::vector<std::future<bool>> done;
+    for (const auto& bytes : values) {
+      auto v = std::make_shared<::dht::Value>(bytes);
+      v->type = type;
+      auto stored = std::make_shared<std::promise<bool>>();
+      done.push_back(stored->get_future());
+      auto cb = [stored](bool ok) { stored->set_value(ok); };
+      if (sign) {
+        runner_.putSigned(key(label), v, cb);
+      } else {
+        runner_.put(key(label), v, cb);
+      }
+    }
+    bool all = true;
+    for (auto& f : done) all = f.wait_for(30s) == std::future_status::ready && f.get() && all;
+    return all;
+  }
+
   // Key ids of the signers of what the DHT holds for `label` now.
   std::set<std::string> signers(const std::string& label) {
     std::set<std::string> out;
@@ -327,6 +349,50 @@ TEST_F(Directories, AForeignKeysRecordIsNeverFollowedOncePinned) {
   // So does a, and a's claim stands against the newer foreign record.
   EXPECT_EQ(lookup_once(a, "uw"), record("uw", 4450, 100));
   EXPECT_EQ(a.claim_and_publish(record("uw", 4450, 102), 5s), std::nullopt);
+}
+
+// A flood of bogus values under an agent's key: junk bytes, unsigned records,
+// records for another label, oversized ones, validly signed records of another
+// key. The pinned owner's record is still the answer, in bounded time, and
+// every bogus value was looked at and dropped.
+TEST_F(Directories, BogusValueFloodIsDroppedAndThePinnedRecordStillWins) {
+  AgentDirectory a(config("a"));
+  ASSERT_EQ(a.claim_and_publish(record("uw", 4450, 100), 5s), std::nullopt);
+  AgentDirectory b(config("b", a.port()));
+  ASSERT_TRUE(lookup_until(b, "uw"));  // b pins a's key for "uw"
+
+  RawNode flood(network_, a.port());
+  std::mt19937 rng(7);
+  std::vector<::dht::Blob> junk, records;
+  for (int i = 0; i < 60; ++i) {
+    ::dht::Blob j(16 + rng() % 200);
+    for (auto& byte : j) byte = static_cast<std::uint8_t>(rng());
+    junk.push_back(j);
+  }
+  for (int i = 0; i < 20; ++i) {
+    records.push_back(encode(record("mit", static_cast<std::uint16_t>(7000 + i), 900 + i)));
+    records.push_back(::dht::Blob(4096 + i, 0x91));  // oversized
+  }
+  ASSERT_TRUE(flood.put_many("uw", junk, /*sign=*/false));
+  ASSERT_TRUE(flood.put_many("uw", junk, /*sign=*/true));
+  ASSERT_TRUE(flood.put_many("uw", records, /*sign=*/false));
+  ASSERT_TRUE(flood.put_many("uw", records, /*sign=*/true));
+  ASSERT_TRUE(flood.put_signed(record("uw", 6666, 999)));
+  ASSERT_TRUE(flood.put_many("uw", junk, /*sign=*/false, /*type=*/0));  // OpenDHT's own type
+
+  for (auto* d : {&a, &b}) {
+    const auto t0 = Clock::now();
+    const auto r = lookup_once(*d, "uw");
+    EXPECT_LT(Clock::now() - t0, 10s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, record("uw", 4450, 100));
+  }
+  const auto st = b.stats();
+  EXPECT_GT(st.records_invalid, 100u) << "the junk was seen and dropped";
+  EXPECT_GE(st.records_foreign, 1u) << "the other key's record was seen and dropped";
+  // A label nobody holds, flooded with the same junk only: no record, not a crash.
+  ASSERT_TRUE(flood.put_many("ghost", junk, /*sign=*/true));
+  EXPECT_FALSE(lookup_once(b, "ghost"));
 }
 
 TEST_F(Directories, WithoutAPinTheKeyOfTheOldestRecordIsFollowed) {

@@ -26,6 +26,19 @@ struct NicUpdateAnswer {
   std::string body;          // one line per hostname, each ending in '\n'
 };
 
+// What a request asks for, before anything is stored: either an answer at once
+// (notfqdn, numhost, a bad request), or one line per host name with the
+// changes to apply for the hosts that are the user's. Pure; fuzzed alone.
+struct NicUpdatePlan {
+  std::optional<NicUpdateAnswer> answer;
+  std::vector<std::string> lines;  // "" where a change decides the line
+  std::vector<DeviceChange> changes;
+  std::vector<std::size_t> line_of_change;
+  bool sent_v4 = false, sent_v6 = false;  // which families the answer lines report
+};
+NicUpdatePlan plan_nic_update(const std::string& agent, const std::string& user,
+                              const NicUpdateRequest& req);
+
 class DynDns2 {
  public:
   DynDns2(std::string agent_label, Registrar& registrar)
