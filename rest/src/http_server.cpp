@@ -19,6 +19,7 @@ namespace {
 // A keep-alive connection holds a worker for its lifetime, and updates wait for
 // their group commit: enough workers that many clients commit together.
 constexpr std::size_t kHttpWorkers = 128;
+constexpr std::size_t kMaxHeaders = 100;
 
 nlohmann::json to_json(const StatusInfo& s) {
   return {{"version", s.version},
@@ -92,6 +93,13 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
   srv.set_keep_alive_max_count(100000);
   srv.set_tcp_nodelay(true);  // small answers: no Nagle + delayed-ACK 40 ms stalls
   srv.set_read_timeout(10, 0);
+  // cpp-httplib bounds each header line (8 KiB) but not their number.
+  srv.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.headers.size() <= kMaxHeaders) return httplib::Server::HandlerResponse::Unhandled;
+    send_error(res, 431,
+               "more than " + std::to_string(kMaxHeaders) + " header fields in the request");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   srv.set_write_timeout(10, 0);
   srv.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, to_json(impl_->status.status()));
