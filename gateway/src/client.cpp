@@ -14,6 +14,7 @@ GatewayClient::GatewayClient(asio::io_context& io, std::string host, std::uint16
       port_(port),
       config_(config),
       socket_(io),
+      resolver_(io),
       backoff_timer_(io),
       backoff_(config.min_backoff) {}
 
@@ -32,6 +33,7 @@ void GatewayClient::close() {
   asio::post(io_, [self = shared_from_this()] {
     self->closed_ = true;
     self->backoff_timer_.cancel();
+    self->resolver_.cancel();
     asio::error_code ignored;
     self->socket_.close(ignored);
     self->fail_all();
@@ -70,31 +72,46 @@ void GatewayClient::connect() {
   state_ = State::connecting;
   handshaken_ = false;
   in_.clear();
+  socket_ = asio::ip::tcp::socket(io_);
   asio::error_code ec;
   const auto addr = asio::ip::make_address(host_, ec);
-  if (ec) {
-    state_ = State::idle;
-    fail_all();
+  if (!ec) {
+    socket_.async_connect({addr, port_}, [self = shared_from_this()](const asio::error_code& err) {
+      self->on_connect(err);
+    });
     return;
   }
-  socket_ = asio::ip::tcp::socket(io_);
-  socket_.async_connect({addr, port_}, [self = shared_from_this()](const asio::error_code& err) {
-    if (self->closed_) return;
-    if (err) {
-      // Fail what waits now, and do not try again before the back-off.
-      self->fail_all();
-      self->state_ = State::waiting;
-      self->backoff_timer_.expires_after(self->backoff_);
-      self->backoff_ = std::min(self->backoff_ * 2, self->config_.max_backoff);
-      self->backoff_timer_.async_wait([self](const asio::error_code& e) {
-        if (e || self->closed_) return;
-        self->state_ = State::idle;
-        if (!self->waiting_.empty()) self->connect();
+  // A host name (a compose service, say): looked up on every connect, so an
+  // agent that moved is found again.
+  resolver_.async_resolve(
+      host_, std::to_string(port_),
+      [self = shared_from_this()](const asio::error_code& err,
+                                  const asio::ip::tcp::resolver::results_type& found) {
+        if (self->closed_) return;
+        if (err) return self->on_connect(err);
+        asio::async_connect(self->socket_, found,
+                            [self](const asio::error_code& e, const asio::ip::tcp::endpoint&) {
+                              self->on_connect(e);
+                            });
       });
-      return;
-    }
-    self->on_connected();
-  });
+}
+
+void GatewayClient::on_connect(const asio::error_code& err) {
+  if (closed_) return;
+  if (err) {
+    // Fail what waits now, and do not try again before the back-off.
+    fail_all();
+    state_ = State::waiting;
+    backoff_timer_.expires_after(backoff_);
+    backoff_ = std::min(backoff_ * 2, config_.max_backoff);
+    backoff_timer_.async_wait([self = shared_from_this()](const asio::error_code& e) {
+      if (e || self->closed_) return;
+      self->state_ = State::idle;
+      if (!self->waiting_.empty()) self->connect();
+    });
+    return;
+  }
+  on_connected();
 }
 
 void GatewayClient::on_connected() {

@@ -64,6 +64,19 @@ TEST_F(ClientTest, ManyPipelinedQueriesOneConnection) {
   c->close();
 }
 
+// Agents given by host name (compose services): resolved when connecting; a name
+// that does not resolve fails the query at once, like a refused connection.
+TEST_F(ClientTest, HostNamesAreResolved) {
+  auto c = GatewayClient::create(io_, "localhost", server_->port());
+  const auto r = ask(c, "d7");
+  ASSERT_TRUE(r && r->success);
+  EXPECT_EQ(r->address[3], 7);
+  c->close();
+  auto bad = GatewayClient::create(io_, "no-such-host.invalid", server_->port());
+  EXPECT_FALSE(ask(bad, "d7"));
+  bad->close();
+}
+
 TEST_F(ClientTest, SilentServerTimesOutDeadServerFailsFast) {
   ClientConfig cfg;
   cfg.timeout = std::chrono::milliseconds(200);

@@ -51,6 +51,7 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
 
   void enqueue(std::string name, Done done);
   void connect();
+  void on_connect(const asio::error_code& err);
   void on_connected();
   void read();
   void send(const Query& q);
@@ -65,6 +66,7 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   std::uint16_t port_;
   ClientConfig config_;
   asio::ip::tcp::socket socket_;
+  asio::ip::tcp::resolver resolver_;  // for a host given by name
   asio::steady_timer backoff_timer_;
   std::chrono::milliseconds backoff_;
   State state_ = State::idle;
