@@ -77,7 +77,7 @@ fi
 TSAN_TARGETS=(common_tests dnsfront_tests gateway_tests registrar_tests node_tests)
 if step tsan-build cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPWEB_WERROR=ON \
   -DPWEB_TESTS=ON -DPWEB_TSAN=ON && step tsan-build cmake --build build-tsan -j "$JOBS" --target "${TSAN_TARGETS[@]}"; then
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=${ROOT}/test/tsan.supp" \
     ctest_step tsan build-tsan -L "^($(IFS='|'; echo "${TSAN_TARGETS[*]}"))\$"
 else
   failed=$((failed + 1))
