@@ -12,6 +12,7 @@
 #include "http_util.hpp"
 #include "nic_routes.hpp"
 #include "pweb/metrics.hpp"
+#include "status_page_routes.hpp"
 
 namespace pweb::rest {
 namespace {
@@ -122,6 +123,7 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
     register_device_routes(srv, *registration);
   }
   if (directory) register_directory_routes(srv, *directory);
+  register_status_page_routes(srv);
   srv.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
       std::string what = "HTTP " + std::to_string(res.status);
