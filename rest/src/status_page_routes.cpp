@@ -1,6 +1,7 @@
 // The status page: plain HTML, CSS and JS that read the JSON API.
 #include "status_page_routes.hpp"
 
+#include <stdexcept>
 #include <string>
 
 #include "status_page_assets.hpp"
@@ -15,23 +16,29 @@ std::string_view content_type(std::string_view path) {
   return "application/octet-stream";
 }
 
-void serve(httplib::Server& srv, const std::string& route, const Asset& asset) {
-  srv.Get(route, [&asset](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Cache-Control", "no-cache");
-    // Only this node's own files and API: nothing inline, nothing from elsewhere.
-    res.set_header("Content-Security-Policy",
-                   "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
-    res.set_header("X-Content-Type-Options", "nosniff");
-    res.set_content(std::string(asset.body), std::string(content_type(asset.path)));
-  });
+// The handler serving one of the embedded files (a missing one is a build error
+// of the page, caught at start-up).
+httplib::Server::Handler file(std::string_view name) {
+  for (const auto& asset : status_page_assets()) {
+    if (asset.path != name) continue;
+    return [&asset](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Cache-Control", "no-cache");
+      // Only this node's own files and API: nothing inline, nothing from elsewhere.
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_content(std::string(asset.body), std::string(content_type(asset.path)));
+    };
+  }
+  throw std::logic_error("status page file " + std::string(name) + " is not embedded");
 }
 
 }  // namespace
 
 void register_status_page_routes(httplib::Server& srv) {
-  for (const auto& asset : status_page_assets()) {
-    serve(srv, asset.path == "/index.html" ? "/" : std::string(asset.path), asset);
-  }
+  srv.Get("/", file("/index.html"));
+  srv.Get("/status.js", file("/status.js"));
+  srv.Get("/status.css", file("/status.css"));
 }
 
 }  // namespace pweb::rest
