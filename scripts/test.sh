@@ -84,7 +84,7 @@ else
 fi
 
 # 4. Fuzzing, bounded.
-if step fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh; then
+if step fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))
