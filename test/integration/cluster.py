@@ -376,7 +376,11 @@ class Cluster:
             missing = []
             for a in live:
                 for b in live:
-                    status, body = a.get(f"/api/v1/agents/{b.label}")
+                    try:
+                        status, body = a.get(f"/api/v1/agents/{b.label}")
+                    except OSError as e:  # a node just (re)started: asked again below
+                        missing.append((a.name, b.label, repr(e)))
+                        continue
                     if status != 200 or body.get("gateway_port") != b.gateway:
                         missing.append((a.name, b.label, status))
             if not missing:

@@ -82,11 +82,15 @@ def test_soak_restarts_load_and_updates(make_cluster):
     def restarter():
         n = 0
         while not stop.wait(4.0):
-            if n % 2:
-                mit.stop()
-            else:
-                mit.kill()
-            mit.start()
+            try:
+                if n % 2:
+                    mit.stop()
+                else:
+                    mit.kill()
+                mit.start()
+            except Exception as e:  # noqa: BLE001 - reported below, not lost in a thread
+                errors.append(f"restart {n} of {mit.name} failed: {e}")
+                return
             n += 1
             with lock:
                 counts["restarts"] += 1
