@@ -24,8 +24,9 @@ httplib::Server::Handler file(std::string_view name) {
     return [&asset](const httplib::Request&, httplib::Response& res) {
       res.set_header("Cache-Control", "no-cache");
       // Only this node's own files and API: nothing inline, nothing from elsewhere.
-      res.set_header("Content-Security-Policy",
-                     "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+      res.set_header(
+          "Content-Security-Policy",
+          "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
       res.set_header("X-Content-Type-Options", "nosniff");
       res.set_content(std::string(asset.body), std::string(content_type(asset.path)));
     };
