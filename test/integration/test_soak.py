@@ -3,6 +3,7 @@ and DynDNS2 updates while one of them (mit) is killed and restarted in a loop,
 SIGKILL and SIGTERM in turn. At the end: no acknowledged update is lost (on
 the restarted agent too), the stable agents' memory is flat, and every device
 resolves right at every node."""
+import http.client
 import os
 import random
 import threading
@@ -67,17 +68,18 @@ def test_soak_restarts_load_and_updates(make_cluster):
             ip = f"172.{16 + serial // 65536 % 16}.{serial // 256 % 256}.{serial % 256}"
             try:
                 status, body = node.nic_update(user, name, ip)
-            except OSError:
-                with lock:  # not acknowledged: stored or not, both are right
-                    unknown.setdefault(name, set()).add(ip)
-                continue
+            except (OSError, http.client.HTTPException):
+                status, body = None, ""  # cut off mid-answer (the agent died)
             if status == 200 and body.split()[:1] in (["good"], ["nochg"]):
                 with lock:
                     acked[name] = ip
                     unknown.pop(name, None)
                     counts["updates"] += 1
-            elif status == 200 and body.strip() == "dnserr":
+                continue
+            if status == 200 and body.strip() == "dnserr":
                 errors.append(f"dnserr from {node.name} for {name}")
+            with lock:  # not acknowledged: stored or not, both are right
+                unknown.setdefault(name, set()).add(ip)
 
     def restarter():
         n = 0
@@ -95,7 +97,16 @@ def test_soak_restarts_load_and_updates(make_cluster):
             with lock:
                 counts["restarts"] += 1
 
-    threads = [threading.Thread(target=f, daemon=True) for f in (load, load, updates, restarter)]
+    def guarded(f):
+        def run():
+            try:
+                f()
+            except Exception as e:  # noqa: BLE001 - a dead load thread must fail the test
+                errors.append(f"{f.__name__} thread died: {e!r}")
+        return run
+
+    threads = [threading.Thread(target=guarded(f), daemon=True)
+               for f in (load, load, updates, restarter)]
     for t in threads:
         t.start()
     time.sleep(min(15.0, SOAK_SECONDS / 4))
