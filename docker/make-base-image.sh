@@ -107,7 +107,7 @@ printf 'APT::Install-Recommends "false";\n' |
   $SUDO tee "$root/etc/apt/apt.conf.d/docker-no-recommends" >/dev/null
 
 # /dev, /proc and /sys are provided by the container runtime.
-$SUDO tar -C "$root" --numeric-owner --exclude=./dev/* --exclude=./proc/* --exclude=./sys/* -c . |
+$SUDO tar -C "$root" --numeric-owner --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -c . |
   docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["bash"]' - "$IMAGE" >/dev/null

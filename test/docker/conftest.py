@@ -227,26 +227,29 @@ def prerequisites() -> Dict[str, object]:
 @pytest.fixture(scope="module")
 def cluster(prerequisites, tmp_path_factory) -> Compose:
     tmp = tmp_path_factory.mktemp("compose")
-    ports = choose_ports()
-    subnet = choose_subnet()
     # The test's own users (and the env file path the compose file reads).
     env_file = tmp / "pweb.env"
     env_file.write_text("PWEB_USERS=alice:Al1ce:pass,carol:c4rol-pw\n")
     env = dict(os.environ)
-    env.update({k: str(v) for k, v in ports.items()})
-    env.update({"PWEB_SUBNET": subnet, "PWEB_ENV_FILE": str(env_file),
-                "PWEB_PUBLISH_ADDR": "127.0.0.1"})
+    env.update({"PWEB_ENV_FILE": str(env_file), "PWEB_PUBLISH_ADDR": "127.0.0.1"})
     project = f"pwebe2e{os.getpid()}{random.randint(0, 9999):04d}"
-    c = Compose(prerequisites["compose"], project, env, ports, tmp)
+    c = Compose(prerequisites["compose"], project, env, {}, tmp)
     c.passwords = {"alice": "Al1ce:pass", "carol": "c4rol-pw"}  # type: ignore[attr-defined]
-    print(f"\ncompose project {project}: {' '.join(c.cmd)}, subnet {subnet}.0/24, "
-          f"ports {ports}", file=sys.stderr)
     _CURRENT.append(c)
     try:
         try:
             started = time.monotonic()
             run([str(REPO / "docker" / "make-base-image.sh")], BASE_IMAGE_TIMEOUT)
             based = time.monotonic()
+            # Build first: ports and subnet are chosen just before `up`, not
+            # minutes earlier, so nothing else can take them in between.
+            c("build", timeout=BUILD_UP_TIMEOUT)
+            c.ports.update(choose_ports())
+            subnet = choose_subnet()
+            env.update({k: str(v) for k, v in c.ports.items()})
+            env["PWEB_SUBNET"] = subnet
+            print(f"\ncompose project {project}: {' '.join(c.cmd)}, subnet {subnet}.0/24, "
+                  f"ports {c.ports}", file=sys.stderr)
             c("up", "-d", "--build", timeout=BUILD_UP_TIMEOUT)
             built = time.monotonic()
             healthy = c.wait_healthy()
