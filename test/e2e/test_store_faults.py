@@ -53,6 +53,24 @@ def assert_refused_and_unchanged(r, ip):
     assert r.addrs("cam.alice.uw", dns.rdatatype.A) == (0, ["192.0.2.1"])
 
 
+def start_registrar(node_factory, mnt, name):
+    """A registrar with its data dir under `mnt`, alice's cam.alice.uw at 192.0.2.1."""
+    data = mnt / "data"
+    data.mkdir()
+    add_user(data, "alice", REG_USERS["alice"])
+    node = node_factory.start(name, devices=None, data_dir=data,
+                              extra_args=["--label", REG_LABEL])
+    r = Registrar(node, {"alice": REG_USERS["alice"]})
+    try:
+        r.wait_http_ready()
+        assert r.nic_ok("alice", {"hostname": "cam.alice.uw", "myip": "192.0.2.1"}) == [
+            "good 192.0.2.1"]
+    except BaseException:
+        r.stop()
+        raise
+    return r
+
+
 @pytest.fixture
 def faulty(node_factory, tmp_path):
     """A registrar whose data dir is a tmpfs mount: (registrar, mount point)."""
@@ -60,15 +78,7 @@ def faulty(node_factory, tmp_path):
     mount_tmpfs(mnt)
     r = None
     try:
-        data = mnt / "data"
-        data.mkdir()
-        add_user(data, "alice", REG_USERS["alice"])
-        node = node_factory.start("faults", devices=None, data_dir=data,
-                                  extra_args=["--label", REG_LABEL])
-        r = Registrar(node, {"alice": REG_USERS["alice"]})
-        r.wait_http_ready()
-        assert r.nic_ok("alice", {"hostname": "cam.alice.uw", "myip": "192.0.2.1"}) == [
-            "good 192.0.2.1"]
+        r = start_registrar(node_factory, mnt, "faults")
         yield r, mnt
     finally:
         if r is not None:
@@ -116,15 +126,7 @@ def ext4_registrar(node_factory, tmp_path):
         trigger = f"/sys/fs/ext4/{os.path.basename(dev)}/trigger_fs_error"
         if not os.path.exists(trigger):
             pytest.skip(f"SKIPPED: no {trigger} in this kernel; read-only handling was NOT tested")
-        data = mnt / "data"
-        data.mkdir()
-        add_user(data, "alice", REG_USERS["alice"])
-        node = node_factory.start("faults-ro", devices=None, data_dir=data,
-                                  extra_args=["--label", REG_LABEL])
-        r = Registrar(node, {"alice": REG_USERS["alice"]})
-        r.wait_http_ready()
-        assert r.nic_ok("alice", {"hostname": "cam.alice.uw", "myip": "192.0.2.1"}) == [
-            "good 192.0.2.1"]
+        r = start_registrar(node_factory, mnt, "faults-ro")
         yield r, trigger
     finally:
         if r is not None:
