@@ -76,7 +76,7 @@ fi
 #    servers, the gateway server and client, the registrar's group commit, the
 #    resolver, the caches. (The DHT tests are left out: OpenDHT's own threads are
 #    not instrumented, so TSan cannot judge them.)
-TSAN_TARGETS=(common_tests dnsfront_tests gateway_tests registrar_tests node_tests)
+TSAN_TARGETS=(common_tests dnsfront_tests gateway_tests registrar_tests node_tests rest_tests)
 if step tsan-build cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPWEB_WERROR=ON \
   -DPWEB_TESTS=ON -DPWEB_TSAN=ON && step tsan-build cmake --build build-tsan -j "$JOBS" --target "${TSAN_TARGETS[@]}"; then
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=${ROOT}/test/tsan.supp" \

@@ -276,6 +276,7 @@ int run_node(const NodeConfig& cfg) {
   rest::HttpOptions http_options;
   http_options.tls_cert = cfg.tls_cert;
   http_options.tls_key = cfg.tls_key;
+  http_options.max_connections_per_client = cfg.http_max_per_client;
   rest::HttpServer http(status, registration.get(), &directory_service, http_options);
   http.start(http_listen.host, http_listen.port);
   dns_server.start();

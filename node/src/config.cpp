@@ -106,6 +106,11 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", cfg.tls_key, "PEM private key for --tls-cert (default: none)")
       ->check(CLI::ExistingFile);
+  app.add_option("--http-max-per-client", cfg.http_max_per_client,
+                 "HTTP connections one client address may hold at once (more are answered 503); "
+                 "0 = no limit, e.g. behind a reverse proxy")
+      ->check(CLI::Range(0u, 100000u))
+      ->capture_default_str();
   app.add_option("--rrl-rate", cfg.rrl_rate,
                  "Response rate limit: UDP answers per second per client prefix (/24, /56) and "
                  "kind of answer; 0 = off")

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "bounded_server.hpp"
 #include "device_routes.hpp"
 #include "directory_routes.hpp"
 #include "http_util.hpp"
@@ -62,38 +63,57 @@ struct HttpCounters {
   }
 };
 
-std::unique_ptr<httplib::Server> make_server(const HttpOptions& o) {
-  if (o.tls_cert.empty() && o.tls_key.empty()) return std::make_unique<httplib::Server>();
+ConnectionPolicy connection_policy(const HttpOptions& o) {
+  ConnectionPolicy p;
+  p.limits.max_body_bytes = kMaxBody + 8 * 1024;  // chunk framing on top of the body
+  p.max_connections_per_client = o.max_connections_per_client;
+  return p;
+}
+
+struct MadeServer {
+  std::unique_ptr<httplib::Server> server;
+  const LimitCounters* limits;
+};
+
+MadeServer make_server(const HttpOptions& o) {
+  if (o.tls_cert.empty() && o.tls_key.empty()) {
+    auto srv = std::make_unique<BoundedServer>(connection_policy(o));
+    const LimitCounters* limits = &srv->limit_counters();
+    return {std::move(srv), limits};
+  }
   if (o.tls_cert.empty() || o.tls_key.empty()) {
     throw HttpError("HTTPS needs both --tls-cert and --tls-key");
   }
-  auto srv = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
+  auto srv = std::make_unique<BoundedTlsServer>(o.tls_cert, o.tls_key, connection_policy(o));
   if (!srv->is_valid()) {
     throw HttpError("cannot load the TLS certificate '" + o.tls_cert + "' and key '" + o.tls_key +
                     "' (PEM files, readable, key matching the certificate?)");
   }
-  return srv;
+  const LimitCounters* limits = &srv->limit_counters();
+  return {std::move(srv), limits};
 }
 
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(const StatusService& s, const HttpOptions& o) : status(s), server(make_server(o)) {}
+  Impl(const StatusService& s, MadeServer made)
+      : status(s), server(std::move(made.server)), limits(*made.limits) {}
   const StatusService& status;
   HttpCounters counters;
   std::unique_ptr<httplib::Server> server;
+  const LimitCounters& limits;
   std::thread thread;
 };
 
 HttpServer::HttpServer(const StatusService& status, registrar::RegistrationService* registration,
                        DirectoryService* directory, const HttpOptions& options)
-    : impl_(std::make_unique<Impl>(status, options)) {
+    : impl_(std::make_unique<Impl>(status, make_server(options))) {
   auto& srv = *impl_->server;
   srv.new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
   srv.set_payload_max_length(kMaxBody);
   srv.set_keep_alive_max_count(100000);
+  // Request size and time limits: BoundedStream (bounded_server.cpp).
   srv.set_tcp_nodelay(true);  // small answers: no Nagle + delayed-ACK 40 ms stalls
-  srv.set_read_timeout(10, 0);
   // cpp-httplib bounds each header line (8 KiB) but not their number.
   srv.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     if (req.headers.size() <= kMaxHeaders) return httplib::Server::HandlerResponse::Unhandled;
@@ -101,13 +121,13 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
                "more than " + std::to_string(kMaxHeaders) + " header fields in the request");
     return httplib::Server::HandlerResponse::Handled;
   });
-  srv.set_write_timeout(10, 0);
   srv.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, to_json(impl_->status.status()));
   });
   srv.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     metrics::TextWriter http;
     impl_->counters.write(http);
+    impl_->limits.write(http);
     res.set_header("Cache-Control", "no-store");
     res.set_content(impl_->status.metrics_text() + http.text(),
                     "text/plain; version=0.0.4; charset=utf-8");

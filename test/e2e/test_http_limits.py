@@ -1,10 +1,18 @@
 """HTTP request limits: a connection that sends nothing is closed by the node
 within its read timeout (10 s); oversized request lines and headers are
 refused without taking the node down; many idle connections do not stop the
-API from answering once they time out; the node serves on afterwards."""
+API from answering once they time out; the node serves on afterwards.
+
+Below the routes (rest/src/bounded_stream.cpp): a request head is at most
+16 KiB (431 at once, before the rest is read: memory per request bounded), a
+request must arrive whole within 10 s of its first byte however it trickles
+(408), and one client address holds at most 64 connections (more get 503), so
+a slowloris cannot occupy the 128 HTTP workers."""
 from __future__ import annotations
 
 import socket
+import ssl
+import threading
 import time
 
 from registrar_fixtures import registrar_factory  # noqa: F401
@@ -21,16 +29,7 @@ def exchange(port, raw: bytes) -> bytes:
     s = connect(port)
     try:
         s.sendall(raw)
-        out = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not chunk:
-                break
-            out += chunk
-        return out
+        return read_answer(s)
     finally:
         s.close()
 
@@ -78,8 +77,8 @@ def test_many_idle_connections_only_delay_the_api(registrar_factory):  # noqa: F
     r = registrar_factory.start("http-many")
     socks = []
     try:
-        for _ in range(200):
-            socks.append(connect(r.http_port))
+        for i in range(200):  # four addresses: under the per-client limit, over the workers
+            socks.append(connect_from(f"127.0.0.{5 + i % 4}", r.http_port))
         rep = r.node.ask("dht.", "SOA")
         assert rep.rcode == 0, "DNS must not wait on HTTP"
         t0 = time.monotonic()
@@ -87,6 +86,185 @@ def test_many_idle_connections_only_delay_the_api(registrar_factory):  # noqa: F
         took = time.monotonic() - t0
         assert res.status == 200, res
         assert took <= READ_TIMEOUT + 5, f"API blocked {took:.1f}s behind idle connections"
+    finally:
+        for s in socks:
+            s.close()
+        r.stop()
+
+
+MAX_HEAD = 16 * 1024
+REQUEST_TIMEOUT = 10.0
+PER_CLIENT = 64
+
+
+def connect_from(source: str, port: int, timeout: float = 30.0) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def read_answer(s: socket.socket) -> bytes:
+    """Everything until the node closes (or the socket's timeout passes); TLS too."""
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, socket.timeout, ssl.SSLError):
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def peak_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM in /proc/PID/status")
+
+
+def flood(port: int, payload_iter, results: list, source: str = "127.0.0.1"):
+    """Sends chunks until the node answers or closes; records (answer, bytes sent, seconds)."""
+    s = connect_from(source, port, timeout=REQUEST_TIMEOUT + 10)
+    sent = 0
+    t0 = time.monotonic()
+    try:
+        for chunk in payload_iter:
+            try:
+                s.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        answer = read_answer(s)
+    finally:
+        s.close()
+    results.append((answer, sent, time.monotonic() - t0))
+
+
+def test_header_flood_is_refused_at_16k_with_bounded_memory(registrar_factory):  # noqa: F811
+    """20 clients each stream 4 MiB of small header lines and never end the
+    head. Each gets 431 at once, and the node's peak memory hardly moves (an
+    unbounded reader would store ~500,000 header fields per client)."""
+    r = registrar_factory.start("http-flood")
+    try:
+        pid = r.node.proc.pid
+        before = peak_rss_kib(pid)
+        line = b"X-A: 1\r\n" * 8192  # 64 KiB
+
+        def payload():
+            yield b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n"
+            for _ in range(64):
+                yield line
+
+        results: list = []
+        threads = [threading.Thread(target=flood, args=(r.http_port, payload(), results))
+                   for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(results) == 20
+        for answer, sent, took in results:
+            assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+            assert b"larger than 16384 bytes" in answer
+            assert took < REQUEST_TIMEOUT, f"431 took {took:.1f}s"
+        grown_mib = (peak_rss_kib(pid) - before) / 1024
+        assert grown_mib < 40, f"peak RSS grew {grown_mib:.0f} MiB under a header flood"
+        # An endless request line is cut the same way.
+        out: list = []
+        flood(r.http_port, iter([b"GET /" + b"a" * (1 << 20)]), out)
+        assert out[0][0].startswith(b"HTTP/1.1 431 "), out[0][0][:200]
+        metrics = r.get("/metrics").text
+        assert 'pweb_http_refused_total{reason="head_too_large"} 21' in metrics, metrics
+    finally:
+        r.stop()
+
+
+def test_trickled_request_is_cut_at_its_deadline(registrar_factory):  # noqa: F811
+    """A byte every 0.5 s keeps each read well inside any per-read timeout; the
+    request is still answered 408 and closed 10 s after its first byte."""
+    r = registrar_factory.start("http-trickle")
+    try:
+        s = connect_from("127.0.0.1", r.http_port, timeout=REQUEST_TIMEOUT + 10)
+        request = b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 100 + b"\r\n\r\n"
+        t0 = time.monotonic()
+        answer = b""
+        for i in range(len(request)):  # bounded: 130 bytes, ~65 s if never cut
+            try:
+                s.sendall(request[i:i + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            s.settimeout(0.5)
+            try:
+                answer = s.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                break
+            break
+        s.settimeout(5)
+        answer += read_answer(s)
+        took = time.monotonic() - t0
+        s.close()
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+        assert REQUEST_TIMEOUT - 1 <= took <= REQUEST_TIMEOUT + 3, f"cut after {took:.1f}s"
+    finally:
+        r.stop()
+
+
+def test_slowloris_from_one_address_leaves_the_api_to_others(registrar_factory):  # noqa: F811
+    """130 connections from 127.0.0.3, each trickling a request (more than the
+    128 HTTP workers): past 64 they are answered 503 at once, and a client at
+    127.0.0.4 is answered in well under a second meanwhile. Every slow one is
+    408 after 10 s."""
+    r = registrar_factory.start("http-slowloris")
+    socks = []
+    try:
+        for _ in range(130):
+            s = connect_from("127.0.0.3", r.http_port, timeout=REQUEST_TIMEOUT + 10)
+            s.sendall(b"GET /api/v1/status HTTP/1.1\r\nHo")
+            socks.append(s)
+        time.sleep(1.0)
+        refused = set()
+        for i, s in enumerate(socks):
+            s.setblocking(False)
+            try:
+                data = s.recv(65536)
+            except BlockingIOError:
+                data = b""
+            except ConnectionResetError:
+                data = b"reset"
+            if data.startswith(b"HTTP/1.1 503 "):
+                refused.add(i)
+        assert len(refused) == 130 - PER_CLIENT, f"{len(refused)} connections refused 503"
+        for attempt in range(3):
+            other = connect_from("127.0.0.4", r.http_port, timeout=5)
+            t0 = time.monotonic()
+            other.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = read_answer(other)
+            took = time.monotonic() - t0
+            other.close()
+            assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+            assert took < 1.0, f"another client waited {took:.2f}s behind a slowloris"
+        # The held ones keep trickling, and are still cut at the deadline.
+        deadline = time.monotonic() + REQUEST_TIMEOUT + 5
+        cut = 0
+        for i, s in enumerate(socks):
+            if i in refused:
+                continue
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                s.sendall(b"s")
+                data = read_answer(s)
+            except (BrokenPipeError, ConnectionResetError, socket.timeout, BlockingIOError):
+                data = b""
+            if data.startswith(b"HTTP/1.1 408 "):
+                cut += 1
+        assert cut == PER_CLIENT, f"only {cut} of {PER_CLIENT} slow connections were cut (408)"
     finally:
         for s in socks:
             s.close()

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import node_binary
 from registrar_fixtures import add_user
+from test_http_limits import read_answer
 from test_pweb_update import Client
 
 PASSWORD = "alice-Secret-1"
@@ -82,3 +83,59 @@ def test_bad_tls_files_stop_the_start(tmp_path, case):
     assert p.returncode != 0, p
     err = p.stdout + p.stderr
     assert "tls" in err.lower(), err
+
+
+def test_request_limits_hold_over_tls(node_factory, tmp_path):
+    """The request bounds sit under TLS too: a header flood is answered 431
+    inside the TLS session, a request trickled after the handshake is cut with
+    408 at its 10 s deadline, and a handshake never finished is dropped."""
+    import socket
+    import ssl
+    import time
+
+    cert, key = make_cert(tmp_path)
+    node = node_factory.start("tls-limits", devices=None, data_dir=tmp_path / "d",
+                              extra_args=["--label", "uw", "--tls-cert", str(cert),
+                                          "--tls-key", str(key)])
+    ctx = ssl.create_default_context(cafile=str(cert))
+
+    def tls_connect():
+        raw = socket.create_connection(("127.0.0.1", node.http_port), timeout=20)
+        return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+
+    try:
+        for _ in range(100):  # bounded: wait for the HTTPS listener
+            if curl_status(cert, f"https://127.0.0.1:{node.http_port}").returncode == 0:
+                break
+        s = tls_connect()
+        try:
+            s.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n")
+            for _ in range(16):
+                s.sendall(b"X-A: 1\r\n" * 1024)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass
+        answer = read_answer(s)
+        s.close()
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+
+        s = tls_connect()
+        t0 = time.monotonic()
+        s.sendall(b"GET /api/v1/status HTTP/1.1\r\nHo")
+        answer = read_answer(s)
+        took = time.monotonic() - t0
+        s.close()
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+        assert 9 <= took <= 13, f"cut after {took:.1f}s"
+
+        raw = socket.create_connection(("127.0.0.1", node.http_port), timeout=20)
+        raw.sendall(b"\x16\x03\x01")  # the start of a ClientHello, then nothing
+        t0 = time.monotonic()
+        try:
+            rest = raw.recv(100)
+        except ConnectionResetError:
+            rest = b""
+        took = time.monotonic() - t0
+        raw.close()
+        assert rest == b"" and took <= 13, (rest, took)
+    finally:
+        node.stop()

@@ -75,6 +75,15 @@ TEST(NodeOptions, BadValuesNameTheProblem) {
   EXPECT_FALSE(parse({"--ttl", "100000"}).error.empty());
   EXPECT_FALSE(parse({"--threads", "-1"}).error.empty());
   EXPECT_FALSE(parse({"--log-level", "loud"}).error.empty());
+  EXPECT_FALSE(parse({"--http-max-per-client", "-1"}).error.empty());
+  EXPECT_FALSE(parse({"--http-max-per-client", "many"}).error.empty());
+}
+
+TEST(NodeOptions, HttpConnectionsPerClient) {
+  EXPECT_EQ(parse({}).cfg.http_max_per_client, 64u);
+  const auto off = parse({"--http-max-per-client", "0"});
+  ASSERT_TRUE(off.error.empty()) << off.error;
+  EXPECT_EQ(off.cfg.http_max_per_client, 0u);
 }
 
 TEST(NodeOptions, ConfigFile) {
@@ -157,6 +166,8 @@ TEST(NodeOptions, ConfigFileCarriesEveryOption) {
                                          "3",
                                          "--log-level",
                                          "debug",
+                                         "--http-max-per-client",
+                                         "8",
                                          "--query-log"};
   const auto set = parse(args);
   ASSERT_TRUE(set.error.empty()) << set.error;
@@ -178,6 +189,7 @@ TEST(NodeOptions, ConfigFileCarriesEveryOption) {
   EXPECT_EQ(a.data_dir, b.data_dir);
   EXPECT_EQ(a.dns_listen, b.dns_listen);
   EXPECT_EQ(a.http_listen, b.http_listen);
+  EXPECT_EQ(a.http_max_per_client, b.http_max_per_client);
   EXPECT_EQ(a.gateway_listen, b.gateway_listen);
   EXPECT_EQ(a.dht_port, b.dht_port);
   EXPECT_EQ(a.identity_bits, b.identity_bits);

@@ -42,7 +42,8 @@ struct NodeConfig {
   std::uint32_t rrl_slip = 2;
   std::string tls_cert;  // HTTPS for the HTTP API when both are set
   std::string tls_key;
-  unsigned identity_bits = 4096;  // RSA key made once for the DHT identity
+  std::uint32_t http_max_per_client = 64;  // connections per client address; 0 = no limit
+  unsigned identity_bits = 4096;           // RSA key made once for the DHT identity
 };
 
 // Registers every node option on `app`, bound to `cfg`, with defaults shown in --help.

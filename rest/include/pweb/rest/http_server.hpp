@@ -49,6 +49,9 @@ struct HttpOptions {
   // HTTPS when both are set: PEM certificate chain and private key files.
   std::string tls_cert;
   std::string tls_key;
+  // Connections one client address may hold at once (0 = no limit): one
+  // address cannot occupy every HTTP worker.
+  std::size_t max_connections_per_client = 64;
 };
 
 class HttpServer {

@@ -1,0 +1,181 @@
+#include "bounded_server.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+
+namespace pweb::rest {
+namespace {
+
+using Clock = BoundedStream::Clock;
+
+// Non-blocking (every wait is a poll with a deadline) and no Nagle: an answer
+// goes out as a head and a body write, which must not wait for a delayed ACK.
+void prepare_socket(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL, 0);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+std::string peer_address(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  std::array<char, NI_MAXHOST> host{};
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      ::getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, host.data(),
+                    static_cast<socklen_t>(host.size()), nullptr, 0, NI_NUMERICHOST) != 0) {
+    return {};
+  }
+  return host.data();
+}
+
+// 503 to a client over its connection limit, then a short drain so that closing
+// with its request unread does not reset the connection before it reads this.
+void answer_busy(int fd, const std::string& address, std::size_t limit) {
+  const std::string body = "{\"error\":\"more than " + std::to_string(limit) +
+                           " connections at once from " + address + "\"}";
+  const std::string answer =
+      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  (void)::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(fd, SHUT_WR);
+  const auto until = Clock::now() + std::chrono::milliseconds(50);
+  std::array<char, 4096> sink{};
+  while (Clock::now() < until) {
+    const ssize_t n = ::recv(fd, sink.data(), sink.size(), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
+    if (n < 0) ::usleep(5000);
+  }
+}
+
+void close_connection(int fd) {
+  ::shutdown(fd, SHUT_RDWR);
+  ::close(fd);
+}
+
+}  // namespace
+
+ClientSlots::Slot::~Slot() {
+  if (owner_ != nullptr) owner_->release(address_);
+}
+
+std::optional<ClientSlots::Slot> ClientSlots::acquire(const std::string& address) {
+  {
+    auto held = held_.lock();
+    auto& n = (*held)[address];
+    if (per_client_ != 0 && n >= per_client_) return std::nullopt;
+    ++n;
+  }
+  return Slot(*this, address);
+}
+
+void ClientSlots::release(const std::string& address) {
+  auto held = held_.lock();
+  const auto it = held->find(address);
+  if (it == held->end()) return;
+  if (--it->second == 0) held->erase(it);
+}
+
+std::size_t ClientSlots::held(const std::string& address) {
+  auto held = held_.lock();
+  const auto it = held->find(address);
+  return it == held->end() ? 0 : it->second;
+}
+
+void LimitCounters::count(LimitHit hit) noexcept {
+  switch (hit) {
+    case LimitHit::head_too_large:
+      head_too_large.inc();
+      break;
+    case LimitHit::body_too_large:
+      body_too_large.inc();
+      break;
+    case LimitHit::too_slow:
+      too_slow.inc();
+      break;
+    case LimitHit::none:
+      break;
+  }
+}
+
+void LimitCounters::write(metrics::TextWriter& w) const {
+  w.family("pweb_http_refused_total", "counter",
+           "HTTP requests and connections refused by a limit, by reason");
+  w.sample("pweb_http_refused_total", {{"reason", "head_too_large"}}, head_too_large.get());
+  w.sample("pweb_http_refused_total", {{"reason", "body_too_large"}}, body_too_large.get());
+  w.sample("pweb_http_refused_total", {{"reason", "too_slow"}}, too_slow.get());
+  w.sample("pweb_http_refused_total", {{"reason", "client_connections"}}, client_connections.get());
+}
+
+std::optional<ClientSlots::Slot> ConnectionRunner::admit(int fd, bool plain) {
+  const std::string address = peer_address(fd);
+  auto slot = slots_.acquire(address);
+  if (!slot) {
+    counters_.client_connections.inc();
+    if (plain) answer_busy(fd, address, slots_.per_client());
+  }
+  return slot;
+}
+
+bool ConnectionRunner::serve(int fd, SSL* ssl, std::size_t max_requests,
+                             const std::function<bool()>& stopping, const Handle& handle) {
+  BoundedStream stream(fd, ssl, limits_);
+  bool ok = false;
+  for (std::size_t left = max_requests; left > 0 && stream.wait_for_request(stopping); --left) {
+    stream.begin_request();
+    bool closed = false;
+    ok = handle(stream, left == 1, closed);
+    if (stream.limit_hit() != LimitHit::none) {
+      counters_.count(stream.limit_hit());
+      return false;
+    }
+    if (!ok || closed) break;
+  }
+  return ok;
+}
+
+bool BoundedServer::process_and_close_socket(socket_t sock) {
+  bool ok = false;
+  if (auto slot = runner_.admit(sock, true)) {
+    prepare_socket(sock);
+    ok = runner_.serve(
+        sock, nullptr, keep_alive_max_count_, [this] { return svr_sock_ == INVALID_SOCKET; },
+        [this](httplib::Stream& strm, bool close, bool& closed) {
+          return process_request(strm, close, closed, nullptr);
+        });
+  }
+  close_connection(sock);
+  return ok;
+}
+
+bool BoundedTlsServer::process_and_close_socket(socket_t sock) {
+  bool ok = false;
+  if (auto slot = runner_.admit(sock, false)) {
+    prepare_socket(sock);
+    SSL* ssl = SSL_new(ssl_context());
+    if (ssl != nullptr && SSL_set_fd(ssl, sock) == 1 &&
+        tls_accept(sock, ssl, Clock::now() + runner_.limits().handshake_timeout)) {
+      ok = runner_.serve(
+          sock, ssl, keep_alive_max_count_, [this] { return svr_sock_ == INVALID_SOCKET; },
+          [this, ssl](httplib::Stream& strm, bool close, bool& closed) {
+            return process_request(strm, close, closed,
+                                   [ssl](httplib::Request& req) { req.ssl = ssl; });
+          });
+      if (ok) SSL_shutdown(ssl);  // close_notify, best effort (non-blocking)
+    }
+    SSL_free(ssl);
+  }
+  close_connection(sock);
+  return ok;
+}
+
+}  // namespace pweb::rest

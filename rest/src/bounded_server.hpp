@@ -1,0 +1,116 @@
+#pragma once
+// cpp-httplib servers (plain and TLS) whose connections are served through a
+// BoundedStream, with at most N connections per client address. They replace
+// cpp-httplib's own connection loop (process_and_close_socket) and keep its
+// parser and routing (process_request).
+#include <httplib.h>
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "bounded_stream.hpp"
+#include "pweb/lock_guarded.hpp"
+#include "pweb/metrics.hpp"
+
+namespace pweb::rest {
+
+// Connections held per client address; 0 = no limit.
+class ClientSlots {
+ public:
+  explicit ClientSlots(std::size_t per_client) : per_client_(per_client) {}
+
+  class Slot {
+   public:
+    Slot(ClientSlots& owner, std::string address) : owner_(&owner), address_(std::move(address)) {}
+    Slot(Slot&& other) noexcept
+        : owner_(std::exchange(other.owner_, nullptr)), address_(std::move(other.address_)) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    Slot& operator=(Slot&&) = delete;
+    ~Slot();
+
+   private:
+    ClientSlots* owner_;
+    std::string address_;
+  };
+
+  // A slot for `address`, or nothing when it holds its limit already.
+  std::optional<Slot> acquire(const std::string& address);
+  std::size_t held(const std::string& address);
+  std::size_t per_client() const noexcept { return per_client_; }
+
+ private:
+  void release(const std::string& address);
+
+  std::size_t per_client_;
+  LockGuarded<std::unordered_map<std::string, std::size_t>> held_;
+};
+
+// Requests and connections refused by a limit, for /metrics.
+struct LimitCounters {
+  metrics::SharedCounter head_too_large;
+  metrics::SharedCounter body_too_large;
+  metrics::SharedCounter too_slow;
+  metrics::SharedCounter client_connections;
+
+  void count(LimitHit hit) noexcept;
+  void write(metrics::TextWriter& w) const;
+};
+
+struct ConnectionPolicy {
+  RequestLimits limits;
+  std::size_t max_connections_per_client = 64;
+};
+
+// The connection loop both servers share: admit by client address, then
+// serve requests through a BoundedStream until the connection ends.
+class ConnectionRunner {
+ public:
+  using Handle = std::function<bool(httplib::Stream&, bool close_connection, bool& closed)>;
+
+  explicit ConnectionRunner(const ConnectionPolicy& policy)
+      : limits_(policy.limits), slots_(policy.max_connections_per_client) {}
+
+  // A slot for the peer of `fd`; without one, a plain connection is answered
+  // 503 (a TLS one just closed) and nothing is returned.
+  std::optional<ClientSlots::Slot> admit(int fd, bool plain);
+  // Serves up to `max_requests` requests; `stopping` says the server is stopping.
+  bool serve(int fd, SSL* ssl, std::size_t max_requests, const std::function<bool()>& stopping,
+             const Handle& handle);
+  const RequestLimits& limits() const noexcept { return limits_; }
+  const LimitCounters& counters() const noexcept { return counters_; }
+
+ private:
+  RequestLimits limits_;
+  ClientSlots slots_;
+  LimitCounters counters_;
+};
+
+class BoundedServer final : public httplib::Server {
+ public:
+  explicit BoundedServer(const ConnectionPolicy& policy) : runner_(policy) {}
+  const LimitCounters& limit_counters() const noexcept { return runner_.counters(); }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+
+  ConnectionRunner runner_;
+};
+
+class BoundedTlsServer final : public httplib::SSLServer {
+ public:
+  BoundedTlsServer(const std::string& cert, const std::string& key, const ConnectionPolicy& policy)
+      : httplib::SSLServer(cert.c_str(), key.c_str()), runner_(policy) {}
+  const LimitCounters& limit_counters() const noexcept { return runner_.counters(); }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+
+  ConnectionRunner runner_;
+};
+
+}  // namespace pweb::rest
