@@ -138,13 +138,13 @@ std::string parse_put(const std::string& body, registrar::DeviceChange& c) {
 
 }  // namespace
 
-void register_device_routes(httplib::Server& srv, registrar::RegistrationService& service) {
-  srv.Get("/api/v1/devices", [&service](const httplib::Request& req, httplib::Response& res) {
+void register_device_routes(RouteTable& routes, registrar::RegistrationService& service) {
+  routes.get("/api/v1/devices", [&service](const httplib::Request& req, httplib::Response& res) {
     list_devices(service, req, res);
   });
 
   const char* one = R"(/api/v1/devices/([^/]+))";
-  srv.Get(one, [&service](const httplib::Request& req, httplib::Response& res) {
+  routes.get(one, [&service](const httplib::Request& req, httplib::Response& res) {
     const auto name = owned_name(service, req, res);
     if (!name) return;
     const auto d = service.get(*name);
@@ -152,7 +152,7 @@ void register_device_routes(httplib::Server& srv, registrar::RegistrationService
     send_json(res, 200, to_json(*d));
   });
 
-  srv.Put(one, [&service](const httplib::Request& req, httplib::Response& res) {
+  routes.put(one, [&service](const httplib::Request& req, httplib::Response& res) {
     const auto name = owned_name(service, req, res);
     if (!name) return;
     // The length limit alone does not cover chunked bodies.
@@ -170,7 +170,7 @@ void register_device_routes(httplib::Server& srv, registrar::RegistrationService
     send_json(res, r.status == registrar::ChangeStatus::created ? 201 : 200, to_json(r.device));
   });
 
-  srv.Delete(one, [&service](const httplib::Request& req, httplib::Response& res) {
+  routes.del(one, [&service](const httplib::Request& req, httplib::Response& res) {
     const auto name = owned_name(service, req, res);
     if (!name) return;
     registrar::DeviceChange c;

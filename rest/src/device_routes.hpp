@@ -1,8 +1,7 @@
 #pragma once
-#include <httplib.h>
-
 #include "pweb/registrar/service.hpp"
+#include "route_table.hpp"
 
 namespace pweb::rest {
-void register_device_routes(httplib::Server& srv, registrar::RegistrationService& service);
+void register_device_routes(RouteTable& routes, registrar::RegistrationService& service);
 }

@@ -59,17 +59,18 @@ void neighbors(DirectoryService& service, httplib::Response& res) {
 
 }  // namespace
 
-void register_directory_routes(httplib::Server& srv, DirectoryService& service) {
-  srv.Get(R"(/api/v1/resolve/([^/]+))",
-          [&service](const httplib::Request& req, httplib::Response& res) {
-            resolve(service, req, res);
-          });
-  srv.Get(R"(/api/v1/agents/([^/]+))",
-          [&service](const httplib::Request& req, httplib::Response& res) {
-            agent(service, req, res);
-          });
-  srv.Get("/api/v1/neighbors",
-          [&service](const httplib::Request&, httplib::Response& res) { neighbors(service, res); });
+void register_directory_routes(RouteTable& routes, DirectoryService& service) {
+  routes.get(R"(/api/v1/resolve/([^/]+))",
+             [&service](const httplib::Request& req, httplib::Response& res) {
+               resolve(service, req, res);
+             });
+  routes.get(R"(/api/v1/agents/([^/]+))",
+             [&service](const httplib::Request& req, httplib::Response& res) {
+               agent(service, req, res);
+             });
+  routes.get("/api/v1/neighbors", [&service](const httplib::Request&, httplib::Response& res) {
+    neighbors(service, res);
+  });
 }
 
 }  // namespace pweb::rest

@@ -13,6 +13,7 @@
 #include "http_util.hpp"
 #include "nic_routes.hpp"
 #include "pweb/metrics.hpp"
+#include "route_table.hpp"
 #include "status_page_routes.hpp"
 
 namespace pweb::rest {
@@ -97,11 +98,12 @@ MadeServer make_server(const HttpOptions& o) {
 
 struct HttpServer::Impl {
   Impl(const StatusService& s, MadeServer made)
-      : status(s), server(std::move(made.server)), limits(*made.limits) {}
+      : status(s), server(std::move(made.server)), limits(*made.limits), routes(*server) {}
   const StatusService& status;
   HttpCounters counters;
   std::unique_ptr<httplib::Server> server;
   const LimitCounters& limits;
+  RouteTable routes;
   std::thread thread;
 };
 
@@ -121,10 +123,11 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
                "more than " + std::to_string(kMaxHeaders) + " header fields in the request");
     return httplib::Server::HandlerResponse::Handled;
   });
-  srv.Get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {
+  auto& routes = impl_->routes;
+  routes.get("/api/v1/status", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, to_json(impl_->status.status()));
   });
-  srv.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+  routes.get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     metrics::TextWriter http;
     impl_->counters.write(http);
     impl_->limits.write(http);
@@ -139,15 +142,25 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
                   req.method, log_safe(req.path), res.status, res.body.size());
   });
   if (registration) {
-    register_nic_routes(srv, *registration);
-    register_device_routes(srv, *registration);
+    register_nic_routes(routes, *registration);
+    register_device_routes(routes, *registration);
   }
-  if (directory) register_directory_routes(srv, *directory);
-  register_status_page_routes(srv);
-  srv.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  if (directory) register_directory_routes(routes, *directory);
+  register_checkip_route(routes);
+  register_status_page_routes(routes);
+  srv.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
       std::string what = "HTTP " + std::to_string(res.status);
-      if (res.status == 404) what = "no such endpoint";
+      if (res.status == 404) {
+        // No route took the request: the path may exist with other methods.
+        if (const auto allow = impl_->routes.allowed(req.path); !allow.empty()) {
+          res.status = 405;
+          res.set_header("Allow", allow);
+          what = "method " + req.method + " not allowed here (allowed: " + allow + ")";
+        } else {
+          what = "no such endpoint";
+        }
+      }
       if (res.status == 413)
         what = "request body larger than " + std::to_string(kMaxBody) + " bytes";
       send_error(res, res.status, what);

@@ -19,8 +19,8 @@ void plain(httplib::Response& res, int status, const std::string& body) {
 
 }  // namespace
 
-void register_nic_routes(httplib::Server& srv, registrar::RegistrationService& service) {
-  srv.Get("/nic/update", [&service](const httplib::Request& req, httplib::Response& res) {
+void register_nic_routes(RouteTable& routes, registrar::RegistrationService& service) {
+  routes.get("/nic/update", [&service](const httplib::Request& req, httplib::Response& res) {
     const auto creds = basic_auth(req);
     if (!creds) {
       ask_for_credentials(res);
@@ -49,8 +49,10 @@ void register_nic_routes(httplib::Server& srv, registrar::RegistrationService& s
     const auto answer = service.nic_update(user, r);
     plain(res, answer.bad_request ? 400 : 200, answer.body);
   });
+}
 
-  srv.Get("/checkip", [](const httplib::Request& req, httplib::Response& res) {
+void register_checkip_route(RouteTable& routes) {
+  routes.get("/checkip", [](const httplib::Request& req, httplib::Response& res) {
     res.set_content("<html><head><title>Current IP Check</title></head><body>Current IP Address: " +
                         req.remote_addr + "</body></html>\n",
                     "text/html");

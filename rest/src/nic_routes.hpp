@@ -1,8 +1,10 @@
 #pragma once
-#include <httplib.h>
-
 #include "pweb/registrar/service.hpp"
+#include "route_table.hpp"
 
 namespace pweb::rest {
-void register_nic_routes(httplib::Server& srv, registrar::RegistrationService& service);
-}
+// GET /nic/update (DynDNS2)
+void register_nic_routes(RouteTable& routes, registrar::RegistrationService& service);
+// GET /checkip: the caller's address, as DynDNS's checkip service answers (every node)
+void register_checkip_route(RouteTable& routes);
+}  // namespace pweb::rest

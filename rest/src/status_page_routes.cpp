@@ -36,10 +36,10 @@ httplib::Server::Handler file(std::string_view name) {
 
 }  // namespace
 
-void register_status_page_routes(httplib::Server& srv) {
-  srv.Get("/", file("/index.html"));
-  srv.Get("/status.js", file("/status.js"));
-  srv.Get("/status.css", file("/status.css"));
+void register_status_page_routes(RouteTable& routes) {
+  routes.get("/", file("/index.html"));
+  routes.get("/status.js", file("/status.js"));
+  routes.get("/status.css", file("/status.css"));
 }
 
 }  // namespace pweb::rest

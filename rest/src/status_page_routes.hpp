@@ -1,9 +1,9 @@
 #pragma once
-#include <httplib.h>
+#include "route_table.hpp"
 
 namespace pweb::rest {
 
 // GET / (the status page), /status.js and /status.css, from the binary.
-void register_status_page_routes(httplib::Server& srv);
+void register_status_page_routes(RouteTable& routes);
 
 }  // namespace pweb::rest

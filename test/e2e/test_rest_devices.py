@@ -132,6 +132,29 @@ def test_unknown_device_404(registrar):
     assert_json_error(registrar.delete_device("alice", "nosuch.alice.uw"), 404)
 
 
+@pytest.mark.parametrize("method,path,allow", [
+    ("POST", "/api/v1/devices/laptop.alice.uw", "GET, HEAD, PUT, DELETE"),
+    ("PATCH", "/api/v1/devices/laptop.alice.uw", "GET, HEAD, PUT, DELETE"),
+    ("DELETE", "/api/v1/devices", "GET, HEAD"),
+    ("PUT", "/api/v1/status", "GET, HEAD"),
+    ("POST", "/nic/update", "GET, HEAD"),
+    ("DELETE", "/checkip", "GET, HEAD"),
+    ("POST", "/metrics", "GET, HEAD"),
+])
+def test_known_path_with_another_method_405(registrar, method, path, allow):
+    """A path that exists answers another method 405 with Allow (RFC 9110),
+    not 404: the client's method is wrong, not its URL. Nothing is changed."""
+    res = registrar.request(method, path, auth=registrar.creds("alice"), body="{}")
+    assert_json_error(res, 405)
+    assert res.headers.get("allow") == allow, res.headers
+    assert method in res.json()["error"]
+
+
+def test_unknown_path_is_still_404(registrar):
+    assert_json_error(registrar.request("POST", "/api/v1/nothing-here"), 404)
+    assert_json_error(registrar.get("/api/v1/devices/a/b"), 404)
+
+
 # ---------------------------------------------------------------------------
 # authorization
 # ---------------------------------------------------------------------------
