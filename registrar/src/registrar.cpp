@@ -132,7 +132,7 @@ void Registrar::commit_group(std::vector<Pending>& group) {
         if (c.remove) {
           r.status = old ? ChangeStatus::removed : ChangeStatus::not_found;
           if (old) {
-            store.erase(c.name);
+            store.erase(c.name, now);
             written.emplace_back(c.name, std::nullopt);
           }
         } else {

@@ -63,9 +63,9 @@ std::optional<DeviceRecord> RegistrationService::get(const std::string& name) {
   return reader_.lock()->get(name);
 }
 
-std::vector<DeviceRecord> RegistrationService::list(const std::string& after, std::int64_t since,
-                                                    std::size_t limit) {
-  return reader_.lock()->list(after, since, limit);
+std::vector<ListedDevice> RegistrationService::list(const std::string& after, std::int64_t since,
+                                                    std::size_t limit, bool with_removed) {
+  return reader_.lock()->list(after, since, limit, with_removed);
 }
 
 ServicesResult validate_services(const std::vector<std::string>& services) {

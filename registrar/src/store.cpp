@@ -80,6 +80,8 @@ constexpr const char* kUpsertSql =
     "ON CONFLICT(name) DO UPDATE SET ipv4=excluded.ipv4, ipv6=excluded.ipv6, "
     "services=excluded.services, updated=excluded.updated";
 
+constexpr const char* kUnremoveSql = "DELETE FROM removed WHERE name=?";
+
 DeviceRecord read_device(sqlite3_stmt* s) {
   DeviceRecord r;
   r.name = column_text(s, 0);
@@ -143,6 +145,12 @@ DeviceStore::DeviceStore(const std::filesystem::path& data_dir)
         " pwhash TEXT NOT NULL,"
         " created INTEGER NOT NULL)");
     exec("CREATE INDEX IF NOT EXISTS devices_updated ON devices(updated)");
+    // Names of removed devices, so that crawlers asking for changes learn of them.
+    exec(
+        "CREATE TABLE IF NOT EXISTS removed("
+        " name TEXT PRIMARY KEY,"
+        " removed INTEGER NOT NULL)");
+    exec("CREATE INDEX IF NOT EXISTS removed_time ON removed(removed)");
     Statement check(db_, "SELECT value FROM meta WHERE key='schema_version'");
     if (check.step()) {
       if (std::stoi(column_text(check.get(), 0)) != kSchemaVersion) {
@@ -188,16 +196,20 @@ std::optional<DeviceRecord> DeviceStore::get(const std::string& name) const {
   return read_device(s.get());
 }
 
-std::vector<DeviceRecord> DeviceStore::list(const std::string& after, std::int64_t since,
-                                            std::size_t limit) const {
-  std::vector<DeviceRecord> out;
+std::vector<ListedDevice> DeviceStore::list(const std::string& after, std::int64_t since,
+                                            std::size_t limit, bool with_removed) const {
+  std::vector<ListedDevice> out;
   Statement s(db_,
-              "SELECT name, ipv4, ipv6, services, updated FROM devices "
-              "WHERE name > ? AND updated >= ? ORDER BY name LIMIT ?");
+              "SELECT name, ipv4, ipv6, services, updated, 0 FROM devices "
+              "WHERE name > ?1 AND updated >= ?2 "
+              "UNION ALL SELECT name, NULL, NULL, '', removed, 1 FROM removed "
+              "WHERE ?4 AND name > ?1 AND removed >= ?2 "
+              "ORDER BY 1 LIMIT ?3");
   sqlite3_bind_text(s.get(), 1, after.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(s.get(), 2, since);
   sqlite3_bind_int64(s.get(), 3, static_cast<sqlite3_int64>(limit));
-  while (s.step()) out.push_back(read_device(s.get()));
+  sqlite3_bind_int(s.get(), 4, with_removed ? 1 : 0);
+  while (s.step()) out.push_back({read_device(s.get()), sqlite3_column_int(s.get(), 5) != 0});
   return out;
 }
 
@@ -209,12 +221,22 @@ void DeviceStore::put(const DeviceRecord& r) {
   Statement s(db_, kUpsertSql, *cache_);
   bind_device(s.get(), r);
   s.step();
+  Statement back(db_, kUnremoveSql, *cache_);  // a name registered again is no longer removed
+  sqlite3_bind_text(back.get(), 1, r.name.c_str(), -1, SQLITE_TRANSIENT);
+  back.step();
 }
 
-void DeviceStore::erase(const std::string& name) {
+void DeviceStore::erase(const std::string& name, std::int64_t when) {
   Statement s(db_, "DELETE FROM devices WHERE name=?", *cache_);
   sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
   s.step();
+  Statement mark(db_, "INSERT OR REPLACE INTO removed(name, removed) VALUES(?,?)", *cache_);
+  sqlite3_bind_text(mark.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(mark.get(), 2, when);
+  mark.step();
+  Statement forget(db_, "DELETE FROM removed WHERE removed < ?", *cache_);
+  sqlite3_bind_int64(forget.get(), 1, when - kRemovedRetentionSeconds);
+  forget.step();
 }
 
 bool DeviceStore::add_user(const std::string& name, const std::string& password_hash,
@@ -252,10 +274,14 @@ void DeviceStore::upsert(const std::vector<DeviceRecord>& records) {
   exec("BEGIN IMMEDIATE");
   try {
     Statement s(db_, kUpsertSql);
+    Statement back(db_, kUnremoveSql);
     for (const auto& r : records) {
       bind_device(s.get(), r);
       s.step();
       s.reset();
+      sqlite3_bind_text(back.get(), 1, r.name.c_str(), -1, SQLITE_TRANSIENT);
+      back.step();
+      back.reset();
     }
     exec("COMMIT");
   } catch (...) {

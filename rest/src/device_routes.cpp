@@ -50,15 +50,26 @@ void list_devices(registrar::RegistrationService& service, const httplib::Reques
   }
   // The cursor is the last name of the previous page: names are unique and ordered.
   const std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
-  auto devices = service.list(cursor, since, limit + 1);
+  // With `since`, a crawler is catching up on changes: removals are changes too.
+  const bool with_removed = req.has_param("since");
+  auto entries = service.list(cursor, since, limit + 1, with_removed);
   json next = nullptr;
-  if (devices.size() > limit) {
-    devices.pop_back();
-    next = devices.back().name;
+  if (entries.size() > limit) {
+    entries.pop_back();
+    next = entries.back().device.name;
   }
-  json list = json::array();
-  for (const auto& d : devices) list.push_back(to_json(d));
-  send_json_cached(req, res, {{"devices", list}, {"next_cursor", next}});
+  json devices = json::array();
+  json removed = json::array();
+  for (const auto& e : entries) {
+    if (e.removed) {
+      removed.push_back({{"name", e.device.name}, {"removed", e.device.updated}});
+    } else {
+      devices.push_back(to_json(e.device));
+    }
+  }
+  json body = {{"devices", devices}, {"next_cursor", next}};
+  if (with_removed) body["removed"] = removed;
+  send_json_cached(req, res, body);
 }
 
 // Authenticates the caller as the owner of `name`; answers and returns nullopt if not.

@@ -393,6 +393,48 @@ def test_listing_omits_deleted(registrar_factory):
         r.stop()
 
 
+def removed_of(pages):
+    return [x for p in pages for x in p.json().get("removed", [])]
+
+
+def test_listing_since_reports_removals(registrar_factory):
+    """A crawler keeping a mirror with `since=` learns of removed devices too
+    (`removed`, in the same name-ordered pages), so its mirror matches the
+    agent's listing afterwards. Without `since` there is no `removed`."""
+    r = registrar_factory.start("since-removed")
+    try:
+        for n in ("a1.alice.uw", "a2.alice.uw", "a3.alice.uw", "a4.alice.uw"):
+            assert r.put_device("alice", n, {"ipv4": "198.51.100.30"}).status == 201
+        full, pages = r.list_all()
+        assert all("removed" not in p.json() for p in pages), pages[0].json()
+        mirror = {d["name"]: d for d in full}
+        t1 = max(d["updated"] for d in full)
+        wait_next_second(t1)
+        assert r.delete_device("alice", "a2.alice.uw").status == 204
+        assert r.delete_device("alice", "a4.alice.uw").status == 204
+        assert r.put_device("alice", "b1.alice.uw", {"ipv4": "198.51.100.31"}).status == 201
+        since = t1 + 1
+        changed, pages = r.list_all(since=since, limit=1)
+        removed = removed_of(pages)
+        assert listed_names(changed) == ["b1.alice.uw"], changed
+        assert [x["name"] for x in removed] == ["a2.alice.uw", "a4.alice.uw"], removed
+        assert all(x["removed"] >= since for x in removed), removed
+        assert all(len(p.json()["devices"]) + len(p.json()["removed"]) <= 1 for p in pages)
+        for d in changed:
+            mirror[d["name"]] = d
+        for x in removed:
+            mirror.pop(x["name"], None)
+        now, _ = r.list_all()
+        assert mirror == {d["name"]: d for d in now}, (mirror, now)
+        # Registered again: a device again, no longer a removal.
+        assert r.put_device("alice", "a2.alice.uw", {"ipv4": "198.51.100.32"}).status == 201
+        changed, pages = r.list_all(since=since)
+        assert listed_names(changed) == ["a2.alice.uw", "b1.alice.uw"], changed
+        assert [x["name"] for x in removed_of(pages)] == ["a4.alice.uw"]
+    finally:
+        r.stop()
+
+
 def test_listing_etag_revalidates(registrar_factory):
     """Crawlers revalidate with If-None-Match: 304 and no body while nothing
     changed; any change (here one address) gives a new tag and the new page."""

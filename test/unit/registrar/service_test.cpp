@@ -39,8 +39,8 @@ TEST(RegistrationService, ListsPagesInNameOrderAndSince) {
   for (int page = 0; page < 10; ++page) {
     const auto got = svc.list(cursor, 0, 10);
     if (got.empty()) break;
-    for (const auto& d : got) seen.push_back(d.name);
-    cursor = got.back().name;
+    for (const auto& d : got) seen.push_back(d.device.name);
+    cursor = got.back().device.name;
   }
   ASSERT_EQ(seen.size(), 25u);
   EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));

@@ -75,9 +75,77 @@ TEST(DeviceStore, TransactionRollbackLeavesNothing) {
   store.commit();
   EXPECT_TRUE(store.get("a.b.c"));
   store.begin();
-  store.erase("a.b.c");
+  store.erase("a.b.c", 100);
   store.commit();
   EXPECT_FALSE(store.get("a.b.c"));
+}
+
+std::vector<std::string> listed(const DeviceStore& store, std::int64_t since, bool with_removed) {
+  std::vector<std::string> out;
+  for (const auto& e : store.list("", since, 100, with_removed)) {
+    out.push_back((e.removed ? "-" : "+") + e.device.name + "@" + std::to_string(e.device.updated));
+  }
+  return out;
+}
+
+// Crawlers asking for changes since a time learn of removals too, in name order
+// with the devices; a name registered again is a device again, not a removal.
+TEST(DeviceStore, RemovalsAreListedForCrawlersAskingForChanges) {
+  TempDir dir;
+  DeviceStore store(dir.path());
+  auto at = [](DeviceRecord r, std::int64_t t) {
+    r.updated = t;
+    return r;
+  };
+  store.begin();
+  store.put(at(rec("a.u.x", "192.0.2.1", nullptr), 10));
+  store.put(at(rec("b.u.x", "192.0.2.2", nullptr), 10));
+  store.put(at(rec("c.u.x", "192.0.2.3", nullptr), 10));
+  store.commit();
+  store.begin();
+  store.erase("b.u.x", 20);
+  store.commit();
+  EXPECT_EQ(listed(store, 0, false), (std::vector<std::string>{"+a.u.x@10", "+c.u.x@10"}));
+  EXPECT_EQ(listed(store, 0, true),
+            (std::vector<std::string>{"+a.u.x@10", "-b.u.x@20", "+c.u.x@10"}));
+  EXPECT_EQ(listed(store, 15, true), (std::vector<std::string>{"-b.u.x@20"}));
+  EXPECT_EQ(listed(store, 21, true), (std::vector<std::string>{}));
+  // Pages by name continue across both kinds.
+  const auto page = store.list("a.u.x", 0, 1, true);
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_TRUE(page[0].removed);
+  EXPECT_EQ(page[0].device.name, "b.u.x");
+
+  store.begin();
+  store.put(at(rec("b.u.x", "192.0.2.9", nullptr), 30));
+  store.commit();
+  EXPECT_EQ(listed(store, 15, true), (std::vector<std::string>{"+b.u.x@30"}));
+  // The bulk import path clears removals as well.
+  store.begin();
+  store.erase("c.u.x", 40);
+  store.commit();
+  store.upsert({at(rec("c.u.x", "192.0.2.3", nullptr), 50)});
+  EXPECT_EQ(listed(store, 35, true), (std::vector<std::string>{"+c.u.x@50"}));
+}
+
+TEST(DeviceStore, RemovalsAreForgottenAfterTheRetention) {
+  TempDir dir;
+  DeviceStore store(dir.path());
+  store.begin();
+  store.erase("old.u.x", 1000);
+  store.commit();
+  EXPECT_EQ(listed(store, 0, true), (std::vector<std::string>{"-old.u.x@1000"}));
+  store.begin();
+  store.erase("new.u.x", 1000 + kRemovedRetentionSeconds);  // old is exactly at the edge
+  store.commit();
+  EXPECT_EQ(listed(store, 0, true).size(), 2u);
+  store.begin();
+  store.erase("newer.u.x", 1001 + kRemovedRetentionSeconds);  // one second past it
+  store.commit();
+  EXPECT_EQ(
+      listed(store, 0, true),
+      (std::vector<std::string>{"-new.u.x@" + std::to_string(1000 + kRemovedRetentionSeconds),
+                                "-newer.u.x@" + std::to_string(1001 + kRemovedRetentionSeconds)}));
 }
 
 TEST(DeviceStore, UsesWal) {

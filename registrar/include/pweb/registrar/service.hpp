@@ -43,8 +43,8 @@ class RegistrationService {
     return registrar_.apply(std::move(changes));
   }
   [[nodiscard]] std::optional<DeviceRecord> get(const std::string& name);
-  [[nodiscard]] std::vector<DeviceRecord> list(const std::string& after, std::int64_t since,
-                                               std::size_t limit);
+  [[nodiscard]] std::vector<ListedDevice> list(const std::string& after, std::int64_t since,
+                                               std::size_t limit, bool with_removed = false);
   [[nodiscard]] RegistrarStats stats() const { return registrar_.stats(); }
   void stop() { registrar_.stop(); }
 

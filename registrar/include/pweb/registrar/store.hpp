@@ -1,6 +1,7 @@
 #pragma once
 // The durable device store: SQLite in WAL mode under the data dir. The only
 // place that touches SQLite. Not thread-safe: one owner, or wrap in LockGuarded.
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -20,6 +21,16 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// One entry of the crawler listing: a device, or the name of one removed (its
+// `updated` then the time of removal, nothing else set).
+struct ListedDevice {
+  DeviceRecord device;
+  bool removed = false;
+};
+
+// How long the names of removed devices are kept for crawlers asking `since`.
+inline constexpr std::int64_t kRemovedRetentionSeconds = 30 * 24 * 3600;
+
 class DeviceStore {
  public:
   // Opens or creates `<data_dir>/pweb.db`, creating data_dir if needed.
@@ -36,17 +47,19 @@ class DeviceStore {
 
   [[nodiscard]] std::optional<DeviceRecord> get(const std::string& name) const;
   // Devices ordered by name, strictly after `after` (a cursor), updated at or after
-  // `since`, at most `limit`.
-  [[nodiscard]] std::vector<DeviceRecord> list(const std::string& after, std::int64_t since,
-                                               std::size_t limit) const;
+  // `since`, at most `limit`; with `with_removed`, interleaved with the names of
+  // devices removed at or after `since` (kept kRemovedRetentionSeconds).
+  [[nodiscard]] std::vector<ListedDevice> list(const std::string& after, std::int64_t since,
+                                               std::size_t limit, bool with_removed = false) const;
 
   // Explicit transactions for the group-committing writer.
   void begin();
   void commit();
   void rollback() noexcept;
-  // Inside a transaction: one device written or deleted.
+  // Inside a transaction: one device written, or deleted at `when` (unix seconds;
+  // its name is then listed as removed, and older removals are forgotten).
   void put(const DeviceRecord& record);
-  void erase(const std::string& name);
+  void erase(const std::string& name, std::int64_t when);
 
   // Accounts. add_user returns false if the user exists.
   bool add_user(const std::string& name, const std::string& password_hash, std::int64_t created);
