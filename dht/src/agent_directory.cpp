@@ -185,7 +185,18 @@ struct PendingLookup {
 struct RunState {
   bool stopped = false;
   std::optional<std::pair<od::InfoHash, od::Value::Id>> published;
+  std::string label;      // of the published record
+  std::uint16_t seq = 0;  // of the published record
 };
+
+std::shared_ptr<od::Value> signed_value(const AgentRecord& record, od::Value::Id id,
+                                        std::uint16_t seq) {
+  auto value = std::make_shared<od::Value>(encode(record));
+  value->type = kAgentType;
+  value->id = id;
+  value->seq = seq;
+  return value;
+}
 
 }  // namespace
 
@@ -355,17 +366,14 @@ std::optional<std::string> AgentDirectory::claim_and_publish(const AgentRecord& 
       [finished](bool) { finished->set_value(); });
   search_done.wait_for(timeout);
 
-  auto value = std::make_shared<od::Value>(encode(record));
-  value->type = kAgentType;
   // Stable across restarts, so a restarted agent replaces its old record.
   const auto key_hash = im.identity.first->getPublicKey().getId();
   od::Value::Id vid = 0;
   for (std::size_t i = 0; i < sizeof(od::Value::Id); ++i) vid = (vid << 8) | key_hash[i];
-  value->id = vid;
   // Storing nodes only take a changed value with a higher sequence number, and
   // our permanent put just refreshes what they hold otherwise: start above
   // any earlier run's value (putSigned also bumps past one it finds).
-  value->seq = static_cast<std::uint16_t>(unix_now() / 2);
+  auto value = signed_value(record, vid, static_cast<std::uint16_t>(unix_now() / 2));
   {
     auto all = seen->lock();
     const Seen* foreign = nullptr;
@@ -396,7 +404,26 @@ std::optional<std::string> AgentDirectory::claim_and_publish(const AgentRecord& 
     im.runner.putSigned(
         key_of(label), value, [](bool) {}, /*permanent=*/true);
     s->published = std::make_pair(key_of(label), vid);
+    s->label = label;
+    s->seq = value->seq;
   }
+  return std::nullopt;
+}
+
+std::optional<std::string> AgentDirectory::republish(const AgentRecord& given) {
+  const auto checked = decode(encode(given));
+  if (!checked.record) return "invalid agent record: " + checked.error;
+  Impl& im = *impl_;
+  auto s = im.state.lock();
+  if (s->stopped) return std::string("the DHT node is stopped");
+  if (!s->published || s->label != checked.record->label) {
+    return "no record for label '" + checked.record->label + "' was published: claim it first";
+  }
+  // Same value id, higher sequence number: storing nodes replace the old record.
+  auto value = signed_value(*checked.record, s->published->second, ++s->seq);
+  im.runner.cancelPut(s->published->first, s->published->second);
+  im.runner.putSigned(
+      s->published->first, value, [](bool) {}, /*permanent=*/true);
   return std::nullopt;
 }
 

@@ -15,6 +15,7 @@
 #include "pweb/dns/authority.hpp"
 #include "pweb/dns/server.hpp"
 #include "pweb/gateway/server.hpp"
+#include "pweb/lock_guarded.hpp"
 #include "pweb/node/names.hpp"
 #include "pweb/node/resolver.hpp"
 #include "pweb/registrar/service.hpp"
@@ -28,6 +29,7 @@ namespace {
 
 // How long a starting node looks for an earlier holder of its label.
 constexpr std::chrono::milliseconds kClaimWait{5000};
+constexpr std::chrono::seconds kAddressCheck{10};
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -60,6 +62,7 @@ class NodeStatus final : public rest::StatusService {
 
   rest::StatusInfo status() const override {
     rest::StatusInfo s = fixed_;
+    s.addresses = *addresses_.lock();
     s.version = kVersion;
     s.label = cfg_.label;
     s.zones = cfg_.suffix;
@@ -84,11 +87,22 @@ class NodeStatus final : public rest::StatusService {
 
   std::string metrics_text() const override { return render_metrics(src_); }
 
+  void set_addresses(std::vector<std::string> addresses) {
+    *addresses_.lock() = std::move(addresses);
+  }
+
  private:
   const NodeConfig& cfg_;
   MetricsSources src_;
   rest::StatusInfo fixed_;  // what does not change while the node runs
+  mutable LockGuarded<std::vector<std::string>> addresses_{fixed_.addresses};
 };
+
+std::vector<std::string> addresses_of(const dht::AgentRecord& r) {
+  std::vector<std::string> out = r.ipv4;
+  out.insert(out.end(), r.ipv6.begin(), r.ipv6.end());
+  return out;
+}
 
 }  // namespace
 
@@ -248,8 +262,7 @@ int run_node(const NodeConfig& cfg) {
       directory->stop();
       return 3;
     }
-    published_addresses = record.ipv4;
-    published_addresses.insert(published_addresses.end(), record.ipv6.begin(), record.ipv6.end());
+    published_addresses = addresses_of(record);
     spdlog::info("event=agent_published label={} addresses={} gateway_port={}", cfg.label,
                  fmt::join(record.ipv4.empty() ? record.ipv6 : record.ipv4, ","),
                  record.gateway_port);
@@ -291,8 +304,27 @@ int run_node(const NodeConfig& cfg) {
                cfg.label.empty() ? "-" : cfg.label, gateway_mode ? "gateway" : "agent",
                server_cfg.threads, fmt::join(cfg.suffix, ","));
 
+  // Until a stop signal: every kAddressCheck, an agent whose addresses changed
+  // (DHCP, a new uplink) publishes its new record, so other agents follow it.
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    const timespec wait{static_cast<time_t>(kAddressCheck.count()), 0};
+    sig = sigtimedwait(&stop_signals, nullptr, &wait);
+    if (sig > 0) break;
+    if (!directory || cfg.label.empty()) continue;
+    const auto now =
+        own_record(cfg, gateway_server->port(), http_listen.port, dns_listen.front().port);
+    auto addresses = addresses_of(now);
+    if (addresses == published_addresses) continue;
+    if (auto err = directory->republish(now)) {
+      spdlog::warn("event=agent_republish_failed label={} msg=\"{}\"", cfg.label, *err);
+      continue;
+    }
+    spdlog::info("event=agent_republished label={} addresses={} was={}", cfg.label,
+                 fmt::join(addresses, ","), fmt::join(published_addresses, ","));
+    published_addresses = addresses;
+    status.set_addresses(std::move(addresses));
+  }
   spdlog::info("event=stopping signal={}", sig);
   // No new requests, then let the writer answer what is queued, then stop DNS;
   // the resolver after everything that waits on it, the DHT last.

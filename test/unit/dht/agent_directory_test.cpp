@@ -487,6 +487,38 @@ TEST_F(Directories, ARestartedAgentReplacesItsRecord) {
   EXPECT_EQ(r, record("uw", 5555, 200));
 }
 
+// A running agent whose addresses change publishes its new record: peers
+// follow it without a restart, and only to the new one.
+TEST_F(Directories, ARunningAgentRepublishesItsNewAddresses) {
+  AgentDirectory b(config("b"));
+  AgentDirectory a(config("a", b.port()));
+  auto moved = record("mv", 4450, 100);
+  EXPECT_NE(a.republish(moved), std::nullopt);  // nothing claimed yet
+  ASSERT_EQ(a.claim_and_publish(moved, 5s), std::nullopt);
+  ASSERT_EQ(lookup_until(b, "mv"), moved);
+  auto other = record("uw", 4450, 100);
+  EXPECT_NE(a.republish(other), std::nullopt);  // not the label it holds
+  AgentRecord bad = moved;
+  bad.ipv4 = {"not an address"};
+  EXPECT_NE(a.republish(bad), std::nullopt);
+
+  for (const char* address : {"127.0.0.2", "127.0.0.3"}) {
+    moved.ipv4 = {address};
+    moved.updated += 10;
+    ASSERT_EQ(a.republish(moved), std::nullopt);
+    const auto t0 = Clock::now();
+    std::optional<AgentRecord> r;
+    while (Clock::now() - t0 < 10s) {
+      r = lookup_once(b, "mv");
+      if (r && r->ipv4 == moved.ipv4) break;
+      std::this_thread::sleep_for(100ms);
+    }
+    std::printf("[timing] republished record (%s) seen by a peer in %.3f s\n", address,
+                seconds_since(t0));
+    EXPECT_EQ(r, moved);
+  }
+}
+
 TEST_F(Directories, LookupDoneIsCalledExactlyOnceEvenAcrossStop) {
   AgentDirectory a(config("a"));
   AgentDirectory b(config("b", a.port()));

@@ -85,6 +85,11 @@ class AgentDirectory {
   std::optional<std::string> claim_and_publish(const AgentRecord& record,
                                                std::chrono::milliseconds timeout);
 
+  // Replaces the published record (claim_and_publish first) with `record`,
+  // e.g. when this agent's addresses changed. Returns an error message, or
+  // nullopt once the new record is queued for publication.
+  std::optional<std::string> republish(const AgentRecord& record);
+
   // The newest valid record for `label` from the key pinned for it (the first
   // key this node saw for that label; pins persist). Once a pinned key's record
   // arrives the answer is given at once, not when the search ends (seconds
