@@ -22,12 +22,13 @@ std::string agent_of(const std::string& key) { return key.substr(key.rfind('.') 
 void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
 Resolution make(dns::RemoteAnswer::Status status, std::uint32_t ttl, std::string agent,
-                std::string detail) {
+                std::string detail, Failure failure = Failure::none) {
   Resolution r;
   r.answer.status = status;
   r.answer.ttl = ttl;
   r.agent = std::move(agent);
   r.detail = std::move(detail);
+  r.failure = failure;
   return r;
 }
 
@@ -104,7 +105,7 @@ struct Resolver::Impl {
       bump(stats_timeouts);
       finish(key,
              make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, "",
-                  "no answer within the timeout"),
+                  "no answer within the timeout", Failure::timeout),
              false);
     });
     if (!home.empty()) return ask_home(key, 0);
@@ -178,7 +179,7 @@ struct Resolver::Impl {
       } else if (result.failed) {
         finish(key,
                make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, label,
-                    "the DHT could not be asked (no peers)"),
+                    "the DHT could not be asked (no peers)", Failure::dht),
                true);
       } else {
         finish(key,
@@ -194,7 +195,7 @@ struct Resolver::Impl {
     if (record.ipv4.empty() && record.ipv6.empty()) {
       return finish(key,
                     make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, label,
-                         "the agent's record has no address"),
+                         "the agent's record has no address", Failure::agent),
                     true);
     }
     const std::string host = !record.ipv4.empty() ? record.ipv4.front() : record.ipv6.front();
@@ -213,7 +214,7 @@ struct Resolver::Impl {
         agents.erase(label);
         return finish(key,
                       make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
-                           "agent did not answer"),
+                           "agent did not answer", Failure::agent),
                       true);
       }
       finish(key, from_reply(*reply, where), true);
@@ -242,7 +243,7 @@ struct Resolver::Impl {
       if (attempt + 1 < home.size()) return ask_home(key, attempt + 1);
       finish(key,
              make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
-                  "no home agent answered"),
+                  "no home agent answered", Failure::agent),
              true);
     });
   }

@@ -22,7 +22,12 @@ void resolve(DirectoryService& service, const httplib::Request& req, httplib::Re
   if (!r.detail.empty()) body["detail"] = r.detail;
   int status = 200;
   if (r.status == "nxdomain") status = 404;
-  if (r.status == "servfail") status = 504;
+  if (r.status == "servfail") {
+    // Whose fault, for the client: nobody answered in time, the agent could
+    // not be reached, or the DHT could not be asked.
+    status = r.failure == "agent" ? 502 : r.failure == "dht" ? 503 : 504;
+    if (!r.failure.empty()) body["failure"] = r.failure;
+  }
   if (status != 200) body["error"] = r.detail.empty() ? r.status : r.detail;
   send_json(res, status, body);
 }

@@ -19,7 +19,7 @@
 Nodes (all started for this module): `uw`, an agent with a label and users
 (every route); `nolabel`, an agent without --label (no registration routes);
 `gateway`, a standalone gateway forwarding to `uw`; `deadgw`, a gateway whose
-only home agent does not listen (SERVFAIL -> 504).
+only home agent does not listen (SERVFAIL, the agent unreachable -> 502).
 """
 from __future__ import annotations
 
@@ -1004,15 +1004,16 @@ def sc_resolve(env: Env, api: Api):
     doc = api.call(env.nolabel.http_port, "GET", P, path_params={"name": laptop[0]},
                    expect=200).json()
     assert (doc["ipv4"], doc["ipv6"], doc["source"]) == (laptop[1], laptop[2], "local"), doc
-    # a gateway asks its home agent; one that cannot is 504
+    # a gateway asks its home agent; one that cannot reach it is 502 (not a timeout)
     doc = api.call(env.gateway.http_port, "GET", P, path_params={"name": "oa-res.alice.uw"},
                    expect=200).json()
     assert (doc["ipv4"], doc["source"]) == ("192.0.2.100", "remote"), doc
     api.call(env.gateway.http_port, "GET", P, path_params={"name": "nope.alice.uw"}, expect=404)
     t0 = time.monotonic()
     doc = api.call(env.deadgw.http_port, "GET", P, path_params={"name": "oa-res.alice.uw"},
-                   expect=504).json()
-    assert doc["status"] == "servfail" and time.monotonic() - t0 < 5, doc
+                   expect=502).json()
+    assert doc["status"] == "servfail" and doc["failure"] == "agent", doc
+    assert time.monotonic() - t0 < 5, doc
 
 
 def sc_get_agent(env: Env, api: Api):

@@ -126,6 +126,9 @@ def test_dead_agent_is_servfail_within_the_timeout_then_back(make_cluster):
             print(f"dead agent: {asker.name} {name} -> {got[0]} in {took:.3f} s")
             assert got == ("SERVFAIL", []), (asker.name, name, got)
             assert took <= c.timeout + 0.5, f"{asker.name} {name}: SERVFAIL after {took:.2f} s"
+        # Over HTTP: the agent could not be reached, which is not a timeout.
+        status, doc = asker.get("/api/v1/resolve/gone.carol.mit")
+        assert (status, doc.get("failure")) == (502, "agent"), (asker.name, status, doc)
     # An answer cached before the death is still served for its TTL.
     assert b.address("desk.bob.mit.dht") == ("NOERROR", ["198.51.100.7"])
     a.start()  # same ports, data dir and identity
@@ -150,6 +153,9 @@ def test_hung_agent_is_servfail_within_the_timeout_then_back(make_cluster):
             print(f"hung agent: {asker.name} -> {got[0]} in {took:.3f} s")
             assert got == ("SERVFAIL", []), (asker.name, got)
             assert took <= c.timeout + 0.5, f"{asker.name}: SERVFAIL after {took:.2f} s"
+            # Over HTTP: nothing answered in time.
+            status, doc = asker.get(f"/api/v1/resolve/hung{asker.index}.carol.mit")
+            assert (status, doc.get("failure")) == (504, "timeout"), (asker.name, status, doc)
     finally:
         a.thaw()
     for asker in (b, fresh):

@@ -295,7 +295,12 @@ TEST_F(ResolverTest, UnknownAgentIsNxdomainAndAFailedDhtServfail) {
   dht_down_ = true;
   res = ask(*r, "laptop.bob.elsewhere");
   EXPECT_EQ(res.answer.status, Status::servfail);
+  EXPECT_EQ(res.failure, Failure::dht);
   EXPECT_EQ(res.answer.ttl, 1u);  // retried soon, not remembered long
+  // A failure answered from the cache still says what failed.
+  res = ask(*r, "laptop.bob.elsewhere");
+  EXPECT_EQ(res.source, Source::cache);
+  EXPECT_EQ(res.failure, Failure::dht);
 }
 
 TEST_F(ResolverTest, DeadAgentIsServfailWithinTheTimeout) {
@@ -312,6 +317,7 @@ TEST_F(ResolverTest, DeadAgentIsServfailWithinTheTimeout) {
   const auto res = ask(*r, "laptop.bob.mit");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
   EXPECT_EQ(res.answer.status, Status::servfail);
+  EXPECT_EQ(res.failure, Failure::agent);  // refused: not a timeout
 }
 
 TEST_F(ResolverTest, SlowAgentIsServfailAtTheTimeoutNeverAHang) {
@@ -327,6 +333,7 @@ TEST_F(ResolverTest, SlowAgentIsServfailAtTheTimeoutNeverAHang) {
   EXPECT_GE(took, 250ms);
   EXPECT_LT(took, 1500ms);
   EXPECT_EQ(r->stats().timeouts, 1u);
+  EXPECT_EQ(res.failure, Failure::timeout);
 }
 
 TEST_F(ResolverTest, GatewayModeRoundRobinSkipsDeadAgents) {

@@ -46,9 +46,18 @@ struct ResolverConfig {
 enum class Source : std::uint8_t { local, cache, remote };
 const char* to_string(Source s) noexcept;
 
+// Why a name could not be resolved (SERVFAIL): for the HTTP API's status code.
+enum class Failure : std::uint8_t {
+  none,
+  timeout,  // nothing answered within --timeout
+  agent,    // the agent (or every home agent) could not be asked or did not answer
+  dht,      // the DHT could not be asked (no peers)
+};
+
 struct Resolution {
   dns::RemoteAnswer answer;
   Source source = Source::remote;
+  Failure failure = Failure::none;
   std::string agent;   // the agent asked ("label@host:port"), if any
   std::string detail;  // why it failed or does not exist
 };

@@ -17,6 +17,8 @@ struct ResolveInfo {
   std::uint32_t ttl = 0;
   std::string agent;   // who answered
   std::string detail;  // why not found / failed
+  // With servfail: timeout (504), agent (502: unreachable or no reply), dht (503).
+  std::string failure;
 };
 
 struct AgentInfo {
