@@ -117,7 +117,7 @@ void GatewayClient::on_connect(const asio::error_code& err) {
 void GatewayClient::on_connected() {
   asio::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  encode_version(out_);
+  encode_version(out_, offer_);
   flush();
   read();
 }
@@ -140,7 +140,15 @@ void GatewayClient::read() {
         if (!self->handshaken_) {
           const auto v = decode_version(self->in_);
           if (!v) return self->read();
-          if (*v != kVersion) {
+          if (*v == kVersion && self->offer_ == kVersion2) {
+            // A v1-only server: it closes now; reconnect at once offering v1,
+            // with the queries that wait still waiting.
+            self->offer_ = kVersion;
+            asio::error_code ignored;
+            self->socket_.close(ignored);
+            return self->connect();
+          }
+          if (*v != self->offer_) {
             asio::error_code ignored;
             self->socket_.close(ignored);  // the read fails next
             return self->read();
@@ -159,16 +167,20 @@ void GatewayClient::read() {
         for (;;) {
           const auto d = decode(std::span(self->in_).subspan(pos));
           if (d.status == DecodeStatus::need_more) break;
-          if (d.status == DecodeStatus::malformed || !std::holds_alternative<Reply>(d.frame)) {
+          // Only the reply frame of the version agreed on.
+          const bool expected = self->offer_ == kVersion2 ? std::holds_alternative<Answer>(d.frame)
+                                                          : std::holds_alternative<Reply>(d.frame);
+          if (d.status == DecodeStatus::malformed || !expected) {
             asio::error_code ignored;
             self->socket_.close(ignored);  // a lying server: start over
             break;
           }
           pos += d.consumed;
-          const auto r = std::get<Reply>(d.frame);
+          Answer a = self->offer_ == kVersion2 ? std::get<Answer>(d.frame)
+                                               : from_v1(std::get<Reply>(d.frame));
           self->suspect_until_ = {};
           self->backoff_ = self->config_.min_backoff;
-          self->finish(r.serial, r);
+          self->finish(a.serial, std::move(a));
         }
         self->in_.erase(self->in_.begin(), self->in_.begin() + static_cast<std::ptrdiff_t>(pos));
         self->read();
@@ -210,13 +222,13 @@ bool GatewayClient::healthy() const noexcept {
   return state_ != State::waiting && std::chrono::steady_clock::now() >= suspect_until_;
 }
 
-void GatewayClient::finish(std::uint16_t serial, std::optional<Reply> r) {
+void GatewayClient::finish(std::uint16_t serial, std::optional<Answer> r) {
   const auto it = outstanding_.find(serial);
   if (it == outstanding_.end()) return;  // timed out already, or an unknown serial
   auto o = std::move(it->second);
   outstanding_.erase(it);
   o.timer->cancel();
-  o.done(r);
+  o.done(std::move(r));
 }
 
 void GatewayClient::fail_all() {

@@ -66,12 +66,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
       pos = 2;
       handshaken_ = true;
       handshake_timer_.cancel();
-      encode_version(out_, kVersion);
-      if (*v != kVersion) {  // tell it what we speak, then part
+      if (*v != kVersion && *v != kVersion2) {  // tell it the newest we speak, then part
+        encode_version(out_, kVersion2);
         flush();
         closing_ = true;
         return;
       }
+      version_ = *v;
+      encode_version(out_, version_);
     }
     for (;;) {
       const auto d = decode(std::span(in_).subspan(pos));
@@ -97,7 +99,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const std::uint16_t serial = q.serial;
     outstanding_.emplace(serial, nullptr);
     // The resolver may answer on another thread: hop back onto ours.
-    shared_.resolve(q.name, [weak = weak_from_this(), serial, &io = io_](Reply r) {
+    shared_.resolve(q.name, [weak = weak_from_this(), serial, &io = io_](Answer r) {
       if (io.get_executor().running_in_this_thread()) {  // answered at once
         if (auto self = weak.lock()) {
           r.serial = serial;
@@ -118,17 +120,33 @@ class Connection : public std::enable_shared_from_this<Connection> {
     it->second = std::make_shared<asio::steady_timer>(io_, shared_.config.query_deadline);
     it->second->async_wait([weak = weak_from_this(), serial](const asio::error_code& ec) {
       if (ec) return;
-      if (auto self = weak.lock()) self->finish(serial, Reply{serial, false, 0, {}});
+      if (auto self = weak.lock()) {
+        Answer late;
+        late.serial = serial;
+        late.status = AnswerStatus::failed;
+        self->finish(serial, late);
+      }
     });
   }
 
-  void finish(std::uint16_t serial, const Reply& r) {
+  void finish(std::uint16_t serial, Answer a) {
     const auto it = outstanding_.find(serial);
     if (it == outstanding_.end() || closed_) return;  // answered already (deadline or resolver)
     if (it->second) it->second->cancel();
     outstanding_.erase(it);
-    (r.success ? shared_.found : shared_.failed).inc();
-    encode(out_, r);
+    // At most what the frame carries; a resolver bug must not close the connection.
+    if (a.ipv4.size() > kMaxAnswerAddresses) a.ipv4.resize(kMaxAnswerAddresses);
+    if (a.ipv6.size() > kMaxAnswerAddresses) a.ipv6.resize(kMaxAnswerAddresses);
+    if (a.status != AnswerStatus::found) {
+      a.ipv4.clear();
+      a.ipv6.clear();
+    }
+    (a.status == AnswerStatus::found ? shared_.found : shared_.failed).inc();
+    if (version_ == kVersion2) {
+      encode(out_, a);
+    } else {
+      encode(out_, to_v1(a));
+    }
     flush();
   }
 
@@ -167,6 +185,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::uint8_t> in_, out_, writing_;
   std::unordered_map<std::uint16_t, std::shared_ptr<asio::steady_timer>> outstanding_;
   bool handshaken_ = false, writing_active_ = false, closing_ = false, closed_ = false;
+  std::uint16_t version_ = kVersion;
 };
 
 }  // namespace

@@ -120,31 +120,37 @@ std::vector<HostPort> host_ports(const std::vector<std::string>& list) {
 gateway::Resolve gateway_resolver(const NodeConfig& cfg, const registrar::SnapshotHolder& snapshots,
                                   Resolver& resolver) {
   return [&cfg, &snapshots, &resolver](const std::string& name,
-                                       std::function<void(gateway::Reply)> done) {
+                                       std::function<void(gateway::Answer)> done) {
     const auto k = device_key(name, cfg.suffix);
-    if (!k.error.empty()) return done(gateway::Reply{});
-    const auto to_reply = [](const dns::RemoteAnswer& a) {
-      gateway::Reply r;
-      if (a.status != dns::RemoteAnswer::Status::found) return r;
-      if (a.entry.has_v4()) {
-        r.success = true;
-        r.family = 4;
-        std::copy(a.entry.v4.begin(), a.entry.v4.end(), r.address.begin());
-      } else if (a.entry.has_v6()) {
-        r.success = true;
-        r.family = 6;
-        r.address = a.entry.v6;
+    if (!k.error.empty()) return done(gateway::Answer{});
+    const auto to_answer = [](const dns::RemoteAnswer& a) {
+      gateway::Answer out;
+      out.ttl = a.ttl;
+      switch (a.status) {
+        case dns::RemoteAnswer::Status::found:
+          out.status = gateway::AnswerStatus::found;
+          if (a.entry.has_v4()) out.ipv4.push_back(a.entry.v4);
+          if (a.entry.has_v6()) out.ipv6.push_back(a.entry.v6);
+          break;
+        case dns::RemoteAnswer::Status::nxdomain:
+          out.status = gateway::AnswerStatus::absent;
+          break;
+        case dns::RemoteAnswer::Status::servfail:
+          out.status = gateway::AnswerStatus::failed;
+          out.ttl = 0;
+          break;
       }
-      return r;
+      return out;
     };
     if (const auto* e = snapshots.current()->find(k.key); e && e->is_device()) {
       dns::RemoteAnswer a;
       a.status = dns::RemoteAnswer::Status::found;
       a.entry = *e;
-      return done(to_reply(a));
+      a.ttl = cfg.ttl;
+      return done(to_answer(a));
     }
-    resolver.resolve(k.key, [done = std::move(done), to_reply](const dns::RemoteAnswer& a) {
-      done(to_reply(a));
+    resolver.resolve(k.key, [done = std::move(done), to_answer](const dns::RemoteAnswer& a) {
+      done(to_answer(a));
     });
   };
 }

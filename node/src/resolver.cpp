@@ -207,7 +207,7 @@ struct Resolver::Impl {
     }
     bump(stats_agent_queries);
     client->query(key, [this, key, label, where,
-                        started = Clock::now()](std::optional<gateway::Reply> reply) {
+                        started = Clock::now()](std::optional<gateway::Answer> reply) {
       count_agent_reply(reply, started);
       if (!reply) {
         // Perhaps it moved: look its record up again next time.
@@ -237,7 +237,7 @@ struct Resolver::Impl {
     const std::string where = home_names[pick];
     bump(stats_agent_queries);
     home[pick]->query(key, [this, key, attempt, where,
-                            started = Clock::now()](std::optional<gateway::Reply> reply) {
+                            started = Clock::now()](std::optional<gateway::Answer> reply) {
       count_agent_reply(reply, started);
       if (reply) return finish(key, from_reply(*reply, where), true);
       if (attempt + 1 < home.size()) return ask_home(key, attempt + 1);
@@ -248,24 +248,40 @@ struct Resolver::Impl {
     });
   }
 
-  void count_agent_reply(const std::optional<gateway::Reply>& reply, Clock::time_point started) {
+  void count_agent_reply(const std::optional<gateway::Answer>& reply, Clock::time_point started) {
     agent_query_latency.observe(Clock::now() - started);
-    (!reply ? agent_query_failed : reply->success ? agent_query_found : agent_query_absent).inc();
+    (!reply || reply->status == gateway::AnswerStatus::failed ? agent_query_failed
+     : reply->status == gateway::AnswerStatus::found          ? agent_query_found
+                                                              : agent_query_absent)
+        .inc();
   }
 
-  Resolution from_reply(const gateway::Reply& reply, const std::string& where) const {
-    if (!reply.success) {
-      return make(dns::RemoteAnswer::Status::nxdomain, config.negative_ttl, where,
-                  "the agent has no such device");
+  // The agent's TTL (v2) within ours; a v1 agent says none: ours.
+  std::uint32_t ttl_of(const gateway::Answer& a, std::uint32_t ours) const {
+    return a.ttl == 0 ? ours : std::min(a.ttl, ours);
+  }
+
+  Resolution from_reply(const gateway::Answer& reply, const std::string& where) const {
+    switch (reply.status) {
+      case gateway::AnswerStatus::absent:
+        return make(dns::RemoteAnswer::Status::nxdomain, ttl_of(reply, config.negative_ttl), where,
+                    "the agent has no such device");
+      case gateway::AnswerStatus::failed:
+        return make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
+                    "the agent could not resolve it", Failure::agent);
+      case gateway::AnswerStatus::found:
+        break;
     }
-    Resolution r = make(dns::RemoteAnswer::Status::found, config.ttl, where, "");
-    if (reply.family == 4) {
-      registrar::Ipv4 a{};
-      std::copy_n(reply.address.begin(), 4, a.begin());
-      r.answer.entry = registrar::NameEntry::device(a, std::nullopt);
-    } else {
-      r.answer.entry = registrar::NameEntry::device(std::nullopt, reply.address);
+    if (reply.ipv4.empty() && reply.ipv6.empty()) {
+      return make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
+                  "the agent answered found without an address", Failure::agent);
     }
+    Resolution r = make(dns::RemoteAnswer::Status::found, ttl_of(reply, config.ttl), where, "");
+    std::optional<registrar::Ipv4> v4;
+    std::optional<registrar::Ipv6> v6;
+    if (!reply.ipv4.empty()) v4 = reply.ipv4.front();
+    if (!reply.ipv6.empty()) v6 = reply.ipv6.front();
+    r.answer.entry = registrar::NameEntry::device(v4, v6);
     return r;
   }
 

@@ -52,13 +52,11 @@ def test_every_node_answers_for_every_device_udp_and_tcp(make_cluster):
                             or any(ttl > c.ttl for ttl, _ in d.answers):
                         wrong.append(d)
                     d = asker.dig(f"{name}.dht", "AAAA", tcp)
-                    # Gateway protocol v1 carries one address per device (the IPv4 if
-                    # there is one): a remote dual-stack device's AAAA may be NODATA.
-                    ok6 = [[v6] if v6 else []]
-                    if v4 and v6 and not local:
-                        ok6.append([])
-                    if d.status != "NOERROR" or d.addresses not in ok6:
-                        wrong.append(d)
+                    # Gateway protocol v2 carries both addresses: a remote dual-stack
+                    # device's AAAA is there too (v1 had only its IPv4).
+                    if d.result != ("NOERROR", [v6] if v6 else []) or \
+                            any(ttl > c.ttl for ttl, _ in d.answers):
+                        wrong.append((local, d))
     assert not wrong, "\n".join(map(repr, wrong[:6]))
     # A device that does not exist on a live agent: NXDOMAIN, from the owner and elsewhere.
     for asker in nodes.values():
@@ -249,6 +247,12 @@ def test_gateway_mode_forwards_round_robin_and_skips_the_dead(make_cluster):
                 asked.append(name)
     d = gw.dig("v6.erin.eth.dht", "AAAA")
     assert d.result == ("NOERROR", ["2001:db8:e::6"]), d
+    # Dual-stack devices, through the gateway's home agent (and for pi, from there
+    # through the DHT to mit): both addresses arrive (protocol v2 all the way).
+    for name in ("laptop.alice.uw", "pi.carol.mit"):
+        for rdtype, pick in (("A", v4_of), ("AAAA", v6_of)):
+            d = gw.dig(f"{name}.dht", rdtype)
+            assert d.result == ("NOERROR", [pick(DEVICES[name.rsplit('.', 1)[1]][name])]), d
     d = gw.dig("nosuch.alice.uw.dht", "A")
     assert d.result == ("NXDOMAIN", []), d
     # Round-robin: both agents answered some of those (the cached resolution names it).

@@ -1,8 +1,15 @@
 #include "pweb/gateway/client.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "pweb/gateway/server.hpp"
@@ -19,9 +26,9 @@ class ClientTest : public ::testing::Test {
       if (name == "slow.alice.uw") return;  // the server's own 30 s deadline is far away
       if (name.rfind("d", 0) == 0) {
         const auto n = static_cast<std::uint8_t>(std::stoi(name.substr(1)) % 256);
-        return done(Reply{0, true, 4, {10, 0, 0, n}});
+        return done(Answer{0, AnswerStatus::found, 30, {{10, 0, 0, n}}, {{0x20, 0x01, 0, n}}});
       }
-      done(Reply{0, false, 0, {}});
+      done(Answer{0, AnswerStatus::absent, 30, {}, {}});
     });
     server_->start();
     thread_ = std::thread([this] { io_.run(); });
@@ -32,9 +39,9 @@ class ClientTest : public ::testing::Test {
     thread_.join();
   }
 
-  std::optional<Reply> ask(const std::shared_ptr<GatewayClient>& c, const std::string& name) {
-    std::promise<std::optional<Reply>> p;
-    c->query(name, [&](std::optional<Reply> r) { p.set_value(r); });
+  std::optional<Answer> ask(const std::shared_ptr<GatewayClient>& c, const std::string& name) {
+    std::promise<std::optional<Answer>> p;
+    c->query(name, [&](std::optional<Answer> r) { p.set_value(r); });
     auto f = p.get_future();
     EXPECT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready) << name;
     return f.get();
@@ -49,18 +56,23 @@ class ClientTest : public ::testing::Test {
 TEST_F(ClientTest, ManyPipelinedQueriesOneConnection) {
   auto c = GatewayClient::create(io_, "127.0.0.1", server_->port());
   constexpr int kQueries = 500;
-  std::vector<std::promise<std::optional<Reply>>> ps(kQueries);
+  std::vector<std::promise<std::optional<Answer>>> ps(kQueries);
   for (int i = 0; i < kQueries; ++i) {
-    c->query("d" + std::to_string(i), [&ps, i](std::optional<Reply> r) { ps[i].set_value(r); });
+    c->query("d" + std::to_string(i), [&ps, i](std::optional<Answer> r) { ps[i].set_value(r); });
   }
   for (int i = 0; i < kQueries; ++i) {
     auto f = ps[i].get_future();
     ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready) << i;
     const auto r = f.get();
-    ASSERT_TRUE(r && r->success) << i;
-    EXPECT_EQ(r->address[3], i % 256) << i;
+    ASSERT_TRUE(r && r->status == AnswerStatus::found) << i;
+    ASSERT_EQ(r->ipv4.size(), 1u);
+    EXPECT_EQ(r->ipv4[0][3], i % 256) << i;
+    ASSERT_EQ(r->ipv6.size(), 1u);  // v2: both addresses and the TTL
+    EXPECT_EQ(r->ipv6[0][3], i % 256) << i;
+    EXPECT_EQ(r->ttl, 30u);
   }
-  EXPECT_FALSE(ask(c, "nosuch.alice.uw")->success);
+  EXPECT_EQ(ask(c, "nosuch.alice.uw")->status, AnswerStatus::absent);
+  EXPECT_EQ(c->version(), kVersion2);
   c->close();
 }
 
@@ -69,8 +81,8 @@ TEST_F(ClientTest, ManyPipelinedQueriesOneConnection) {
 TEST_F(ClientTest, HostNamesAreResolved) {
   auto c = GatewayClient::create(io_, "localhost", server_->port());
   const auto r = ask(c, "d7");
-  ASSERT_TRUE(r && r->success);
-  EXPECT_EQ(r->address[3], 7);
+  ASSERT_TRUE(r && r->status == AnswerStatus::found);
+  EXPECT_EQ(r->ipv4.at(0)[3], 7);
   c->close();
   auto bad = GatewayClient::create(io_, "no-such-host.invalid", server_->port());
   EXPECT_FALSE(ask(bad, "d7"));
@@ -93,6 +105,104 @@ TEST_F(ClientTest, SilentServerTimesOutDeadServerFailsFast) {
   auto dead = GatewayClient::create(io_, "127.0.0.1", port, cfg);
   EXPECT_FALSE(ask(dead, "d1"));
   dead->close();
+}
+
+// A server that only speaks v1 (the 2013 gateway's protocol): it tells a v2
+// client "1" and closes; the client comes back with v1 and keeps it.
+class VersionOneServer {
+ public:
+  VersionOneServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 8);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~VersionOneServer() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  std::uint16_t port() const { return port_; }
+  std::vector<std::uint16_t> offered() {
+    std::lock_guard lock(m_);
+    return offered_;
+  }
+
+ private:
+  // Bounded: every wait polls with a timeout and checks stop_.
+  bool readable(int fd) {
+    while (!stop_) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0) return true;
+    }
+    return false;
+  }
+  void serve() {
+    while (readable(fd_)) {
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      std::vector<std::uint8_t> in;
+      bool handshaken = false;
+      std::uint8_t buf[512];
+      while (readable(c)) {
+        const auto n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.insert(in.end(), buf, buf + n);
+        std::size_t pos = 0;
+        std::vector<std::uint8_t> out;
+        if (!handshaken) {
+          const auto v = decode_version(in);
+          if (!v) continue;
+          {
+            std::lock_guard lock(m_);
+            offered_.push_back(*v);
+          }
+          encode_version(out, kVersion);
+          if (*v != kVersion) {
+            ::send(c, out.data(), out.size(), MSG_NOSIGNAL);
+            break;
+          }
+          handshaken = true;
+          pos = 2;
+        }
+        for (;;) {
+          const auto d = decode(std::span(in).subspan(pos));
+          if (d.status != DecodeStatus::frame) break;
+          pos += d.consumed;
+          const auto& q = std::get<Query>(d.frame);
+          encode(out, Reply{q.serial, true, 4, {192, 0, 2, 77}});
+        }
+        in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(pos));
+        ::send(c, out.data(), out.size(), MSG_NOSIGNAL);
+      }
+      ::close(c);
+    }
+  }
+
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex m_;
+  std::vector<std::uint16_t> offered_;
+  std::thread thread_;
+};
+
+TEST_F(ClientTest, FallsBackToVersionOneWithAVersionOneServer) {
+  VersionOneServer old;
+  auto c = GatewayClient::create(io_, "127.0.0.1", old.port());
+  const auto r = ask(c, "laptop.alice.uw");  // waits through the second connection
+  ASSERT_TRUE(r && r->status == AnswerStatus::found);
+  EXPECT_EQ(r->ipv4, (std::vector<std::array<std::uint8_t, 4>>{{192, 0, 2, 77}}));
+  EXPECT_EQ(r->ttl, 0u);  // v1 says none
+  EXPECT_TRUE(ask(c, "again.alice.uw"));
+  EXPECT_EQ(old.offered(), (std::vector<std::uint16_t>{kVersion2, kVersion}));
+  c->close();
 }
 
 }  // namespace

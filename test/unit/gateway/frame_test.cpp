@@ -50,7 +50,7 @@ TEST(GatewayFrame, EveryPrefixNeedsMore) {
 
 TEST(GatewayFrame, MalformedFrames) {
   const std::vector<std::vector<std::uint8_t>> bad{
-      {0, 3, 0, 1},                    // unknown type
+      {0, 4, 0, 1},                    // unknown type
       {0, 2, 0, 1, 2},                 // status 2
       {0, 2, 0, 1, 0, 5, 1, 2, 3, 4},  // family 5
       {0, 1, 0, 1, 1, 0},              // name length 256
@@ -60,6 +60,77 @@ TEST(GatewayFrame, MalformedFrames) {
   EXPECT_FALSE(encode(out, Query{1, std::string(256, 'a')}));
   EXPECT_TRUE(out.empty());
   EXPECT_TRUE(encode(out, Query{1, std::string(255, 'a')}));
+}
+
+// v2 ANSWER: every address, the TTL, three statuses.
+TEST(GatewayFrame, AnswersRoundTripAndWireLayout) {
+  const Answer dual{7, AnswerStatus::found, 300, {{192, 0, 2, 1}, {192, 0, 2, 2}}, {{0x20, 0x01}}};
+  std::vector<std::uint8_t> out;
+  ASSERT_TRUE(encode(out, dual));
+  ASSERT_EQ(out.size(), 2u + 2 + 1 + 4 + 1 + 2 * 4 + 1 + 16);
+  EXPECT_EQ(out[1], 3);  // type ANSWER
+  EXPECT_EQ(out[4], 0);  // found
+  EXPECT_EQ(out[7], 1);  // ttl 300 = 0x0000012c
+  EXPECT_EQ(out[8], 0x2c);
+  EXPECT_EQ(out[9], 2);   // two IPv4
+  EXPECT_EQ(out[18], 1);  // one IPv6
+  auto d = decode(out);
+  ASSERT_EQ(d.status, DecodeStatus::frame);
+  EXPECT_EQ(d.consumed, out.size());
+  EXPECT_EQ(std::get<Answer>(d.frame), dual);
+  for (const auto status : {AnswerStatus::absent, AnswerStatus::failed}) {
+    const Answer none{9, status, 5, {}, {}};
+    out.clear();
+    ASSERT_TRUE(encode(out, none));
+    EXPECT_EQ(out.size(), 11u);
+    d = decode(out);
+    ASSERT_EQ(d.status, DecodeStatus::frame);
+    EXPECT_EQ(std::get<Answer>(d.frame), none);
+  }
+}
+
+TEST(GatewayFrame, AnswerBoundaries) {
+  Answer a{1, AnswerStatus::found, 0, {}, {}};
+  a.ipv4.assign(kMaxAnswerAddresses, {10, 0, 0, 1});
+  a.ipv6.assign(kMaxAnswerAddresses, {});
+  std::vector<std::uint8_t> out;
+  ASSERT_TRUE(encode(out, a));  // the most a frame carries
+  // Every prefix needs more; the whole decodes.
+  for (std::size_t n = 0; n < out.size(); ++n) {
+    ASSERT_EQ(decode(std::span(out.data(), n)).status, DecodeStatus::need_more) << n;
+  }
+  EXPECT_EQ(decode(out).status, DecodeStatus::frame);
+  // One address past the limit is not encoded, and malformed on the wire.
+  a.ipv4.push_back({10, 0, 0, 2});
+  std::vector<std::uint8_t> over;
+  EXPECT_FALSE(encode(over, a));
+  EXPECT_TRUE(over.empty());
+  auto wire = out;
+  wire[9] = static_cast<std::uint8_t>(kMaxAnswerAddresses + 1);
+  EXPECT_EQ(decode(wire).status, DecodeStatus::malformed);
+  wire = out;
+  wire[10 + 4 * kMaxAnswerAddresses] = static_cast<std::uint8_t>(kMaxAnswerAddresses + 1);
+  EXPECT_EQ(decode(wire).status, DecodeStatus::malformed);
+  // Addresses with "no such device" are a contradiction: refused both ways.
+  EXPECT_FALSE(encode(over, Answer{1, AnswerStatus::absent, 0, {{1, 2, 3, 4}}, {}}));
+  const std::vector<std::uint8_t> absent_with_address{0, 3, 0, 1, 1, 0, 0, 0, 0, 1, 1, 2, 3, 4, 0};
+  EXPECT_EQ(decode(absent_with_address).status, DecodeStatus::malformed);
+  const std::vector<std::uint8_t> status_3{0, 3, 0, 1, 3, 0, 0, 0, 0, 0, 0};
+  EXPECT_EQ(decode(status_3).status, DecodeStatus::malformed);
+}
+
+TEST(GatewayFrame, BetweenVersions) {
+  const Answer dual{3, AnswerStatus::found, 60, {{192, 0, 2, 1}}, {{0x20, 0x01}}};
+  EXPECT_EQ(to_v1(dual), (Reply{3, true, 4, {192, 0, 2, 1}}));
+  const Answer v6{3, AnswerStatus::found, 60, {}, {{0x20, 0x01}}};
+  EXPECT_EQ(to_v1(v6), (Reply{3, true, 6, {0x20, 0x01}}));
+  EXPECT_FALSE(to_v1(Answer{3, AnswerStatus::failed, 0, {}, {}}).success);
+  EXPECT_FALSE(to_v1(Answer{3, AnswerStatus::absent, 0, {}, {}}).success);
+  EXPECT_EQ(from_v1(Reply{4, true, 4, {192, 0, 2, 1}}),
+            (Answer{4, AnswerStatus::found, 0, {{192, 0, 2, 1}}, {}}));
+  EXPECT_EQ(from_v1(Reply{4, true, 6, {0x20, 0x01}}),
+            (Answer{4, AnswerStatus::found, 0, {}, {{0x20, 0x01}}}));
+  EXPECT_EQ(from_v1(Reply{4, false, 0, {}}), (Answer{4, AnswerStatus::absent, 0, {}, {}}));
 }
 
 TEST(GatewayFrame, Version) {

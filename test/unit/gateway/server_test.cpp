@@ -60,19 +60,49 @@ class GatewayServerTest : public ::testing::Test {
     cfg.port = 0;
     cfg.query_deadline = std::chrono::milliseconds(300);
     server_ = std::make_unique<GatewayServer>(cfg, [](const std::string& name, auto done) {
-      if (name == "laptop.alice.uw") return done(Reply{0, true, 4, {192, 0, 2, 1}});
-      if (name == "v6.alice.uw") return done(Reply{0, true, 6, {0x20, 0x01}});
-      if (name == "slow.alice.uw") return;  // never answers: the deadline must
-      done(Reply{0, false, 0, {}});
+      Answer a;
+      a.ttl = 60;
+      a.status = AnswerStatus::found;
+      if (name == "laptop.alice.uw") {
+        a.ipv4 = {{192, 0, 2, 1}};
+      } else if (name == "v6.alice.uw") {
+        a.ipv6 = {{0x20, 0x01}};
+      } else if (name == "dual.alice.uw") {
+        a.ipv4 = {{192, 0, 2, 2}};
+        a.ipv6 = {{0x20, 0x01, 0x0d, 0xb8}};
+      } else if (name == "broken.alice.uw") {
+        a = Answer{0, AnswerStatus::failed, 0, {}, {}};  // could not tell
+      } else if (name == "slow.alice.uw") {
+        return;  // never answers: the deadline must
+      } else {
+        a = Answer{0, AnswerStatus::absent, 60, {}, {}};
+      }
+      done(a);
     });
     server_->start();
   }
   std::unique_ptr<GatewayServer> server_;
 };
 
-std::vector<std::uint8_t> handshake_and(std::initializer_list<Query> qs) {
+// The frames of type F after the 2-byte version echo, by serial.
+template <typename F>
+std::map<std::uint16_t, F> frames_after_version(const std::vector<std::uint8_t>& bytes) {
+  std::map<std::uint16_t, F> out;
+  for (std::size_t pos = 2; pos < bytes.size();) {
+    const auto d = decode(std::span(bytes).subspan(pos));
+    EXPECT_EQ(d.status, DecodeStatus::frame);
+    if (d.status != DecodeStatus::frame) break;
+    const auto f = std::get<F>(d.frame);
+    out[f.serial] = f;
+    pos += d.consumed;
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> handshake_and(std::initializer_list<Query> qs,
+                                        std::uint16_t version = kVersion) {
   std::vector<std::uint8_t> b;
-  encode_version(b);
+  encode_version(b, version);
   for (const auto& q : qs) encode(b, q);
   return b;
 }
@@ -84,14 +114,7 @@ TEST_F(GatewayServerTest, PipelinedQueriesAnsweredWithTheirSerials) {
       {{1, "laptop.alice.uw"}, {2, "v6.alice.uw"}, {3, "nosuch.alice.uw"}, {4, "slow.alice.uw"}}));
   auto bytes = c.read(2 + 10 + 22 + 5 + 5);  // version, v4, v6, two failures
   ASSERT_EQ(decode_version(bytes), 1);
-  std::map<std::uint16_t, Reply> replies;
-  for (std::size_t pos = 2; pos < bytes.size();) {
-    const auto d = decode(std::span(bytes).subspan(pos));
-    ASSERT_EQ(d.status, DecodeStatus::frame);
-    const auto r = std::get<Reply>(d.frame);
-    replies[r.serial] = r;
-    pos += d.consumed;
-  }
+  auto replies = frames_after_version<Reply>(bytes);
   ASSERT_EQ(replies.size(), 4u);
   EXPECT_TRUE(replies[1].success);
   EXPECT_EQ(replies[1].family, 4);
@@ -134,8 +157,44 @@ TEST_F(GatewayServerTest, OtherVersionIsToldOursAndClosed) {
   encode_version(b, 7);
   c.send(b);
   const auto v = c.read(2);
-  ASSERT_EQ(decode_version(v), 1);
+  ASSERT_EQ(decode_version(v), kVersion2);  // the newest it speaks
   EXPECT_TRUE(c.closed_by_peer());
+}
+
+// A v1 client gets v1 replies from what the resolver says: the IPv4 of a
+// dual-stack device, and "failed" as failure.
+TEST_F(GatewayServerTest, VersionOneClientsGetVersionOneReplies) {
+  Client c(server_->port());
+  c.send(handshake_and({{1, "dual.alice.uw"}, {2, "broken.alice.uw"}}));
+  auto bytes = c.read(2 + 10 + 5);
+  ASSERT_EQ(decode_version(bytes), kVersion);
+  auto replies = frames_after_version<Reply>(bytes);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(replies[1].family, 4);
+  EXPECT_EQ(replies[1].address[3], 2);
+  EXPECT_FALSE(replies[2].success);
+}
+
+TEST_F(GatewayServerTest, VersionTwoClientsGetWholeAnswers) {
+  Client c(server_->port());
+  c.send(handshake_and({{1, "dual.alice.uw"},
+                        {2, "nosuch.alice.uw"},
+                        {3, "broken.alice.uw"},
+                        {4, "slow.alice.uw"},
+                        {5, "v6.alice.uw"}},
+                       kVersion2));
+  // version; dual: 2+2+1+4+1+4+1+16; three without addresses: 11 each; v6: 11+16
+  auto bytes = c.read(2 + 31 + 3 * 11 + 27);
+  ASSERT_EQ(decode_version(bytes), kVersion2);
+  auto answers = frames_after_version<Answer>(bytes);
+  ASSERT_EQ(answers.size(), 5u);
+  EXPECT_EQ(answers[1],
+            (Answer{1, AnswerStatus::found, 60, {{192, 0, 2, 2}}, {{0x20, 0x01, 0x0d, 0xb8}}}));
+  EXPECT_EQ(answers[2].status, AnswerStatus::absent);
+  EXPECT_EQ(answers[3].status, AnswerStatus::failed);
+  EXPECT_EQ(answers[4].status, AnswerStatus::failed);  // the deadline: could not tell
+  EXPECT_EQ(answers[5].ipv6.size(), 1u);
+  EXPECT_TRUE(answers[5].ipv4.empty());
 }
 
 }  // namespace

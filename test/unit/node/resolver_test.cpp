@@ -36,13 +36,12 @@ class Agent {
               c.port = 0;
               return c;
             }(),
-            [this](const std::string& name, std::function<void(gateway::Reply)> done) {
+            [this](const std::string& name, std::function<void(gateway::Answer)> done) {
               ++queries;
-              gateway::Reply r;
+              gateway::Answer r;
               if (const auto it = devices_.find(name); it != devices_.end()) {
-                r.success = true;
-                r.family = 4;
-                std::copy(it->second.begin(), it->second.end(), r.address.begin());
+                r.status = gateway::AnswerStatus::found;
+                r.ipv4.push_back(it->second);
               }
               if (delay_ == 0ms) return done(r);
               slow_.lock()->emplace_back([r, done, d = delay_] {
@@ -129,6 +128,9 @@ class LyingAgent {
     if (lie_ == Lie::bad_handshake) return write_all(c, {0x00, 0x07, 0xde, 0xad});
     gateway::encode_version(out);
     write_all(c, out);
+    // It speaks v1 only: to a client offering more it says so and parts (the
+    // client comes back with v1).
+    if (gateway::decode_version(in) != gateway::kVersion) return;
     in.clear();
     gateway::Query q;
     for (int i = 0; i < 20 && !stop_; ++i) {
@@ -301,6 +303,41 @@ TEST_F(ResolverTest, UnknownAgentIsNxdomainAndAFailedDhtServfail) {
   res = ask(*r, "laptop.bob.elsewhere");
   EXPECT_EQ(res.source, Source::cache);
   EXPECT_EQ(res.failure, Failure::dht);
+}
+
+// Protocol v2: a dual-stack device's both addresses, the agent's own TTL
+// (within ours), and "could not tell" kept apart from "no such device".
+TEST_F(ResolverTest, VersionTwoAgentGivesBothAddressesItsTtlAndFailures) {
+  gateway::ServerConfig sc;
+  sc.port = 0;
+  gateway::GatewayServer agent(sc, [](const std::string& name, auto done) {
+    gateway::Answer a;
+    if (name == "dual.bob.mit") {
+      a = {0, gateway::AnswerStatus::found, 5, {{198, 51, 100, 9}}, {{0x20, 0x01, 0x0d, 0xb8}}};
+    } else if (name == "long.bob.mit") {
+      a = {0, gateway::AnswerStatus::found, 86400, {{198, 51, 100, 10}}, {}};
+    } else if (name == "broken.bob.mit") {
+      a = {0, gateway::AnswerStatus::failed, 0, {}, {}};
+    } else {
+      a = {0, gateway::AnswerStatus::absent, 30, {}, {}};
+    }
+    done(a);
+  });
+  agent.start();
+  publish(record("mit", agent.port()));
+  auto r = make();
+  auto res = ask(*r, "dual.bob.mit");
+  ASSERT_EQ(res.answer.status, Status::found);
+  EXPECT_TRUE(res.answer.entry.has_v4());
+  ASSERT_TRUE(res.answer.entry.has_v6());
+  EXPECT_EQ(res.answer.entry.v6[3], 0xb8);
+  EXPECT_EQ(res.answer.ttl, 5u);
+  EXPECT_EQ(ask(*r, "long.bob.mit").answer.ttl, ResolverConfig{}.ttl);  // ours caps it
+  res = ask(*r, "broken.bob.mit");
+  EXPECT_EQ(res.answer.status, Status::servfail);
+  EXPECT_EQ(res.failure, Failure::agent);
+  EXPECT_EQ(ask(*r, "nosuch.bob.mit").answer.status, Status::nxdomain);
+  agent.stop();
 }
 
 TEST_F(ResolverTest, DeadAgentIsServfailWithinTheTimeout) {

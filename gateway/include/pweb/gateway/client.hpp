@@ -1,5 +1,7 @@
 #pragma once
-// A DNS-Gateway protocol client for one remote agent: one persistent connection,
+// A DNS-Gateway protocol client for one remote agent: one persistent connection
+// speaking v2, or v1 with a server that only speaks v1 (it echoes 1: the client
+// reconnects offering 1, and stays with it),
 // queries pipelined with unique serials, each answered exactly once (a reply,
 // or nullopt on timeout or connection loss), reconnection with back-off (while
 // backing off, queries fail at once; the next one after it reconnects).
@@ -27,7 +29,8 @@ struct ClientConfig {
 
 class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
  public:
-  using Done = std::function<void(std::optional<Reply>)>;
+  // A v1 server's REPLY arrives converted (from_v1: ttl 0, one address).
+  using Done = std::function<void(std::optional<Answer>)>;
 
   static std::shared_ptr<GatewayClient> create(asio::io_context& io, std::string host,
                                                std::uint16_t port, ClientConfig config = {});
@@ -38,6 +41,8 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   // False while backing off after a failed connection, or after a query timed
   // out until a reply or a back-off has passed. On the io thread only.
   [[nodiscard]] bool healthy() const noexcept;
+  // The protocol version of the current (or next) connection. On the io thread only.
+  [[nodiscard]] std::uint16_t version() const noexcept { return offer_; }
 
   // Private use: construct through create().
   GatewayClient(asio::io_context& io, std::string host, std::uint16_t port, ClientConfig config);
@@ -57,7 +62,7 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   void send(const Query& q);
   void flush();
   void fail_all();
-  void finish(std::uint16_t serial, std::optional<Reply> r);
+  void finish(std::uint16_t serial, std::optional<Answer> r);
   void timed_out(std::uint16_t serial);
   std::uint16_t next_serial();
 
@@ -72,6 +77,7 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   State state_ = State::idle;
   bool closed_ = false, writing_ = false, handshaken_ = false;
   std::uint16_t serial_ = 0;
+  std::uint16_t offer_ = kVersion2;  // the version this client opens with
   std::chrono::steady_clock::time_point suspect_until_{};
   std::deque<std::pair<std::uint16_t, std::string>> waiting_;  // until the connection is ready
   std::unordered_map<std::uint16_t, Outstanding> outstanding_;

@@ -1,5 +1,5 @@
 #pragma once
-// The Home Agent side of the DNS-Gateway protocol: accepts persistent
+// The Home Agent side of the DNS-Gateway protocol (v1 and v2): accepts persistent
 // connections, answers QUERY frames through an asynchronous resolver, in any
 // order, each within a deadline (failure otherwise). A closed connection drops
 // its outstanding queries.
@@ -15,7 +15,8 @@
 namespace pweb::gateway {
 
 // Called on the server's thread; must call `done` exactly once, on any thread.
-using Resolve = std::function<void(const std::string& name, std::function<void(Reply)> done)>;
+// The answer goes to a v1 client as a v1 REPLY (to_v1), to a v2 client whole.
+using Resolve = std::function<void(const std::string& name, std::function<void(Answer)> done)>;
 
 struct ServerConfig {
   std::string host = "127.0.0.1";
