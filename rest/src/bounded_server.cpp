@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +16,10 @@ namespace pweb::rest {
 namespace {
 
 using Clock = BoundedStream::Clock;
+
+// How long and how much a refused client may go on sending before the close.
+constexpr std::chrono::milliseconds kRefusalDrain{2000};
+constexpr std::size_t kRefusalDrainBytes = 16 * 1024 * 1024;
 
 // Non-blocking (every wait is a poll with a deadline) and no Nagle: an answer
 // goes out as a head and a body write, which must not wait for a delayed ACK.
@@ -37,8 +42,31 @@ std::string peer_address(int fd) {
   return host.data();
 }
 
-// 503 to a client over its connection limit, then a short drain so that closing
-// with its request unread does not reset the connection before it reads this.
+// After an answer that ends the connection early: stop sending, then read and
+// drop what the client is still sending, for a bounded time and amount. Closing
+// with its data unread would reset the connection, and a reset makes the
+// client's kernel drop our answer before the client reads it.
+void drain_then_close_input(int fd, std::chrono::milliseconds at_most, std::size_t max_bytes) {
+  ::shutdown(fd, SHUT_WR);
+  const auto until = Clock::now() + at_most;
+  std::array<char, 16 * 1024> sink{};
+  std::size_t drained = 0;
+  while (drained < max_bytes) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
+    if (left <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+    const ssize_t n = ::recv(fd, sink.data(), sink.size(), MSG_DONTWAIT);
+    if (n == 0) break;  // the client closed: all read
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+      break;
+    }
+    drained += static_cast<std::size_t>(n);
+  }
+}
+
+// 503 to a client over its connection limit.
 void answer_busy(int fd, const std::string& address, std::size_t limit) {
   const std::string body = "{\"error\":\"more than " + std::to_string(limit) +
                            " connections at once from " + address + "\"}";
@@ -47,14 +75,7 @@ void answer_busy(int fd, const std::string& address, std::size_t limit) {
       "application/json\r\nContent-Length: " +
       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   (void)::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  ::shutdown(fd, SHUT_WR);
-  const auto until = Clock::now() + std::chrono::milliseconds(50);
-  std::array<char, 4096> sink{};
-  while (Clock::now() < until) {
-    const ssize_t n = ::recv(fd, sink.data(), sink.size(), MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
-    if (n < 0) ::usleep(5000);
-  }
+  drain_then_close_input(fd, std::chrono::milliseconds(50), 64 * 1024);
 }
 
 void close_connection(int fd) {
@@ -136,6 +157,9 @@ bool ConnectionRunner::serve(int fd, SSL* ssl, std::size_t max_requests,
     ok = handle(stream, left == 1, closed);
     if (stream.limit_hit() != LimitHit::none) {
       counters_.count(stream.limit_hit());
+      // The refusal is sent; let the client read it (TLS: close_notify first).
+      if (ssl != nullptr) SSL_shutdown(ssl);
+      drain_then_close_input(fd, kRefusalDrain, kRefusalDrainBytes);
       return false;
     }
     if (!ok || closed) break;

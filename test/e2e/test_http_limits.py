@@ -10,6 +10,7 @@ request must arrive whole within 10 s of its first byte however it trickles
 a slowloris cannot occupy the 128 HTTP workers."""
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
@@ -134,6 +135,9 @@ def flood(port: int, payload_iter, results: list, source: str = "127.0.0.1"):
     t0 = time.monotonic()
     try:
         for chunk in payload_iter:
+            # As a real client does: stop sending once the answer starts to arrive.
+            if select.select([s], [], [], 0)[0]:
+                break
             try:
                 s.sendall(chunk)
             except (BrokenPipeError, ConnectionResetError):
