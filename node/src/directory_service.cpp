@@ -24,20 +24,6 @@ const char* status_name(dns::RemoteAnswer::Status s) {
   return "servfail";
 }
 
-const char* failure_name(Failure f) {
-  switch (f) {
-    case Failure::none:
-      return "";
-    case Failure::timeout:
-      return "timeout";
-    case Failure::agent:
-      return "agent";
-    case Failure::dht:
-      return "dht";
-  }
-  return "";
-}
-
 }  // namespace
 
 rest::ResolveInfo NodeDirectory::resolve(const std::string& name) {
@@ -55,7 +41,7 @@ rest::ResolveInfo NodeDirectory::resolve(const std::string& name) {
     info.status = "servfail";
     info.source = "remote";
     info.detail = "no answer within the timeout";
-    info.failure = "timeout";
+    info.failure = to_string(Failure::timeout);
     return info;
   }
   const Resolution r = future.get();
@@ -64,7 +50,7 @@ rest::ResolveInfo NodeDirectory::resolve(const std::string& name) {
   info.ttl = r.answer.ttl;
   info.agent = r.agent;
   info.detail = r.detail;
-  info.failure = failure_name(r.failure);
+  info.failure = to_string(r.failure);
   const auto& e = r.answer.entry;
   if (r.answer.status == dns::RemoteAnswer::Status::found) {
     if (e.has_v4()) info.ipv4 = registrar::format_ipv4(e.v4);

@@ -34,6 +34,20 @@ Resolution make(dns::RemoteAnswer::Status status, std::uint32_t ttl, std::string
 
 }  // namespace
 
+const char* to_string(Failure f) noexcept {
+  switch (f) {
+    case Failure::none:
+      return "";
+    case Failure::timeout:
+      return "timeout";
+    case Failure::agent:
+      return "agent";
+    case Failure::dht:
+      return "dht";
+  }
+  return "";
+}
+
 const char* to_string(Source s) noexcept {
   switch (s) {
     case Source::local:

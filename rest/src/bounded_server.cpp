@@ -1,7 +1,6 @@
 #include "bounded_server.hpp"
 
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -30,18 +29,6 @@ void prepare_socket(int fd) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-std::string peer_address(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  std::array<char, NI_MAXHOST> host{};
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
-      ::getnameinfo(reinterpret_cast<const sockaddr*>(&addr), len, host.data(),
-                    static_cast<socklen_t>(host.size()), nullptr, 0, NI_NUMERICHOST) != 0) {
-    return {};
-  }
-  return host.data();
-}
-
 // After an answer that ends the connection early: stop sending, then read and
 // drop what the client is still sending, for a bounded time and amount. Closing
 // with its data unread would reset the connection, and a reset makes the
@@ -51,11 +38,7 @@ void drain_then_close_input(int fd, std::chrono::milliseconds at_most, std::size
   const auto until = Clock::now() + at_most;
   std::array<char, 16 * 1024> sink{};
   std::size_t drained = 0;
-  while (drained < max_bytes) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
-    if (left <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+  while (drained < max_bytes && Clock::now() < until && wait_io(fd, POLLIN, until)) {
     const ssize_t n = ::recv(fd, sink.data(), sink.size(), MSG_DONTWAIT);
     if (n == 0) break;  // the client closed: all read
     if (n < 0) {
@@ -68,12 +51,10 @@ void drain_then_close_input(int fd, std::chrono::milliseconds at_most, std::size
 
 // 503 to a client over its connection limit.
 void answer_busy(int fd, const std::string& address, std::size_t limit) {
-  const std::string body = "{\"error\":\"more than " + std::to_string(limit) +
-                           " connections at once from " + address + "\"}";
   const std::string answer =
-      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: "
-      "application/json\r\nContent-Length: " +
-      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      closing_answer(503, "Service Unavailable",
+                     "more than " + std::to_string(limit) + " connections at once from " + address,
+                     "Retry-After: 1\r\n");
   (void)::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   drain_then_close_input(fd, std::chrono::milliseconds(50), 64 * 1024);
 }
@@ -131,9 +112,11 @@ void LimitCounters::count(LimitHit hit) noexcept {
 void LimitCounters::write(metrics::TextWriter& w) const {
   w.family("pweb_http_refused_total", "counter",
            "HTTP requests and connections refused by a limit, by reason");
-  w.sample("pweb_http_refused_total", {{"reason", "head_too_large"}}, head_too_large.get());
-  w.sample("pweb_http_refused_total", {{"reason", "body_too_large"}}, body_too_large.get());
-  w.sample("pweb_http_refused_total", {{"reason", "too_slow"}}, too_slow.get());
+  for (const auto& [hit, counter] : {std::pair{LimitHit::head_too_large, &head_too_large},
+                                     std::pair{LimitHit::body_too_large, &body_too_large},
+                                     std::pair{LimitHit::too_slow, &too_slow}}) {
+    w.sample("pweb_http_refused_total", {{"reason", to_string(hit)}}, counter->get());
+  }
   w.sample("pweb_http_refused_total", {{"reason", "client_connections"}}, client_connections.get());
 }
 

@@ -19,18 +19,6 @@ int millis_until(Clock::time_point deadline) {
   return static_cast<int>(std::clamp<long long>(left, 0, INT_MAX));
 }
 
-// Waits for `events` on `fd` until `deadline`: true when ready (or in error, which
-// the next call on the socket reports).
-bool wait_io(int fd, short events, Clock::time_point deadline) {
-  for (;;) {
-    pollfd p{fd, events, 0};
-    const int r = ::poll(&p, 1, millis_until(deadline));
-    if (r > 0) return true;
-    if (r == 0) return false;
-    if (errno != EINTR) return false;
-  }
-}
-
 bool ip_and_port(const sockaddr_storage& addr, socklen_t len, std::string& ip, int& port) {
   if (addr.ss_family == AF_INET) {
     port = ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
@@ -67,6 +55,35 @@ Refusal refusal_for(LimitHit hit) {
 }
 
 }  // namespace
+
+bool wait_io(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    pollfd p{fd, events, 0};
+    const int r = ::poll(&p, 1, millis_until(deadline));
+    if (r > 0) return true;
+    if (r == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+std::string peer_address(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  std::string ip;
+  int port = 0;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    ip_and_port(addr, len, ip, port);
+  }
+  return ip;
+}
+
+std::string closing_answer(int status, const char* reason, const std::string& message,
+                           const char* extra_headers) {
+  const std::string body = "{\"error\":\"" + message + "\"}";
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n" + extra_headers +
+         "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
+}
 
 const char* to_string(LimitHit hit) noexcept {
   switch (hit) {
@@ -225,11 +242,7 @@ void BoundedStream::refuse(LimitHit hit) {
           "request not received within " + std::to_string(limits_.request_timeout.count()) + " ms";
       break;
   }
-  const std::string body = "{\"error\":\"" + what + "\"}";
-  const std::string answer =
-      "HTTP/1.1 " + std::to_string(r.status) + " " + r.reason +
-      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nConnection: close\r\n\r\n" + body;
+  const std::string answer = closing_answer(r.status, r.reason, what);
   // Best effort, briefly: the peer may be the one that is not reading.
   send_all(answer.data(), answer.size(), Clock::now() + std::chrono::seconds(1));
 }

@@ -85,4 +85,17 @@ class BoundedStream final : public httplib::Stream {
 // Completes the TLS handshake on non-blocking `fd` by `deadline`.
 bool tls_accept(int fd, SSL* ssl, BoundedStream::Clock::time_point deadline);
 
+// Waits for `events` on `fd` until `deadline`: true when ready (or in error,
+// which the next call on the socket reports).
+bool wait_io(int fd, short events, BoundedStream::Clock::time_point deadline);
+
+// The peer's numeric address ("192.0.2.1", "2001:db8::1"), "" if unknown.
+std::string peer_address(int fd);
+
+// An answer that ends the connection: `HTTP/1.1 <status> <reason>`, the
+// `extra_headers` (each ending in CRLF), `Connection: close` and the JSON
+// body {"error": message}. `message` is ours: no quotes to escape.
+std::string closing_answer(int status, const char* reason, const std::string& message,
+                           const char* extra_headers = "");
+
 }  // namespace pweb::rest

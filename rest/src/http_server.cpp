@@ -114,8 +114,7 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
   srv.new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
   srv.set_payload_max_length(kMaxBody);
   srv.set_keep_alive_max_count(100000);
-  // Request size and time limits: BoundedStream (bounded_server.cpp).
-  srv.set_tcp_nodelay(true);  // small answers: no Nagle + delayed-ACK 40 ms stalls
+  // Request size and time limits, and TCP_NODELAY: BoundedStream (bounded_server.cpp).
   // cpp-httplib bounds each header line (8 KiB) but not their number.
   srv.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     if (req.headers.size() <= kMaxHeaders) return httplib::Server::HandlerResponse::Unhandled;

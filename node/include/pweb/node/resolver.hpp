@@ -53,6 +53,7 @@ enum class Failure : std::uint8_t {
   agent,    // the agent (or every home agent) could not be asked or did not answer
   dht,      // the DHT could not be asked (no peers)
 };
+const char* to_string(Failure f) noexcept;  // "" for none
 
 struct Resolution {
   dns::RemoteAnswer answer;
