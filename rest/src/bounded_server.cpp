@@ -59,6 +59,9 @@ void answer_busy(int fd, const std::string& address, std::size_t limit) {
   drain_then_close_input(fd, std::chrono::milliseconds(50), 64 * 1024);
 }
 
+// listen() again on a listening socket only changes its backlog.
+bool widen_backlog(int fd) { return ::listen(fd, kListenBacklog) == 0; }
+
 void close_connection(int fd) {
   ::shutdown(fd, SHUT_RDWR);
   ::close(fd);
@@ -148,6 +151,14 @@ bool ConnectionRunner::serve(int fd, SSL* ssl, std::size_t max_requests,
     if (!ok || closed) break;
   }
   return ok;
+}
+
+bool BoundedServer::bind_listener(const std::string& host, int port) {
+  return bind_to_port(host, port) && widen_backlog(svr_sock_);
+}
+
+bool BoundedTlsServer::bind_listener(const std::string& host, int port) {
+  return bind_to_port(host, port) && widen_backlog(svr_sock_);
 }
 
 bool BoundedServer::process_and_close_socket(socket_t sock) {

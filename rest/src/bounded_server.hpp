@@ -90,10 +90,27 @@ class ConnectionRunner {
   LimitCounters counters_;
 };
 
-class BoundedServer final : public httplib::Server {
+// Listen backlog. Debian's cpp-httplib is a compiled library that listens with
+// a backlog of 5: a burst of connections (updaters on the hour, a crawler, a
+// slowloris being refused) overflows it, the kernel drops the handshake's last
+// ACK, and the node sees the connection only at the SYN-ACK retransmit, 1-7 s
+// later. The kernel caps it at net.core.somaxconn.
+constexpr int kListenBacklog = 1024;
+
+// What HttpServer needs of either bounded server beyond httplib::Server.
+class BoundedListener {
+ public:
+  virtual ~BoundedListener() = default;
+  // bind_to_port, then listen with kListenBacklog.
+  virtual bool bind_listener(const std::string& host, int port) = 0;
+  virtual const LimitCounters& limit_counters() const noexcept = 0;
+};
+
+class BoundedServer final : public httplib::Server, public BoundedListener {
  public:
   explicit BoundedServer(const ConnectionPolicy& policy) : runner_(policy) {}
-  const LimitCounters& limit_counters() const noexcept { return runner_.counters(); }
+  bool bind_listener(const std::string& host, int port) override;
+  const LimitCounters& limit_counters() const noexcept override { return runner_.counters(); }
 
  private:
   bool process_and_close_socket(socket_t sock) override;
@@ -101,11 +118,12 @@ class BoundedServer final : public httplib::Server {
   ConnectionRunner runner_;
 };
 
-class BoundedTlsServer final : public httplib::SSLServer {
+class BoundedTlsServer final : public httplib::SSLServer, public BoundedListener {
  public:
   BoundedTlsServer(const std::string& cert, const std::string& key, const ConnectionPolicy& policy)
       : httplib::SSLServer(cert.c_str(), key.c_str()), runner_(policy) {}
-  const LimitCounters& limit_counters() const noexcept { return runner_.counters(); }
+  bool bind_listener(const std::string& host, int port) override;
+  const LimitCounters& limit_counters() const noexcept override { return runner_.counters(); }
 
  private:
   bool process_and_close_socket(socket_t sock) override;

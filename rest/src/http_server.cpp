@@ -73,14 +73,14 @@ ConnectionPolicy connection_policy(const HttpOptions& o) {
 
 struct MadeServer {
   std::unique_ptr<httplib::Server> server;
-  const LimitCounters* limits;
+  BoundedListener* listener;  // the same object as `server`
 };
 
 MadeServer make_server(const HttpOptions& o) {
   if (o.tls_cert.empty() && o.tls_key.empty()) {
     auto srv = std::make_unique<BoundedServer>(connection_policy(o));
-    const LimitCounters* limits = &srv->limit_counters();
-    return {std::move(srv), limits};
+    BoundedListener* listener = srv.get();
+    return {std::move(srv), listener};
   }
   if (o.tls_cert.empty() || o.tls_key.empty()) {
     throw HttpError("HTTPS needs both --tls-cert and --tls-key");
@@ -90,19 +90,19 @@ MadeServer make_server(const HttpOptions& o) {
     throw HttpError("cannot load the TLS certificate '" + o.tls_cert + "' and key '" + o.tls_key +
                     "' (PEM files, readable, key matching the certificate?)");
   }
-  const LimitCounters* limits = &srv->limit_counters();
-  return {std::move(srv), limits};
+  BoundedListener* listener = srv.get();
+  return {std::move(srv), listener};
 }
 
 }  // namespace
 
 struct HttpServer::Impl {
   Impl(const StatusService& s, MadeServer made)
-      : status(s), server(std::move(made.server)), limits(*made.limits), routes(*server) {}
+      : status(s), server(std::move(made.server)), listener(*made.listener), routes(*server) {}
   const StatusService& status;
   HttpCounters counters;
   std::unique_ptr<httplib::Server> server;
-  const LimitCounters& limits;
+  BoundedListener& listener;
   RouteTable routes;
   std::thread thread;
 };
@@ -129,7 +129,7 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
   routes.get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     metrics::TextWriter http;
     impl_->counters.write(http);
-    impl_->limits.write(http);
+    impl_->listener.limit_counters().write(http);
     res.set_header("Cache-Control", "no-store");
     res.set_content(impl_->status.metrics_text() + http.text(),
                     "text/plain; version=0.0.4; charset=utf-8");
@@ -182,7 +182,7 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::start(const std::string& host, std::uint16_t port) {
-  if (!impl_->server->bind_to_port(host, port)) {
+  if (!impl_->listener.bind_listener(host, port)) {
     throw HttpError("cannot listen for HTTP on " + host + ":" + std::to_string(port));
   }
   impl_->thread = std::thread([this] { impl_->server->listen_after_bind(); });
