@@ -166,6 +166,20 @@ TEST(DeviceStore, CorruptFileFailsWithClearError) {
   }
 }
 
+// The same refusal as an unwritable directory, and it holds for root too (CI).
+TEST(DeviceStore, DataDirThatCannotBeMadeFailsSayingWhy) {
+  TempDir dir;
+  std::ofstream(dir.path() / "file") << "not a directory\n";
+  const auto data_dir = dir.path() / "file" / "sub";
+  try {
+    DeviceStore store(data_dir);
+    FAIL() << "opened a store under a regular file";
+  } catch (const StoreError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cannot create data dir " + data_dir.string()), std::string::npos) << what;
+  }
+}
+
 TEST(DeviceStore, UnwritableDataDirFails) {
   if (geteuid() == 0)
     GTEST_SKIP() << "SKIPPED: running as root, directory permissions do not apply";
