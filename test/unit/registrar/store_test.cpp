@@ -1,6 +1,7 @@
 #include "pweb/registrar/store.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -166,7 +167,7 @@ TEST(DeviceStore, CorruptFileFailsWithClearError) {
   }
 }
 
-// The same refusal as an unwritable directory, and it holds for root too (CI).
+// A data dir that cannot be a directory at all is refused, saying which.
 TEST(DeviceStore, DataDirThatCannotBeMadeFailsSayingWhy) {
   TempDir dir;
   std::ofstream(dir.path() / "file") << "not a directory\n";
@@ -180,13 +181,34 @@ TEST(DeviceStore, DataDirThatCannotBeMadeFailsSayingWhy) {
   }
 }
 
+// Root (CI) checks files as `nobody` for the test: a file-system uid other than
+// 0 drops CAP_DAC_OVERRIDE, so the directory's permissions apply. setfsuid
+// changes only this thread, the one that opens the store.
+class AsNobodyForFiles {
+ public:
+  AsNobodyForFiles() : was_root_(geteuid() == 0) {
+    if (was_root_) setfsuid(kNobody);
+  }
+  ~AsNobodyForFiles() {
+    if (was_root_) setfsuid(0);
+  }
+  AsNobodyForFiles(const AsNobodyForFiles&) = delete;
+  AsNobodyForFiles& operator=(const AsNobodyForFiles&) = delete;
+
+ private:
+  static constexpr uid_t kNobody = 65534;
+  bool was_root_;
+};
+
 TEST(DeviceStore, UnwritableDataDirFails) {
-  if (geteuid() == 0)
-    GTEST_SKIP() << "SKIPPED: running as root, directory permissions do not apply";
   TempDir dir;
-  chmod(dir.path().c_str(), 0500);
-  EXPECT_THROW(DeviceStore(dir.path() / "sub"), StoreError);
+  chmod(dir.path().c_str(), 0555);  // readable and searchable by all, writable by none
+  {
+    AsNobodyForFiles as_nobody;
+    EXPECT_THROW(DeviceStore(dir.path() / "sub"), StoreError);
+  }
   chmod(dir.path().c_str(), 0700);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "sub"));
 }
 
 }  // namespace
