@@ -79,7 +79,12 @@ fi
 TSAN_TARGETS=(common_tests dnsfront_tests gateway_tests registrar_tests node_tests rest_tests)
 if step tsan-build cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPWEB_WERROR=ON \
   -DPWEB_TESTS=ON -DPWEB_TSAN=ON && step tsan-build cmake --build build-tsan -j "$JOBS" --target "${TSAN_TARGETS[@]}"; then
-  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=${ROOT}/test/tsan.supp" \
+  # ignore_noninstrumented_modules: memcpy/memcmp that Debian's compiled (not
+  # instrumented) libraries make are not judged. Their own synchronization is
+  # invisible to TSan, e.g. the inline guard check of cpp-httplib's static
+  # method table in parse_request_line, reported as a race 6 times in 400 runs
+  # of one rest test here (0 in 400 with the flag). Our code is all instrumented.
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=${ROOT}/test/tsan.supp" \
     ctest_step tsan build-tsan -L "^($(IFS='|'; echo "${TSAN_TARGETS[*]}"))\$"
 else
   failed=$((failed + 1))
