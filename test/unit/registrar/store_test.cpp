@@ -7,21 +7,12 @@
 
 #include <fstream>
 
+#include "temp_dir.hpp"
+
 namespace pweb::registrar {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/pweb-store-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using testutil::TempDir;
 
 DeviceRecord rec(const std::string& name, const char* v4, const char* v6) {
   DeviceRecord r;
