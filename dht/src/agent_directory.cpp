@@ -136,6 +136,7 @@ std::int64_t unix_now() {
 // One usable record a search brought back.
 struct Seen {
   std::string owner;  // key id, hex
+  std::vector<std::uint8_t> owner_spki;
   od::Value::Id value_id = 0;
   std::uint16_t seq = 0;
   AgentRecord record;
@@ -163,7 +164,10 @@ void collect(const std::vector<std::shared_ptr<od::Value>>& values, const std::s
       ++counters.records_invalid;
       continue;
     }
-    out.push_back({v->owner->getId().toString(), v->id, v->seq, std::move(*decoded.record)});
+    od::Blob spki;
+    v->owner->pack(spki);  // DER SubjectPublicKeyInfo
+    out.push_back(
+        {v->owner->getId().toString(), std::move(spki), v->id, v->seq, std::move(*decoded.record)});
   }
 }
 
@@ -232,8 +236,8 @@ struct AgentDirectory::Impl {
   }
 
   // The record to follow among what one search saw; pins the owner if new.
-  std::optional<AgentRecord> choose(const std::string& label, const std::vector<Seen>& seen) {
-    if (seen.empty()) return std::nullopt;
+  LookupResult choose(const std::string& label, const std::vector<Seen>& seen) {
+    if (seen.empty()) return {};
     std::string owner;
     {
       auto p = pins.lock();
@@ -248,8 +252,12 @@ struct AgentDirectory::Impl {
         best = &s;
       }
     }
-    if (!best) return std::nullopt;
-    return best->record;
+    if (!best) return {};
+    LookupResult r;
+    r.record = best->record;
+    r.owner = best->owner;
+    r.owner_spki = best->owner_spki;
+    return r;
   }
 
   // Whether `seen` already settles a lookup: a record from the pinned key. With
@@ -277,7 +285,7 @@ struct AgentDirectory::Impl {
     if (!p) return;  // stop() completed it already
     std::vector<Seen> seen = std::move(*p->seen.lock());
     auto result = choose(p->label, seen);
-    if (result) ++counters.lookups_found;
+    if (result.record) ++counters.lookups_found;
     p->done(std::move(result));
   }
 };
@@ -502,7 +510,7 @@ void AgentDirectory::stop() {
   im.runner.join();
   // join() drops queued operations without calling them: complete those lookups.
   auto left = std::move(*im.pending.lock());
-  for (auto& [id, p] : left) p->done(std::nullopt);
+  for (auto& [id, p] : left) p->done(LookupResult{});
 }
 
 }  // namespace pweb::dht

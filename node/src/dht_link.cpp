@@ -80,13 +80,15 @@ AgentLookup agent_lookup(dht::AgentDirectory& directory, bool alone) {
       [&directory, alone](const std::string& label, std::function<void(AgentLookupResult)> done) {
         // Asked here, not in the callback: OpenDHT's callbacks must not call back into it.
         const bool no_peers = !alone && directory.good_nodes() == 0;
-        directory.lookup(
-            label, [no_peers, done = std::move(done)](std::optional<dht::AgentRecord> record) {
-              AgentLookupResult r;
-              r.failed = !record && no_peers;
-              r.record = std::move(record);
-              done(std::move(r));
-            });
+        directory.lookup(label, [no_peers, done = std::move(done)](dht::LookupResult found) {
+          AgentLookupResult r;
+          r.failed = !found.record && !found.contested && no_peers;
+          r.record = std::move(found.record);
+          r.owner = std::move(found.owner);
+          r.owner_spki = std::move(found.owner_spki);
+          r.contested = found.contested;
+          done(std::move(r));
+        });
       };
 }
 

@@ -72,8 +72,8 @@ rest::DirectoryService::AgentStatus NodeDirectory::agent(const std::string& labe
   const std::string lower = registrar::to_lower(label);
   auto promise = std::make_shared<std::promise<std::optional<dht::AgentRecord>>>();
   auto future = promise->get_future();
-  directory_->lookup(
-      lower, [promise](std::optional<dht::AgentRecord> r) { promise->set_value(std::move(r)); });
+  directory_->lookup(lower,
+                     [promise](dht::LookupResult r) { promise->set_value(std::move(r.record)); });
   if (future.wait_for(timeout_ + kMargin) != std::future_status::ready) {
     why = "the DHT did not answer within the timeout";
     return AgentStatus::unavailable;

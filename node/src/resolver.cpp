@@ -44,6 +44,10 @@ const char* to_string(Failure f) noexcept {
       return "agent";
     case Failure::dht:
       return "dht";
+    case Failure::contested:
+      return "contested";
+    case Failure::untrusted:
+      return "untrusted";
   }
   return "";
 }

@@ -25,7 +25,9 @@ void resolve(DirectoryService& service, const httplib::Request& req, httplib::Re
   if (r.status == "servfail") {
     // Whose fault, for the client: nobody answered in time, the agent could
     // not be reached, or the DHT could not be asked.
-    status = r.failure == "agent" ? 502 : r.failure == "dht" ? 503 : 504;
+    status = (r.failure == "agent" || r.failure == "untrusted" || r.failure == "contested") ? 502
+             : r.failure == "dht"                                                           ? 503
+                                                                                            : 504;
     if (!r.failure.empty()) body["failure"] = r.failure;
   }
   if (status != 200) body["error"] = r.detail.empty() ? r.status : r.detail;

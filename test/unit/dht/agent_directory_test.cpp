@@ -175,7 +175,7 @@ class Directories : public ::testing::Test {
   static std::optional<AgentRecord> lookup_once(AgentDirectory& d, const std::string& label) {
     auto p = std::make_shared<std::promise<std::optional<AgentRecord>>>();
     auto f = p->get_future();
-    d.lookup(label, [p](std::optional<AgentRecord> r) { p->set_value(std::move(r)); });
+    d.lookup(label, [p](LookupResult r) { p->set_value(std::move(r.record)); });
     if (f.wait_for(20s) != std::future_status::ready) {
       ADD_FAILURE() << "lookup of " << label << " never called back";
       return std::nullopt;
@@ -526,9 +526,9 @@ TEST_F(Directories, LookupDoneIsCalledExactlyOnceEvenAcrossStop) {
   std::atomic<int> found{0};
   constexpr int kLookups = 20;
   for (int i = 0; i < kLookups; ++i) {
-    b.lookup("label" + std::to_string(i), [&](std::optional<AgentRecord> r) {
+    b.lookup("label" + std::to_string(i), [&](LookupResult r) {
       ++calls;
-      if (r) ++found;
+      if (r.record) ++found;
     });
   }
   b.stop();  // some may still be in flight or queued
@@ -536,9 +536,9 @@ TEST_F(Directories, LookupDoneIsCalledExactlyOnceEvenAcrossStop) {
   while (calls < kLookups && Clock::now() < end) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(calls, kLookups);
   // After stop: answered at once, still once.
-  b.lookup("uw", [&](std::optional<AgentRecord> r) {
+  b.lookup("uw", [&](LookupResult r) {
     ++calls;
-    if (r) ++found;
+    if (r.record) ++found;
   });
   EXPECT_EQ(calls, kLookups + 1);
   b.stop();  // idempotent

@@ -61,6 +61,16 @@ struct DirectoryStats {
   std::uint64_t pin_write_errors = 0;  // pins that could not be appended to the pins file
 };
 
+// What a lookup found. The trust decisions rest on `owner`/`owner_spki`: the key
+// that signed the record followed (never a field of the record itself).
+struct LookupResult {
+  std::optional<AgentRecord> record;
+  std::string owner;                     // key id (hex) of the signer, when record
+  std::vector<std::uint8_t> owner_spki;  // its DER SubjectPublicKeyInfo, for TLS
+  bool contested = false;                // several keys, none pinned: not followed
+  std::vector<std::string> contenders;   // key ids seen when contested
+};
+
 struct Neighbor {
   std::string id;       // node id, hex
   std::string address;  // "ip:port"
@@ -100,7 +110,7 @@ class AgentDirectory {
   // thread calling lookup or stop), with nullopt when there is none or the
   // search ended without one; it must not block nor call into this object's
   // OpenDHT runner synchronously (good_nodes, neighbors, port, stop).
-  using LookupDone = std::function<void(std::optional<AgentRecord>)>;
+  using LookupDone = std::function<void(LookupResult)>;
   void lookup(const std::string& label, LookupDone done);
 
   [[nodiscard]] std::vector<Neighbor> neighbors() const;

@@ -24,10 +24,15 @@
 namespace pweb::node {
 
 // Where agent records come from (the DHT). `failed`: the DHT could not be asked
-// (no peers), as opposed to asked and holding no record.
+// (no peers), as opposed to asked and holding no record. `owner`/`owner_spki`:
+// the key that signed the record (the only key whose TLS answers count);
+// `contested`: records under several keys, none pinned, so none is followed.
 struct AgentLookupResult {
   std::optional<dht::AgentRecord> record;
   bool failed = false;
+  bool contested = false;
+  std::string owner;                     // key id, hex
+  std::vector<std::uint8_t> owner_spki;  // DER SubjectPublicKeyInfo
 };
 using AgentLookup =
     std::function<void(const std::string& label, std::function<void(AgentLookupResult)> done)>;
@@ -49,9 +54,11 @@ const char* to_string(Source s) noexcept;
 // Why a name could not be resolved (SERVFAIL): for the HTTP API's status code.
 enum class Failure : std::uint8_t {
   none,
-  timeout,  // nothing answered within --timeout
-  agent,    // the agent (or every home agent) could not be asked or did not answer
-  dht,      // the DHT could not be asked (no peers)
+  timeout,    // nothing answered within --timeout
+  agent,      // the agent (or every home agent) could not be asked or did not answer
+  dht,        // the DHT could not be asked (no peers)
+  contested,  // the label is signed by several keys and none is pinned
+  untrusted,  // the agent's TLS key is not the key that signed its record
 };
 const char* to_string(Failure f) noexcept;  // "" for none
 
