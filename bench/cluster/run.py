@@ -131,7 +131,7 @@ class Node:
                "--dns-listen", f"127.0.0.1:{self.dns}", "--http-listen", f"127.0.0.1:{self.http}",
                "--gateway-listen", f"127.0.0.1:{self.gateway}", "--dht-port", str(self.dht),
                "--network-id", str(args.network_id), "--ttl", str(args.ttl),
-               "--timeout", str(args.timeout), "--threads", "1", "--identity-bits", "1024",
+               "--timeout", str(args.timeout), "--threads", "1", "--identity-bits", "2048",
                "--suffix", ZONE, "--log-level", log_level,
                "--rrl-rate", "0"]  # dnsperf is one client at full speed
         self.base_cmd = cmd

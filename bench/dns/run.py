@@ -445,7 +445,7 @@ def setup_pweb(args, work: Path, devices_file: Path, ports: set) -> Tuple[Server
     cmd = pinned([str(binary), "--data-dir", str(data_dir),
                   "--dns-listen", f"127.0.0.1:{port}", "--http-listen", f"127.0.0.1:{http_port}",
                   "--threads", "1", "--suffix", ZONE, "--ttl", str(TTL), "--log-level", "warn",
-                  "--dht-port", "0", "--gateway-listen", "127.0.0.1:0", "--identity-bits", "1024",
+                  "--dht-port", "0", "--gateway-listen", "127.0.0.1:0", "--identity-bits", "2048",
                   # One client address at full speed: rate limiting off, as for NSD and Knot.
                   "--rrl-rate", "0"],
                  SERVER_CPU)

@@ -630,7 +630,7 @@ def bench_pweb(args, work: Path, ports: set, result: Dict[str, object]) -> None:
     cmd = pinned([str(binary), "--label", AGENT, "--data-dir", str(data_dir),
                   "--dns-listen", f"127.0.0.1:{dns_port}", "--http-listen", f"127.0.0.1:{http_port}",
                   "--threads", "1", "--log-level", "warn", "--dht-port", "0",
-                  "--gateway-listen", "127.0.0.1:0", "--identity-bits", "1024"], SERVER_CPU)
+                  "--gateway-listen", "127.0.0.1:0", "--identity-bits", "2048"], SERVER_CPU)
     node = Server("pweb-node", cmd, work / "pweb-node.log", lambda: node_status(http_port) is not None)
     result.update({"system": "pweb-node /nic/update", "command": " ".join(cmd),
                    "version": run_tool([str(binary), "--version"]).stdout.strip(),

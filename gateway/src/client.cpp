@@ -1,6 +1,46 @@
 #include "pweb/gateway/client.hpp"
 
+#include <openssl/ssl.h>
+
+#include <asio/ssl.hpp>
+
 namespace pweb::gateway {
+
+using Tcp = asio::ip::tcp::socket;
+using Tls = asio::ssl::stream<Tcp>;
+
+// One connection attempt and its buffers. Handlers hold it, so a link given
+// up (reconnect, close) stays alive until its last operation has completed,
+// and they ignore what a link that is no longer current reports.
+struct GatewayClient::Link {
+  explicit Link(asio::io_context& io) : socket(io) {}
+  Tcp socket;              // until TLS takes it over
+  std::optional<Tls> tls;  // over `socket`'s connection
+  std::vector<std::uint8_t> in, writing;
+  bool write_active = false;
+
+  Tcp& tcp() { return tls ? tls->next_layer() : socket; }
+  void close() {
+    asio::error_code ignored;
+    tcp().close(ignored);
+  }
+  template <class Handler>
+  void read_some(asio::mutable_buffer b, Handler&& h) {
+    if (tls) {
+      tls->async_read_some(b, std::forward<Handler>(h));
+    } else {
+      socket.async_read_some(b, std::forward<Handler>(h));
+    }
+  }
+  template <class Handler>
+  void write(Handler&& h) {
+    if (tls) {
+      asio::async_write(*tls, asio::buffer(writing), std::forward<Handler>(h));
+    } else {
+      asio::async_write(socket, asio::buffer(writing), std::forward<Handler>(h));
+    }
+  }
+};
 
 std::shared_ptr<GatewayClient> GatewayClient::create(asio::io_context& io, std::string host,
                                                      std::uint16_t port, ClientConfig config) {
@@ -12,11 +52,10 @@ GatewayClient::GatewayClient(asio::io_context& io, std::string host, std::uint16
     : io_(io),
       host_(std::move(host)),
       port_(port),
-      config_(config),
-      socket_(io),
+      config_(std::move(config)),
       resolver_(io),
       backoff_timer_(io),
-      backoff_(config.min_backoff) {}
+      backoff_(config_.min_backoff) {}
 
 void GatewayClient::query(std::string name, Done done) {
   if (io_.get_executor().running_in_this_thread()) {
@@ -34,8 +73,7 @@ void GatewayClient::close() {
     self->closed_ = true;
     self->backoff_timer_.cancel();
     self->resolver_.cancel();
-    asio::error_code ignored;
-    self->socket_.close(ignored);
+    self->drop_link();
     self->fail_all();
   });
 }
@@ -68,123 +106,179 @@ void GatewayClient::enqueue(std::string name, Done done) {
   if (state_ == State::idle) connect();
 }
 
+// Closes the current link, if any; its pending handlers see it is not current.
+void GatewayClient::drop_link() {
+  if (!link_) return;
+  link_->close();
+  link_.reset();
+}
+
+// Keeps the session for the next connection. Taken once the server's first
+// records (its tickets come before the version echo) were read: a connection
+// that later ends without close_notify makes OpenSSL mark it unusable.
+void GatewayClient::keep_session() {
+  if (!link_ || !link_->tls) return;
+  // A copy: OpenSSL marks the connection's own session object unusable when
+  // that connection ends uncleanly.
+  SSL_SESSION* s = SSL_get_session(link_->tls->native_handle());
+  if (s == nullptr || SSL_SESSION_is_resumable(s) != 1) return;
+  if (SSL_SESSION* copy = SSL_SESSION_dup(s)) session_.reset(copy, SSL_SESSION_free);
+}
+
 void GatewayClient::connect() {
+  drop_link();
   state_ = State::connecting;
   handshaken_ = false;
-  in_.clear();
-  socket_ = asio::ip::tcp::socket(io_);
+  auto link = std::make_shared<Link>(io_);
+  link_ = link;
   asio::error_code ec;
   const auto addr = asio::ip::make_address(host_, ec);
   if (!ec) {
-    socket_.async_connect({addr, port_}, [self = shared_from_this()](const asio::error_code& err) {
-      self->on_connect(err);
-    });
+    link->socket.async_connect({addr, port_},
+                               [self = shared_from_this(), link](const asio::error_code& err) {
+                                 if (link != self->link_) return;
+                                 self->on_connect(err);
+                               });
     return;
   }
   // A host name (a compose service, say): looked up on every connect, so an
   // agent that moved is found again.
   resolver_.async_resolve(
       host_, std::to_string(port_),
-      [self = shared_from_this()](const asio::error_code& err,
-                                  const asio::ip::tcp::resolver::results_type& found) {
-        if (self->closed_) return;
+      [self = shared_from_this(), link](const asio::error_code& err,
+                                        const asio::ip::tcp::resolver::results_type& found) {
+        if (self->closed_ || link != self->link_) return;
         if (err) return self->on_connect(err);
-        asio::async_connect(self->socket_, found,
-                            [self](const asio::error_code& e, const asio::ip::tcp::endpoint&) {
-                              self->on_connect(e);
-                            });
+        asio::async_connect(
+            link->socket, found,
+            [self, link](const asio::error_code& e, const asio::ip::tcp::endpoint&) {
+              if (link != self->link_) return;
+              self->on_connect(e);
+            });
       });
+}
+
+void GatewayClient::backoff() {
+  // Fail what waits now, and do not try again before the back-off.
+  drop_link();
+  fail_all();
+  state_ = State::waiting;
+  backoff_timer_.expires_after(backoff_);
+  backoff_ = std::min(backoff_ * 2, config_.max_backoff);
+  backoff_timer_.async_wait([self = shared_from_this()](const asio::error_code& e) {
+    if (e || self->closed_) return;
+    self->state_ = State::idle;
+    if (!self->waiting_.empty()) self->connect();
+  });
 }
 
 void GatewayClient::on_connect(const asio::error_code& err) {
   if (closed_) return;
+  if (err) return backoff();
+  asio::error_code ignored;
+  link_->socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  if (!config_.tls) return on_connected();
+  auto& tls = link_->tls.emplace(std::move(link_->socket), *config_.tls);
+  if (session_) SSL_set_session(tls.native_handle(), session_.get());
+  tls.async_handshake(asio::ssl::stream_base::client,
+                      [self = shared_from_this(), link = link_](const asio::error_code& e) {
+                        if (link != self->link_ || self->closed_) return;
+                        self->on_tls(e);
+                      });
+}
+
+void GatewayClient::on_tls(const asio::error_code& err) {
   if (err) {
-    // Fail what waits now, and do not try again before the back-off.
-    fail_all();
-    state_ = State::waiting;
-    backoff_timer_.expires_after(backoff_);
-    backoff_ = std::min(backoff_ * 2, config_.max_backoff);
-    backoff_timer_.async_wait([self = shared_from_this()](const asio::error_code& e) {
-      if (e || self->closed_) return;
-      self->state_ = State::idle;
-      if (!self->waiting_.empty()) self->connect();
-    });
-    return;
+    session_.reset();  // a refused ticket must not fail every later attempt
+    return backoff();
   }
+  SSL* ssl = link_->tls->native_handle();
+  ++tls_handshakes_;
+  if (SSL_session_reused(ssl) == 1) ++tls_resumed_;
+  const auto seen = peer_spki(ssl);
+  if (!key_matches(config_.peer_key, seen)) {
+    // Whoever listens there does not hold the agent's key: nothing is asked.
+    untrusted_key_ = seen.empty() ? std::string("(no certificate)") : key_id_of(seen);
+    session_.reset();
+    return backoff();
+  }
+  untrusted_key_.clear();
   on_connected();
 }
 
 void GatewayClient::on_connected() {
-  asio::error_code ignored;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   encode_version(out_, offer_);
   flush();
   read();
 }
 
 void GatewayClient::read() {
-  const std::size_t old = in_.size();
-  in_.resize(old + 4096);
-  socket_.async_read_some(
-      asio::buffer(in_.data() + old, 4096),
-      [self = shared_from_this(), old](const asio::error_code& ec, std::size_t n) {
-        self->in_.resize(old + (ec ? 0 : n));
+  auto link = link_;
+  if (!link) return;
+  const std::size_t old = link->in.size();
+  link->in.resize(old + 4096);
+  link->read_some(
+      asio::buffer(link->in.data() + old, 4096),
+      [self = shared_from_this(), link, old](const asio::error_code& ec, std::size_t n) {
+        link->in.resize(old + (ec ? 0 : n));
+        if (link != self->link_) return;  // given up meanwhile
         if (ec) {
-          asio::error_code ignored;
-          self->socket_.close(ignored);
+          self->drop_link();
           self->state_ = State::idle;
           self->fail_all();
           return;
         }
-        std::size_t pos = 0;
-        if (!self->handshaken_) {
-          const auto v = decode_version(self->in_);
-          if (!v) return self->read();
-          if (*v == kVersion && self->offer_ == kVersion2) {
-            // A v1-only server: it closes now; reconnect at once offering v1,
-            // with the queries that wait still waiting.
-            self->offer_ = kVersion;
-            asio::error_code ignored;
-            self->socket_.close(ignored);
-            return self->connect();
-          }
-          if (*v != self->offer_) {
-            asio::error_code ignored;
-            self->socket_.close(ignored);  // the read fails next
-            return self->read();
-          }
-          pos = 2;
-          self->handshaken_ = true;
-          self->state_ = State::ready;
-          self->backoff_ = self->config_.min_backoff;
-          while (!self->waiting_.empty()) {
-            auto [serial, name] = std::move(self->waiting_.front());
-            self->waiting_.pop_front();
-            if (self->outstanding_.count(serial)) self->send(Query{serial, name});
-          }
-          self->flush();
-        }
-        for (;;) {
-          const auto d = decode(std::span(self->in_).subspan(pos));
-          if (d.status == DecodeStatus::need_more) break;
-          // Only the reply frame of the version agreed on.
-          const bool expected = self->offer_ == kVersion2 ? std::holds_alternative<Answer>(d.frame)
-                                                          : std::holds_alternative<Reply>(d.frame);
-          if (d.status == DecodeStatus::malformed || !expected) {
-            asio::error_code ignored;
-            self->socket_.close(ignored);  // a lying server: start over
-            break;
-          }
-          pos += d.consumed;
-          Answer a = self->offer_ == kVersion2 ? std::get<Answer>(d.frame)
-                                               : from_v1(std::get<Reply>(d.frame));
-          self->suspect_until_ = {};
-          self->backoff_ = self->config_.min_backoff;
-          self->finish(a.serial, std::move(a));
-        }
-        self->in_.erase(self->in_.begin(), self->in_.begin() + static_cast<std::ptrdiff_t>(pos));
-        self->read();
+        self->on_read(0);
       });
+}
+
+void GatewayClient::on_read(std::size_t pos) {
+  auto link = link_;
+  auto& in = link->in;
+  if (!handshaken_) {
+    const auto v = decode_version(in);
+    if (!v) return read();
+    if (*v == kVersion && offer_ == kVersion2) {
+      // A v1-only server: it closes now; reconnect at once offering v1,
+      // with the queries that wait still waiting.
+      offer_ = kVersion;
+      return connect();
+    }
+    if (*v != offer_) {
+      link->close();  // the read fails next
+      return read();
+    }
+    pos = 2;
+    handshaken_ = true;
+    state_ = State::ready;
+    keep_session();
+    backoff_ = config_.min_backoff;
+    while (!waiting_.empty()) {
+      auto [serial, name] = std::move(waiting_.front());
+      waiting_.pop_front();
+      if (outstanding_.count(serial)) send(Query{serial, name});
+    }
+    flush();
+  }
+  for (;;) {
+    const auto d = decode(std::span(in).subspan(pos));
+    if (d.status == DecodeStatus::need_more) break;
+    // Only the reply frame of the version agreed on.
+    const bool expected = offer_ == kVersion2 ? std::holds_alternative<Answer>(d.frame)
+                                              : std::holds_alternative<Reply>(d.frame);
+    if (d.status == DecodeStatus::malformed || !expected) {
+      link->close();  // a lying server: start over
+      break;
+    }
+    pos += d.consumed;
+    Answer a = offer_ == kVersion2 ? std::get<Answer>(d.frame) : from_v1(std::get<Reply>(d.frame));
+    suspect_until_ = {};
+    backoff_ = config_.min_backoff;
+    finish(a.serial, std::move(a));
+    if (link != link_) return;  // a callback closed or replaced the link
+  }
+  in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(pos));
+  read();
 }
 
 void GatewayClient::send(const Query& q) {
@@ -192,21 +286,21 @@ void GatewayClient::send(const Query& q) {
 }
 
 void GatewayClient::flush() {
-  if (writing_ || out_.empty() || !socket_.is_open()) return;
-  writing_buf_.swap(out_);
+  auto link = link_;
+  if (!link || link->write_active || out_.empty() || !link->tcp().is_open()) return;
+  link->writing.swap(out_);
   out_.clear();
-  writing_ = true;
-  asio::async_write(socket_, asio::buffer(writing_buf_),
-                    [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
-                      self->writing_ = false;
-                      self->writing_buf_.clear();
-                      if (ec) {
-                        asio::error_code ignored;
-                        self->socket_.close(ignored);  // the pending read reports it
-                        return;
-                      }
-                      self->flush();
-                    });
+  link->write_active = true;
+  link->write([self = shared_from_this(), link](const asio::error_code& ec, std::size_t) {
+    link->write_active = false;
+    link->writing.clear();
+    if (link != self->link_) return;
+    if (ec) {
+      link->close();  // the pending read reports it
+      return;
+    }
+    self->flush();
+  });
 }
 
 // Connected but silent (a hung process, a host gone from the network): not

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <atomic>
 #include <thread>
 #include <unordered_map>
@@ -14,32 +15,68 @@ namespace {
 
 constexpr std::size_t kReadChunk = 4096;
 constexpr std::size_t kMaxPendingOutput = 256 * 1024;
+constexpr std::uint8_t kTlsHandshakeRecord = 0x16;
+
+using Tcp = asio::ip::tcp::socket;
+using Tls = asio::ssl::stream<Tcp>;
+using Clock = std::chrono::steady_clock;
 
 struct Shared {
   ServerConfig config;
   Resolve resolve;
   std::atomic<std::uint64_t> queries{0};
-  std::size_t connections = 0;  // server thread only
-  // Replies sent, written on the server thread only.
+  std::size_t connections = 0;                                    // server thread only
+  std::unordered_map<asio::ip::address, std::size_t> per_client;  // server thread only
+  // Written on the server thread only.
   metrics::LocalCounter found, failed;
-  metrics::LocalCounter connections_accepted;
+  metrics::LocalCounter connections_accepted, tls_connections;
+  metrics::LocalCounter refused_client_limit, refused_total_limit;
+  metrics::LocalCounter handshake_timeouts, idle_closed, tls_failed;
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+// One connection's claim on its client address's share; released when the
+// last owner (sniffer, TLS handshake, connection) lets go.
+class Slot {
  public:
-  Connection(asio::io_context& io, asio::ip::tcp::socket socket, Shared& shared)
-      : io_(io), socket_(std::move(socket)), shared_(shared), handshake_timer_(io) {
+  Slot(Shared& shared, asio::ip::address addr) : shared_(shared), addr_(std::move(addr)) {
     ++shared_.connections;
-    shared_.connections_accepted.inc();
+    ++shared_.per_client[addr_];
   }
-  ~Connection() { --shared_.connections; }
+  ~Slot() {
+    --shared_.connections;
+    const auto it = shared_.per_client.find(addr_);
+    if (it != shared_.per_client.end() && --it->second == 0) shared_.per_client.erase(it);
+  }
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+
+ private:
+  Shared& shared_;
+  asio::ip::address addr_;
+};
+
+Tcp& tcp_of(Tcp& s) { return s; }
+Tcp& tcp_of(Tls& s) { return s.next_layer(); }
+
+// The protocol over one stream, plain or TLS.
+template <class Stream>
+class Connection : public std::enable_shared_from_this<Connection<Stream>> {
+ public:
+  Connection(asio::io_context& io, Stream stream, Shared& shared, std::shared_ptr<Slot> slot,
+             Clock::time_point handshake_deadline)
+      : io_(io),
+        stream_(std::move(stream)),
+        shared_(shared),
+        slot_(std::move(slot)),
+        handshake_timer_(io, handshake_deadline),
+        idle_timer_(io) {}
 
   void start() {
-    asio::error_code ignored;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-    handshake_timer_.expires_after(shared_.config.handshake_timeout);
-    handshake_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-      if (!ec && !self->handshaken_) self->close();
+    handshake_timer_.async_wait([self = this->shared_from_this()](const asio::error_code& ec) {
+      if (!ec && !self->handshaken_) {
+        self->shared_.handshake_timeouts.inc();
+        self->close();
+      }
     });
     read();
   }
@@ -49,13 +86,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     const std::size_t old = in_.size();
     in_.resize(old + kReadChunk);
-    socket_.async_read_some(
+    stream_.async_read_some(
         asio::buffer(in_.data() + old, kReadChunk),
-        [self = shared_from_this(), old](const asio::error_code& ec, std::size_t n) {
+        [self = this->shared_from_this(), old](const asio::error_code& ec, std::size_t n) {
           self->in_.resize(old + (ec ? 0 : n));
           if (ec) return self->close();
+          self->last_input_ = Clock::now();
           self->consume();
         });
+  }
+
+  // Idle: nothing in flight and nothing received for idle_timeout. Checked
+  // when the timer fires rather than re-armed on every read.
+  void arm_idle(Clock::duration after) {
+    idle_timer_.expires_after(after);
+    idle_timer_.async_wait([self = this->shared_from_this()](const asio::error_code& ec) {
+      if (ec || self->closed_) return;
+      const auto quiet = Clock::now() - self->last_input_;
+      const auto limit = self->shared_.config.idle_timeout;
+      if (quiet >= limit && self->outstanding_.empty()) {
+        self->shared_.idle_closed.inc();
+        return self->close();
+      }
+      self->arm_idle(quiet >= limit ? Clock::duration(limit) : limit - quiet);
+    });
   }
 
   void consume() {
@@ -74,6 +128,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       version_ = *v;
       encode_version(out_, version_);
+      if (shared_.config.idle_timeout.count() > 0) arm_idle(shared_.config.idle_timeout);
     }
     for (;;) {
       const auto d = decode(std::span(in_).subspan(pos));
@@ -99,7 +154,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const std::uint16_t serial = q.serial;
     outstanding_.emplace(serial, nullptr);
     // The resolver may answer on another thread: hop back onto ours.
-    shared_.resolve(q.name, [weak = weak_from_this(), serial, &io = io_](Answer r) {
+    shared_.resolve(q.name, [weak = this->weak_from_this(), serial, &io = io_](Answer r) {
       if (io.get_executor().running_in_this_thread()) {  // answered at once
         if (auto self = weak.lock()) {
           r.serial = serial;
@@ -118,7 +173,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const auto it = outstanding_.find(serial);
     if (it == outstanding_.end() || closed_) return;
     it->second = std::make_shared<asio::steady_timer>(io_, shared_.config.query_deadline);
-    it->second->async_wait([weak = weak_from_this(), serial](const asio::error_code& ec) {
+    it->second->async_wait([weak = this->weak_from_this(), serial](const asio::error_code& ec) {
       if (ec) return;
       if (auto self = weak.lock()) {
         Answer late;
@@ -155,8 +210,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     writing_.swap(out_);
     out_.clear();
     writing_active_ = true;
-    asio::async_write(socket_, asio::buffer(writing_),
-                      [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
+    asio::async_write(stream_, asio::buffer(writing_),
+                      [self = this->shared_from_this()](const asio::error_code& ec, std::size_t) {
                         self->writing_active_ = false;
                         self->writing_.clear();
                         if (ec) return self->close();
@@ -173,40 +228,141 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     outstanding_.clear();
     handshake_timer_.cancel();
+    idle_timer_.cancel();
     asio::error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    tcp_of(stream_).shutdown(Tcp::shutdown_both, ignored);
+    tcp_of(stream_).close(ignored);
   }
 
   asio::io_context& io_;
-  asio::ip::tcp::socket socket_;
+  Stream stream_;
   Shared& shared_;
-  asio::steady_timer handshake_timer_;
+  std::shared_ptr<Slot> slot_;
+  asio::steady_timer handshake_timer_, idle_timer_;
+  Clock::time_point last_input_ = Clock::now();
   std::vector<std::uint8_t> in_, out_, writing_;
   std::unordered_map<std::uint16_t, std::shared_ptr<asio::steady_timer>> outstanding_;
   bool handshaken_ = false, writing_active_ = false, closing_ = false, closed_ = false;
   std::uint16_t version_ = kVersion;
 };
 
+// A new connection before we know what it speaks: its first byte says TLS
+// (a handshake record) or plain (a version's high byte). Peeked, not read.
+class Opening : public std::enable_shared_from_this<Opening> {
+ public:
+  Opening(asio::io_context& io, Tcp socket, Shared& shared, std::shared_ptr<Slot> slot)
+      : io_(io),
+        socket_(std::move(socket)),
+        shared_(shared),
+        slot_(std::move(slot)),
+        deadline_(Clock::now() + shared.config.handshake_timeout),
+        timer_(io, deadline_) {}
+
+  void start() {
+    asio::error_code ignored;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+      if (ec || self->done_) return;
+      self->shared_.handshake_timeouts.inc();
+      asio::error_code ignore;
+      self->tcp().close(ignore);  // the pending peek or handshake fails next
+    });
+    socket_.async_receive(asio::buffer(first_), Tcp::message_peek,
+                          [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                            if (ec || n == 0) return self->give_up();
+                            self->sniffed();
+                          });
+  }
+
+ private:
+  Tcp& tcp() { return tls_ ? tls_->next_layer() : socket_; }
+
+  void sniffed() {
+    if (first_[0] != kTlsHandshakeRecord || !shared_.config.tls) {
+      done_ = true;
+      timer_.cancel();
+      // Whatever it is, the version handshake judges it (garbage is closed).
+      std::make_shared<Connection<Tcp>>(io_, std::move(socket_), shared_, std::move(slot_),
+                                        deadline_)
+          ->start();
+      return;
+    }
+    tls_ = std::make_unique<Tls>(std::move(socket_), *shared_.config.tls);
+    tls_->async_handshake(
+        asio::ssl::stream_base::server, [self = shared_from_this()](const asio::error_code& ec) {
+          if (ec) {
+            if (!self->timer_expired()) self->shared_.tls_failed.inc();
+            return self->give_up();
+          }
+          self->done_ = true;
+          self->timer_.cancel();
+          self->shared_.tls_connections.inc();
+          std::make_shared<Connection<Tls>>(self->io_, std::move(*self->tls_), self->shared_,
+                                            std::move(self->slot_), self->deadline_)
+              ->start();
+        });
+  }
+
+  bool timer_expired() const { return Clock::now() >= deadline_; }
+
+  void give_up() {
+    done_ = true;
+    timer_.cancel();
+    asio::error_code ignored;
+    tcp().close(ignored);
+  }
+
+  asio::io_context& io_;
+  Tcp socket_;
+  std::unique_ptr<Tls> tls_;
+  Shared& shared_;
+  std::shared_ptr<Slot> slot_;
+  Clock::time_point deadline_;
+  asio::steady_timer timer_;
+  std::array<std::uint8_t, 1> first_{};
+  bool done_ = false;
+};
+
 }  // namespace
 
 struct GatewayServer::Impl {
-  Impl(ServerConfig c, Resolve r) : acceptor(io) {
+  Impl(ServerConfig c, Resolve r) : io(1), acceptor(io) {
     shared.config = std::move(c);
     shared.resolve = std::move(r);
   }
   void accept() {
-    acceptor.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket s) {
+    acceptor.async_accept([this](const asio::error_code& ec, Tcp s) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec && shared.connections < shared.config.max_connections) {
-        std::make_shared<Connection>(io, std::move(s), shared)->start();
-      }
+      if (!ec) admit(std::move(s));
       accept();
     });
   }
 
-  asio::io_context io{1};
+  void admit(Tcp s) {
+    asio::error_code err;
+    const auto peer = s.remote_endpoint(err);
+    if (err) return;
+    const auto& c = shared.config;
+    if (shared.connections >= c.max_connections) {
+      shared.refused_total_limit.inc();
+      return;  // closed by the socket's destructor
+    }
+    if (c.max_per_client > 0) {
+      const auto it = shared.per_client.find(peer.address());
+      if (it != shared.per_client.end() && it->second >= c.max_per_client) {
+        shared.refused_client_limit.inc();
+        return;
+      }
+    }
+    shared.connections_accepted.inc();
+    auto slot = std::make_shared<Slot>(shared, peer.address());
+    std::make_shared<Opening>(io, std::move(s), shared, std::move(slot))->start();
+  }
+
+  // Before io: connections left in the io_context at stop release their
+  // slots into `shared` when io is destroyed.
   Shared shared;
+  asio::io_context io;
   asio::ip::tcp::acceptor acceptor;
   std::thread thread;
 };
@@ -255,11 +411,18 @@ std::uint16_t GatewayServer::port() const noexcept {
 }
 
 ServerStats GatewayServer::stats() const noexcept {
+  const auto& sh = impl_->shared;
   ServerStats s;
-  s.queries = impl_->shared.queries.load(std::memory_order_relaxed);
-  s.found = impl_->shared.found.get();
-  s.failed = impl_->shared.failed.get();
-  s.connections = impl_->shared.connections_accepted.get();
+  s.queries = sh.queries.load(std::memory_order_relaxed);
+  s.found = sh.found.get();
+  s.failed = sh.failed.get();
+  s.connections = sh.connections_accepted.get();
+  s.tls_connections = sh.tls_connections.get();
+  s.refused_client_limit = sh.refused_client_limit.get();
+  s.refused_total_limit = sh.refused_total_limit.get();
+  s.handshake_timeouts = sh.handshake_timeouts.get();
+  s.idle_closed = sh.idle_closed.get();
+  s.tls_failed = sh.tls_failed.get();
   return s;
 }
 

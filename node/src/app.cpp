@@ -15,6 +15,7 @@
 #include "pweb/dns/authority.hpp"
 #include "pweb/dns/server.hpp"
 #include "pweb/gateway/server.hpp"
+#include "pweb/gateway/tls.hpp"
 #include "pweb/lock_guarded.hpp"
 #include "pweb/node/names.hpp"
 #include "pweb/node/resolver.hpp"
@@ -112,6 +113,12 @@ namespace {
 std::vector<HostPort> host_ports(const std::vector<std::string>& list) {
   std::vector<HostPort> out;
   for (const auto& l : list) out.push_back(*parse_host_port(l));
+  return out;
+}
+
+std::vector<HostPort> agent_addresses(const std::vector<std::string>& list) {
+  std::vector<HostPort> out;
+  for (const auto& l : list) out.push_back(*parse_agent_address(l));
   return out;
 }
 
@@ -216,7 +223,10 @@ int run_node(const NodeConfig& cfg) {
   rcfg.timeout = timeout;
   rcfg.ttl = cfg.ttl;
   rcfg.negative_ttl = std::min<std::uint32_t>(cfg.ttl, 5);
-  rcfg.home_agents = host_ports(cfg.home_agent);
+  rcfg.home_agents = agent_addresses(cfg.home_agent);
+  // Agents ask agents over TLS (the key checked against the DHT record's
+  // signer); a gateway uses TLS for the home agents it was given a key for.
+  if (cfg.gateway_tls) rcfg.agent_tls = gateway::make_client_tls();
   AgentLookup lookup;
   if (directory) lookup = agent_lookup(*directory, cfg.bootstrap.empty());
   Resolver resolver(rcfg, *snapshots, std::move(lookup));
@@ -252,6 +262,11 @@ int run_node(const NodeConfig& cfg) {
     gateway::ServerConfig gcfg;
     gcfg.host = gateway_listen.host;
     gcfg.port = gateway_listen.port;
+    gcfg.max_per_client = cfg.gateway_max_per_client;
+    gcfg.idle_timeout = std::chrono::seconds(cfg.gateway_idle_timeout);
+    // TLS with the DHT identity, beside plain v1/v2 on the same port.
+    const auto identity = directory_config(cfg).identity_path;
+    gcfg.tls = gateway::make_server_tls(identity.string() + ".crt", identity.string() + ".pem");
     gateway_server =
         std::make_unique<gateway::GatewayServer>(gcfg, gateway_resolver(cfg, *snapshots, resolver));
   }

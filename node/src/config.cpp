@@ -31,6 +31,18 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
   return hp;
 }
 
+std::optional<HostPort> parse_agent_address(std::string_view text) {
+  const auto at = text.find('@');
+  auto hp = parse_host_port(text.substr(0, at));
+  if (!hp || at == std::string_view::npos) return hp;
+  const auto key = text.substr(at + 1);
+  if (key.size() != 40 || key.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  hp->key_id = std::string(key);
+  return hp;
+}
+
 namespace {
 
 // A CLI11 validator for host:port values.
@@ -40,6 +52,15 @@ const CLI::Validator kHostPort(
       return "'" + value + "' is not host:port (use [addr]:port for IPv6)";
     },
     "HOST:PORT", "host:port");
+
+const CLI::Validator kAgentAddress(
+    [](std::string& value) -> std::string {
+      if (parse_agent_address(value)) return {};
+      return "'" + value +
+             "' is not host:port or host:port@KEYID (KEYID: 40 lowercase hex digits; "
+             "[addr]:port for IPv6)";
+    },
+    "HOST:PORT[@KEYID]", "agent address");
 
 const CLI::Validator kLabel(
     [](std::string& value) -> std::string {
@@ -74,7 +95,7 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
       ->capture_default_str();
   app.add_option("--identity-bits", cfg.identity_bits,
                  "RSA size of the DHT identity, when it is first made in --data-dir")
-      ->check(CLI::Range(1024u, 8192u))
+      ->check(CLI::Range(2048u, 8192u))
       ->capture_default_str();
   app.add_option("--bootstrap", cfg.bootstrap,
                  "DHT nodes to join, host:port,... (default: none, a new DHT)")
@@ -95,9 +116,11 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
       ->check(CLI::Range(0u, 256u))
       ->capture_default_str();
   app.add_option("--home-agent", cfg.home_agent,
-                 "Gateway mode: agents to forward to, host:port,... (default: none, an agent)")
+                 "Gateway mode: agents to forward to, host:port[@KEYID],... (default: none, an "
+                 "agent). With @KEYID (the agent's key id) the link is TLS and only an agent "
+                 "holding that key is believed")
       ->delimiter(',')
-      ->check(kHostPort);
+      ->check(kAgentAddress);
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
@@ -110,6 +133,20 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
                  "HTTP connections one client address may hold at once (more are answered 503); "
                  "0 = no limit, e.g. behind a reverse proxy")
       ->check(CLI::Range(0u, 100000u))
+      ->capture_default_str();
+  app.add_option("--gateway-tls", cfg.gateway_tls,
+                 "Ask other agents over TLS and believe only the key that signed their DHT "
+                 "record; false = plain v2, unauthenticated (benchmarks, old agents only)")
+      ->capture_default_str();
+  app.add_option("--gateway-max-per-client", cfg.gateway_max_per_client,
+                 "Gateway-protocol connections one client address may hold at once (more are "
+                 "closed at once); 0 = no limit")
+      ->check(CLI::Range(0u, 100000u))
+      ->capture_default_str();
+  app.add_option("--gateway-idle-timeout", cfg.gateway_idle_timeout,
+                 "Seconds a gateway-protocol connection may stay silent with no query in "
+                 "flight before it is closed")
+      ->check(CLI::Range(1u, 86400u))
       ->capture_default_str();
   app.add_option("--rrl-rate", cfg.rrl_rate,
                  "Response rate limit: UDP answers per second per client prefix (/24, /56) and "

@@ -88,6 +88,7 @@ void resolver_metrics(TextWriter& w, const ResolverStats& s) {
   w.sample("pweb_gateway_client_queries_total", {{"result", "found"}}, s.agent_query_found);
   w.sample("pweb_gateway_client_queries_total", {{"result", "absent"}}, s.agent_query_absent);
   w.sample("pweb_gateway_client_queries_total", {{"result", "failed"}}, s.agent_query_failed);
+  w.sample("pweb_gateway_client_queries_total", {{"result", "untrusted"}}, s.agent_query_untrusted);
   w.family("pweb_gateway_client_duration_seconds", "histogram",
            "Time another agent took to reply to a gateway-protocol query");
   w.histogram("pweb_gateway_client_duration_seconds", {}, s.agent_query_latency);
@@ -136,6 +137,18 @@ std::string render_metrics(const MetricsSources& src) {
     w.sample("pweb_gateway_server_replies_total", {{"result", "failed"}}, g.failed);
     counter(w, "pweb_gateway_server_connections_total", "Gateway-protocol connections accepted",
             g.connections);
+    counter(w, "pweb_gateway_server_tls_connections_total",
+            "Gateway-protocol connections that completed a TLS handshake", g.tls_connections);
+    w.family("pweb_gateway_server_refused_total", "counter",
+             "Gateway-protocol connections refused or cut by a limit, by reason");
+    w.sample("pweb_gateway_server_refused_total", {{"reason", "client_connections"}},
+             g.refused_client_limit);
+    w.sample("pweb_gateway_server_refused_total", {{"reason", "connections"}},
+             g.refused_total_limit);
+    w.sample("pweb_gateway_server_refused_total", {{"reason", "handshake_timeout"}},
+             g.handshake_timeouts);
+    w.sample("pweb_gateway_server_refused_total", {{"reason", "idle"}}, g.idle_closed);
+    w.sample("pweb_gateway_server_refused_total", {{"reason", "tls_failed"}}, g.tls_failed);
   }
   if (src.directory) {
     const auto d = src.directory->stats();

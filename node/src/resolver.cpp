@@ -2,10 +2,12 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <asio.hpp>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "pweb/expiring_cache.hpp"
 #include "pweb/gateway/client.hpp"
@@ -71,6 +73,7 @@ struct Resolver::Impl {
   };
   struct Agent {
     std::optional<dht::AgentRecord> record;
+    gateway::PeerKey key;  // the key that signed the record: the only one trusted
     Clock::time_point expires{};
     bool looking = false;
     std::vector<std::string> keys;  // waiting for the record
@@ -89,7 +92,12 @@ struct Resolver::Impl {
           config.timeout / static_cast<long>(config.home_agents.size()), kMinAttempt);
     }
     for (const auto& h : config.home_agents) {
-      home.push_back(gateway::GatewayClient::create(io, h.host, h.port, home_cc));
+      gateway::ClientConfig one = home_cc;
+      if (!h.key_id.empty() && config.agent_tls) {  // told its key: TLS, and only that key
+        one.tls = config.agent_tls;
+        one.peer_key.key_id = h.key_id;
+      }
+      home.push_back(gateway::GatewayClient::create(io, h.host, h.port, one));
       home_names.push_back(h.host + ":" + std::to_string(h.port));
     }
   }
@@ -158,7 +166,7 @@ struct Resolver::Impl {
     auto& a = agents[label];
     const auto now = Clock::now();
     if (!a.looking && a.expires > now) {
-      if (a.record) return query_agent(key, label, *a.record);
+      if (a.record) return query_agent(key, label, *a.record, a.key);
       return finish(key,
                     make(dns::RemoteAnswer::Status::nxdomain, config.negative_ttl, label,
                          "no agent '" + label + "' in the DHT"),
@@ -184,6 +192,7 @@ struct Resolver::Impl {
     auto& a = agents[label];
     a.looking = false;
     a.record = result.record;
+    a.key = gateway::PeerKey{result.owner_spki, result.owner};
     // A failed lookup is not remembered: the next query asks again.
     a.expires = result.failed
                     ? Clock::time_point{}
@@ -193,7 +202,7 @@ struct Resolver::Impl {
     a.keys.clear();
     for (const auto& key : keys) {
       if (result.record) {
-        query_agent(key, label, *result.record);
+        query_agent(key, label, *result.record, a.key);
       } else if (result.failed) {
         finish(key,
                make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, label,
@@ -208,8 +217,8 @@ struct Resolver::Impl {
     }
   }
 
-  void query_agent(const std::string& key, const std::string& label,
-                   const dht::AgentRecord& record) {
+  void query_agent(const std::string& key, const std::string& label, const dht::AgentRecord& record,
+                   const gateway::PeerKey& owner) {
     if (record.ipv4.empty() && record.ipv6.empty()) {
       return finish(key,
                     make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, label,
@@ -219,13 +228,31 @@ struct Resolver::Impl {
     const std::string host = !record.ipv4.empty() ? record.ipv4.front() : record.ipv6.front();
     const std::string where = label + "@" + (record.ipv4.empty() ? "[" + host + "]" : host) + ":" +
                               std::to_string(record.gateway_port);
-    auto& client = clients[where];
+    // One link per address and key: a new key for the label is a new link.
+    auto& client = clients[where + "#" + owner.key_id];
     if (!client) {
-      client = gateway::GatewayClient::create(io, host, record.gateway_port, client_config);
+      gateway::ClientConfig cc = client_config;
+      if (config.agent_tls) {
+        cc.tls = config.agent_tls;
+        cc.peer_key = owner;
+      }
+      client = gateway::GatewayClient::create(io, host, record.gateway_port, cc);
     }
     bump(stats_agent_queries);
-    client->query(key, [this, key, label, where,
+    client->query(key, [this, key, label, where, client = client.get(),
                         started = Clock::now()](std::optional<gateway::Answer> reply) {
+      if (!reply && !client->untrusted_key().empty()) {
+        agent_query_untrusted.inc();
+        agent_query_latency.observe(Clock::now() - started);
+        warn_untrusted(where, client->untrusted_key());
+        agents.erase(label);  // look again: the record may have changed
+        return finish(key,
+                      make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
+                           "the agent's TLS key " + client->untrusted_key() +
+                               " is not the key that signed its record",
+                           Failure::untrusted),
+                      true);
+      }
       count_agent_reply(reply, started);
       if (!reply) {
         // Perhaps it moved: look its record up again next time.
@@ -254,9 +281,14 @@ struct Resolver::Impl {
     next_home = pick + 1;
     const std::string where = home_names[pick];
     bump(stats_agent_queries);
-    home[pick]->query(key, [this, key, attempt, where,
+    home[pick]->query(key, [this, key, attempt, where, client = home[pick].get(),
                             started = Clock::now()](std::optional<gateway::Answer> reply) {
-      count_agent_reply(reply, started);
+      if (!reply && !client->untrusted_key().empty()) {
+        agent_query_untrusted.inc();
+        warn_untrusted(where, client->untrusted_key());
+      } else {
+        count_agent_reply(reply, started);
+      }
       if (reply) return finish(key, from_reply(*reply, where), true);
       if (attempt + 1 < home.size()) return ask_home(key, attempt + 1);
       finish(key,
@@ -264,6 +296,13 @@ struct Resolver::Impl {
                   "no home agent answered", Failure::agent),
              true);
     });
+  }
+
+  // Once per agent address and key seen, not per query.
+  void warn_untrusted(const std::string& where, const std::string& seen) {
+    if (!untrusted_warned.insert(where + "#" + seen).second) return;
+    if (untrusted_warned.size() > 4096) untrusted_warned.clear();
+    spdlog::warn("event=agent_untrusted agent={} key_seen={}", where, seen);
   }
 
   void count_agent_reply(const std::optional<gateway::Answer>& reply, Clock::time_point started) {
@@ -351,6 +390,8 @@ struct Resolver::Impl {
   metrics::LocalHistogram agent_lookup_latency, agent_query_latency;
   metrics::LocalCounter agent_lookup_found, agent_lookup_absent, agent_lookup_failed;
   metrics::LocalCounter agent_query_found, agent_query_absent, agent_query_failed;
+  metrics::LocalCounter agent_query_untrusted;
+  std::unordered_set<std::string> untrusted_warned;
 };
 
 Resolver::Resolver(ResolverConfig config, const registrar::SnapshotHolder& snapshots,
@@ -413,6 +454,7 @@ ResolverStats Resolver::stats() const noexcept {
   s.agent_lookup_absent = i.agent_lookup_absent.get();
   s.agent_lookup_failed = i.agent_lookup_failed.get();
   s.agent_query_found = i.agent_query_found.get();
+  s.agent_query_untrusted = i.agent_query_untrusted.get();
   s.agent_query_absent = i.agent_query_absent.get();
   s.agent_query_failed = i.agent_query_failed.get();
   return s;

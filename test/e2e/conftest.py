@@ -122,7 +122,7 @@ class Node:
         # A DHT node and a gateway listener of its own on free ports, so tests
         # running side by side never collide on the defaults (4222, 4450); a
         # small identity key, made fresh for every data dir, keeps start-up fast.
-        cmd += ["--dht-port", "0", "--gateway-listen", "127.0.0.1:0", "--identity-bits", "1024"]
+        cmd += ["--dht-port", "0", "--gateway-listen", "127.0.0.1:0", "--identity-bits", "2048"]
         return cmd + self.extra_args
 
     def start(self) -> "Node":

@@ -78,7 +78,7 @@ def test_bad_tls_files_stop_the_start(tmp_path, case):
     p = subprocess.run([node_binary(), "--label", "uw", "--data-dir", str(tmp_path / "d"),
                         "--dns-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
                         "--gateway-listen", "127.0.0.1:0", "--dht-port", "0",
-                        "--identity-bits", "1024", *args],
+                        "--identity-bits", "2048", *args],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0, p
     err = p.stdout + p.stderr

@@ -197,7 +197,7 @@ class Node:
         if self.label:
             cmd += ["--label", self.label, "--gateway-listen", self.gateway_addr,
                     "--dht-port", str(self.dht), "--network-id", str(c.network_id),
-                    "--identity-bits", "1024"]
+                    "--identity-bits", "2048"]
             if bootstrap:
                 cmd += ["--bootstrap", f"127.0.0.1:{bootstrap}"]
         return cmd + self.extra

@@ -71,7 +71,7 @@ class NamespacedNode(Node):
                 "--threads", "1", "--ttl", str(c.ttl), "--timeout", str(c.timeout),
                 "--log-level", "info", "--label", self.label,
                 "--gateway-listen", f"0.0.0.0:{self.gateway}", "--dht-port", str(self.dht),
-                "--network-id", str(c.network_id), "--identity-bits", "1024",
+                "--network-id", str(c.network_id), "--identity-bits", "2048",
                 "--bootstrap", self.bootstrap]
 
 

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <map>
+#include <memory>
+#include <thread>
 
 namespace pweb::gateway {
 namespace {
@@ -15,8 +17,13 @@ namespace {
 // A blocking test client on a real socket, every read bounded by a timeout.
 class Client {
  public:
-  explicit Client(std::uint16_t port) {
+  // `from`: the loopback source address to connect from.
+  explicit Client(std::uint16_t port, const char* from = "127.0.0.1") {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    inet_pton(AF_INET, from, &src.sin_addr);
+    bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -195,6 +202,80 @@ TEST_F(GatewayServerTest, VersionTwoClientsGetWholeAnswers) {
   EXPECT_EQ(answers[4].status, AnswerStatus::failed);  // the deadline: could not tell
   EXPECT_EQ(answers[5].ipv6.size(), 1u);
   EXPECT_TRUE(answers[5].ipv4.empty());
+}
+
+// One client address holds at most max_per_client connections; others are
+// still served while it does (the whole table was 1,024 for anyone before).
+TEST(GatewayServerLimits, OneClientAddressCannotTakeEveryConnection) {
+  ServerConfig cfg;
+  cfg.port = 0;
+  cfg.max_per_client = 3;
+  cfg.max_connections = 5;
+  GatewayServer server(cfg, [](const std::string&, auto done) {
+    done(Answer{0, AnswerStatus::found, 30, {{192, 0, 2, 7}}, {}});
+  });
+  server.start();
+  std::vector<std::unique_ptr<Client>> hog;
+  for (int i = 0; i < 3; ++i) {
+    hog.push_back(std::make_unique<Client>(server.port(), "127.0.0.2"));
+    hog.back()->send(handshake_and({}));
+    ASSERT_EQ(hog.back()->read(2).size(), 2u) << i;  // handshaken: held
+  }
+  Client fourth(server.port(), "127.0.0.2");
+  EXPECT_TRUE(fourth.closed_by_peer());
+  EXPECT_EQ(server.stats().refused_client_limit, 1u);
+  // Another agent is served while the hog holds its maximum.
+  Client other(server.port(), "127.0.0.1");
+  other.send(handshake_and({{1, "laptop.alice.uw"}}));
+  EXPECT_EQ(other.read(2 + 10).size(), 2u + 10u);
+  // The total still bounds everyone: two more from a third address fill it.
+  Client third(server.port(), "127.0.0.3");
+  third.send(handshake_and({}));
+  ASSERT_EQ(third.read(2).size(), 2u);
+  Client over(server.port(), "127.0.0.4");
+  EXPECT_TRUE(over.closed_by_peer());
+  EXPECT_EQ(server.stats().refused_total_limit, 1u);
+  // A slot is given back when its connection closes.
+  hog.pop_back();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Client again(server.port(), "127.0.0.2");
+  again.send(handshake_and({{2, "laptop.alice.uw"}}));
+  EXPECT_EQ(again.read(2 + 10).size(), 2u + 10u);
+}
+
+TEST(GatewayServerLimits, ASilentConnectionIsClosedAfterTheIdleTimeout) {
+  ServerConfig cfg;
+  cfg.port = 0;
+  cfg.idle_timeout = std::chrono::milliseconds(300);
+  cfg.query_deadline = std::chrono::milliseconds(2000);
+  GatewayServer server(cfg, [](const std::string& name, auto done) {
+    if (name == "slow.alice.uw") return;  // in flight until the query deadline
+    done(Answer{0, AnswerStatus::found, 30, {{192, 0, 2, 7}}, {}});
+  });
+  server.start();
+  Client idle(server.port());
+  idle.send(handshake_and({{1, "laptop.alice.uw"}}));
+  ASSERT_EQ(idle.read(2 + 10).size(), 2u + 10u);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(idle.closed_by_peer());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_EQ(server.stats().idle_closed, 1u);
+  // A query in flight is not idleness: its answer (failure at the deadline) arrives.
+  Client busy(server.port());
+  busy.send(handshake_and({{1, "slow.alice.uw"}}));
+  const auto got = busy.read(2 + 5);
+  EXPECT_EQ(got.size(), 2u + 5u);
+}
+
+TEST(GatewayServerLimits, NoHandshakeInTimeIsCounted) {
+  ServerConfig cfg;
+  cfg.port = 0;
+  cfg.handshake_timeout = std::chrono::milliseconds(200);
+  GatewayServer server(cfg, [](const std::string&, auto done) { done(Answer{}); });
+  server.start();
+  Client mute(server.port());  // connects, says nothing
+  EXPECT_TRUE(mute.closed_by_peer());
+  EXPECT_EQ(server.stats().handshake_timeouts, 1u);
 }
 
 }  // namespace

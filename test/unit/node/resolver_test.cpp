@@ -384,7 +384,8 @@ TEST_F(ResolverTest, GatewayModeRoundRobinSkipsDeadAgents) {
   ResolverConfig cfg;
   cfg.timeout = 2s;
   cfg.ttl = 0;  // no caching: every ask goes out
-  cfg.home_agents = {{"127.0.0.1", a.port()}, {"127.0.0.1", dead_port}, {"127.0.0.1", b.port()}};
+  cfg.home_agents = {
+      {"127.0.0.1", a.port(), ""}, {"127.0.0.1", dead_port, ""}, {"127.0.0.1", b.port(), ""}};
   const registrar::SnapshotHolder empty(registrar::Snapshot::build({}, 1));
   auto r = std::make_unique<Resolver>(cfg, empty, AgentLookup{});
   r->start();
@@ -405,7 +406,7 @@ TEST_F(ResolverTest, GatewayModeSkipsAHungAgentWithinTheTimeout) {
   ResolverConfig cfg;
   cfg.timeout = 1s;
   cfg.ttl = 0;  // no caching: every ask goes out
-  cfg.home_agents = {{"127.0.0.1", hung.port()}, {"127.0.0.1", live.port()}};
+  cfg.home_agents = {{"127.0.0.1", hung.port(), ""}, {"127.0.0.1", live.port(), ""}};
   const registrar::SnapshotHolder empty(registrar::Snapshot::build({}, 1));
   Resolver r(cfg, empty, AgentLookup{});
   r.start();

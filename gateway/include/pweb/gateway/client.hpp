@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "pweb/gateway/frame.hpp"
+#include "pweb/gateway/tls.hpp"
 
 namespace pweb::gateway {
 
@@ -25,6 +26,11 @@ struct ClientConfig {
   std::chrono::milliseconds timeout{2000};  // per query, from the call
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
+  // TLS 1.3 (make_client_tls) and the key the server must present; with tls
+  // set and a server presenting another key, no query is sent and every one
+  // fails (untrusted_key() says which key it saw). Null: plain protocol.
+  std::shared_ptr<asio::ssl::context> tls;
+  PeerKey peer_key;
 };
 
 class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
@@ -43,6 +49,13 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   [[nodiscard]] bool healthy() const noexcept;
   // The protocol version of the current (or next) connection. On the io thread only.
   [[nodiscard]] std::uint16_t version() const noexcept { return offer_; }
+  // The key id the server presented on the last TLS handshake if it was not
+  // the expected key (empty otherwise, and after a trusted handshake). On the
+  // io thread only: a `done` seeing nullopt asks it to tell distrust from loss.
+  [[nodiscard]] const std::string& untrusted_key() const noexcept { return untrusted_key_; }
+  // TLS handshakes made, and how many resumed a session. On the io thread only.
+  [[nodiscard]] std::uint64_t tls_handshakes() const noexcept { return tls_handshakes_; }
+  [[nodiscard]] std::uint64_t tls_resumed() const noexcept { return tls_resumed_; }
 
   // Private use: construct through create().
   GatewayClient(asio::io_context& io, std::string host, std::uint16_t port, ClientConfig config);
@@ -53,12 +66,18 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
     std::shared_ptr<asio::steady_timer> timer;
   };
   enum class State { idle, connecting, ready, waiting };
+  struct Link;  // one connection: its socket (and TLS), read and write buffers
 
   void enqueue(std::string name, Done done);
   void connect();
   void on_connect(const asio::error_code& err);
+  void on_tls(const asio::error_code& err);
   void on_connected();
+  void backoff();
+  void drop_link();
+  void keep_session();
   void read();
+  void on_read(std::size_t pos);
   void send(const Query& q);
   void flush();
   void fail_all();
@@ -70,18 +89,21 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   std::string host_;
   std::uint16_t port_;
   ClientConfig config_;
-  asio::ip::tcp::socket socket_;
-  asio::ip::tcp::resolver resolver_;  // for a host given by name
+  std::shared_ptr<Link> link_;
+  std::shared_ptr<SSL_SESSION> session_;  // for resumption on the next connection
+  asio::ip::tcp::resolver resolver_;      // for a host given by name
   asio::steady_timer backoff_timer_;
   std::chrono::milliseconds backoff_;
   State state_ = State::idle;
-  bool closed_ = false, writing_ = false, handshaken_ = false;
+  bool closed_ = false, handshaken_ = false;
+  std::string untrusted_key_;
+  std::uint64_t tls_handshakes_ = 0, tls_resumed_ = 0;
   std::uint16_t serial_ = 0;
   std::uint16_t offer_ = kVersion2;  // the version this client opens with
   std::chrono::steady_clock::time_point suspect_until_{};
   std::deque<std::pair<std::uint16_t, std::string>> waiting_;  // until the connection is ready
   std::unordered_map<std::uint16_t, Outstanding> outstanding_;
-  std::vector<std::uint8_t> in_, out_, writing_buf_;
+  std::vector<std::uint8_t> out_;
 };
 
 }  // namespace pweb::gateway

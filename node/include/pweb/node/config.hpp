@@ -17,10 +17,14 @@ namespace pweb::node {
 struct HostPort {
   std::string host;  // without brackets
   std::uint16_t port = 0;
+  std::string key_id;  // --home-agent only: the agent's key (40 hex), then over TLS
 };
 
 // "127.0.0.1:5353", "[::1]:5353", "name:4222". nullopt if malformed.
 std::optional<HostPort> parse_host_port(std::string_view text);
+// A --home-agent: host:port, optionally "@KEYID" (the agent's DHT key id, as
+// `pweb-node pin list` and /api/v1/status show it). nullopt if malformed.
+std::optional<HostPort> parse_agent_address(std::string_view text);
 
 struct NodeConfig {
   std::string label;
@@ -42,8 +46,11 @@ struct NodeConfig {
   std::uint32_t rrl_slip = 2;
   std::string tls_cert;  // HTTPS for the HTTP API when both are set
   std::string tls_key;
-  std::uint32_t http_max_per_client = 64;  // connections per client address; 0 = no limit
-  unsigned identity_bits = 4096;           // RSA key made once for the DHT identity
+  std::uint32_t http_max_per_client = 64;     // connections per client address; 0 = no limit
+  unsigned identity_bits = 4096;              // RSA key made once for the DHT identity
+  bool gateway_tls = true;                    // agent links over TLS with the signer's key checked
+  std::uint32_t gateway_max_per_client = 32;  // gateway connections per client address
+  std::uint32_t gateway_idle_timeout = 300;   // seconds, after the handshake
 };
 
 // Registers every node option on `app`, bound to `cfg`, with defaults shown in --help.

@@ -21,6 +21,10 @@
 #include "pweb/node/config.hpp"
 #include "pweb/registrar/snapshot.hpp"
 
+namespace asio::ssl {
+class context;
+}
+
 namespace pweb::node {
 
 // Where agent records come from (the DHT). `failed`: the DHT could not be asked
@@ -44,7 +48,9 @@ struct ResolverConfig {
   std::uint32_t negative_ttl = 5;  // no such device, or no such agent
   std::uint32_t failure_ttl = 1;   // could not find out: retry soon
   std::chrono::seconds agent_ttl{60};
-  std::vector<HostPort> home_agents;  // gateway mode
+  std::vector<HostPort> home_agents;  // gateway mode (with a key_id: over TLS)
+  // TLS for agent links (gateway::make_client_tls); null: plain, unauthenticated.
+  std::shared_ptr<asio::ssl::context> agent_tls;
   std::size_t max_cache_entries = 1 << 18;
 };
 
@@ -80,6 +86,8 @@ struct ResolverStats {
   // Gateway-protocol queries to other agents: how long, and found / no device / no reply.
   metrics::HistogramData agent_query_latency;
   std::uint64_t agent_query_found = 0, agent_query_absent = 0, agent_query_failed = 0;
+  // ... refused: the agent's TLS key was not the key that signed its record.
+  std::uint64_t agent_query_untrusted = 0;
 };
 
 class Resolver final : public dns::RemoteResolver {
