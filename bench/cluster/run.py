@@ -133,7 +133,8 @@ class Node:
                "--network-id", str(args.network_id), "--ttl", str(args.ttl),
                "--timeout", str(args.timeout), "--threads", "1", "--identity-bits", "2048",
                "--suffix", ZONE, "--log-level", log_level,
-               "--rrl-rate", "0"]  # dnsperf is one client at full speed
+               "--rrl-rate", "0",  # dnsperf is one client at full speed
+               "--gateway-tls", "true" if args.links_now == "tls" else "false"]
         self.base_cmd = cmd
         self.server: Optional[dnsbench.Server] = None
         self.pin = args.pin
@@ -606,7 +607,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument("--results", help="JSON output (default results/latest.json; --quick results/quick.json)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, query files)")
     ap.add_argument("--quick", action="store_true", help="CI smoke: 3 nodes x 5,000 devices, seconds per phase")
+    ap.add_argument("--links", default="tls,plain",
+                    help="agent links to measure, in order: tls (authenticated, the default of "
+                         "pweb-node) and/or plain (--gateway-tls false); the first gets the full "
+                         "run, the others the throughput phases (default tls,plain)")
     a = ap.parse_args(argv)
+    a.links = [m for m in a.links.split(",") if m]
+    if not a.links or any(m not in ("tls", "plain") for m in a.links) or len(set(a.links)) != len(a.links):
+        ap.error("--links: tls and/or plain, comma-separated")
+    a.links_now = a.links[0]
     q = a.quick
     defaults = {"nodes": (10, 3), "devices": (20000, 5000), "duration": (10.0, 2.0), "cold_limit": (30.0, 5.0),
                 "rounds": (3, 1), "sample": (2000, 200), "probes": (3, 1), "idle_wait": (10.0, 0.0)}
@@ -657,7 +666,10 @@ def split_devices(args) -> Dict[str, List[Device]]:
     return by_agent
 
 
-def measure(args, binary: Path, work: Path, started: List[Node], result: Dict) -> None:
+def measure(args, binary: Path, work: Path, started: List[Node], result: Dict,
+            full: bool = True) -> None:
+    """One cluster with agent links args.links_now. `full`: also the agent
+    lookup and new-agent phases (once per run is enough: links do not matter there)."""
     ports: set = set()
     t0 = time.monotonic()
     by_agent = split_devices(args)
@@ -762,6 +774,9 @@ def measure(args, binary: Path, work: Path, started: List[Node], result: Dict) -
            [(fqdn(d), d) for d in local[-10:]]
     check_answers(b, post, args.timeout + 3)
 
+    result["b_cpu_us_cold"] = us_per_query(result["cold"], "b_cpu_s")
+    if not full:
+        return
     # Agent lookups at fresh nodes, then new agents.
     result["agent_lookup"] = agent_lookups(args, binary, work, ports, first_dht, agents, started)
     al = result["agent_lookup"]["first_query"]
@@ -914,6 +929,36 @@ def print_table(r: Dict, s: Dict, args) -> None:
           "(a missed target does not fail the run)")
 
 
+def print_links_table(r: Dict, args) -> None:
+    """Authenticated (TLS) against plain agent links, measured in this run."""
+    links = r.get("links") or {}
+    if len(links) < 2:
+        return
+    print()
+    print(f"agent links, same run: {', '.join(links)} (B's CPU per query; cold = each name "
+          "once, asked of its agent)")
+    cols = list(links)
+    print(f"{'measure':<34} " + " ".join(f"{c:>12}" for c in cols) + f" {cols[0] + '/' + cols[1]:>12}")
+
+    def row(name, get, spec=",.0f"):
+        vals = [get(links[c]) for c in cols]
+        ratio = (vals[0] / vals[1]) if vals[0] and vals[1] else None
+        print(f"{name:<34} " + " ".join(f"{fmt(v, spec):>12}" for v in vals) + f" {fmt(ratio, '.2f'):>12}")
+
+    row("cold cross-agent q/s", lambda m: m["cold"]["qps"])
+    row("warm cross-agent q/s", lambda m: m["warm"]["qps"])
+    row("local q/s", lambda m: m["local"]["qps"])
+    row("warm / local", lambda m: m["warm"]["qps"] / m["local"]["qps"] if m["local"]["qps"] else None, ".2f")
+    row("B CPU us per cold query", lambda m: m["b_cpu_us_cold"], ".1f")
+    row("B CPU us per local query", lambda m: us_per_query(m["local"], "b_cpu_s"), ".1f")
+    row("cold latency ms p50", lambda m: m["latency_cold"]["p50"], ".2f")
+    row("cold latency ms p99", lambda m: m["latency_cold"]["p99"], ".2f")
+    tls = links.get("tls")
+    if tls:
+        ok = tls["cold"]["qps"] > COLD_TARGET_QPS
+        print(f"target: cold cross-agent over TLS > {COLD_TARGET_QPS:,}: {'ok' if ok else 'MISS'}")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)
@@ -940,8 +985,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     result: Dict[str, object] = {}
     status = 0
     t_start = time.monotonic()
+    by_links: Dict[str, Dict] = {}
     try:
-        measure(args, binary, work, started, result)
+        for i, mode in enumerate(args.links):
+            args.links_now = mode
+            log(f"--- agent links: {mode}")
+            one: Dict[str, object] = {}
+            by_links[mode] = one
+            mode_work = work / mode
+            mode_work.mkdir()
+            measure(args, binary, mode_work, started, one, full=i == 0)
+            stop_all(started)
+            started.clear()
+        result.update(by_links[args.links[0]])
+        result["links"] = {m: {k: r.get(k) for k in ("cold", "warm", "local", "b_cpu_us_cold",
+                                                     "latency_cold")}
+                           for m, r in by_links.items()}
     except StartError as e:
         status = 2
         result["error"] = f"start: {e}"
@@ -969,6 +1028,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if status == 0:
         summary = summarise(result)
         print_table(result, summary, args)
+        print_links_table(result, args)
     meta = {
         "nodes": args.nodes, "devices_per_agent_requested": args.devices, "pin": args.pin,
         "node_cpu": NODE_CPU if args.pin == "split" else None,
