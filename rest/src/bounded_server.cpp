@@ -117,7 +117,7 @@ void LimitCounters::count(LimitHit hit) noexcept {
 
 void LimitCounters::write(metrics::TextWriter& w) const {
   w.family("pweb_http_refused_total", "counter",
-           "HTTP requests and connections refused by a limit, by reason");
+           "HTTP requests and connections refused by a limit or for their framing, by reason");
   for (const auto& [hit, counter] :
        {std::pair{LimitHit::head_too_large, &head_too_large},
         std::pair{LimitHit::body_too_large, &body_too_large},

@@ -233,7 +233,8 @@ def test_chunk_data_without_its_crlf(target):
 
 @pytest.mark.parametrize("ext,says", [(b";a\nb", "control character"),
                                       (b";" + b"e" * 300, "longer than 256 bytes"),
-                                      (b" x", "other than an extension")])
+                                      (b" x", "other than an extension")],
+                         ids=["bare-LF", "300-bytes", "junk-after-size"])
 def test_chunk_extension_abuse(target, ext, says):
     name = new_name()
     raw = (b"POST /nic/update HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
