@@ -107,6 +107,9 @@ void LimitCounters::count(LimitHit hit) noexcept {
     case LimitHit::too_slow:
       too_slow.inc();
       break;
+    case LimitHit::bad_framing:
+      bad_framing.inc();
+      break;
     case LimitHit::none:
       break;
   }
@@ -114,10 +117,11 @@ void LimitCounters::count(LimitHit hit) noexcept {
 
 void LimitCounters::write(metrics::TextWriter& w) const {
   w.family("pweb_http_refused_total", "counter",
-           "HTTP requests and connections refused by a limit, by reason");
-  for (const auto& [hit, counter] : {std::pair{LimitHit::head_too_large, &head_too_large},
-                                     std::pair{LimitHit::body_too_large, &body_too_large},
-                                     std::pair{LimitHit::too_slow, &too_slow}}) {
+           "HTTP requests and connections refused by a limit or for their framing, by reason");
+  for (const auto& [hit, counter] :
+       {std::pair{LimitHit::head_too_large, &head_too_large},
+        std::pair{LimitHit::body_too_large, &body_too_large},
+        std::pair{LimitHit::too_slow, &too_slow}, std::pair{LimitHit::bad_framing, &bad_framing}}) {
     w.sample("pweb_http_refused_total", {{"reason", to_string(hit)}}, counter->get());
   }
   w.sample("pweb_http_refused_total", {{"reason", "client_connections"}}, client_connections.get());
@@ -149,6 +153,10 @@ bool ConnectionRunner::serve(int fd, SSL* ssl, std::size_t max_requests,
       return false;
     }
     if (!ok || closed) break;
+    // cpp-httplib answered without reading the whole request (a bad request
+    // line, a refused Expect, a handler that ignores the body): the bytes after
+    // what it read may be the rest of that request, never a request of their own.
+    if (!stream.request_complete()) break;
   }
   return ok;
 }

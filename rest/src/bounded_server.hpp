@@ -55,6 +55,7 @@ struct LimitCounters {
   metrics::SharedCounter head_too_large;
   metrics::SharedCounter body_too_large;
   metrics::SharedCounter too_slow;
+  metrics::SharedCounter bad_framing;
   metrics::SharedCounter client_connections;
 
   void count(LimitHit hit) noexcept;

@@ -6,9 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace pweb::rest {
 namespace {
@@ -58,6 +60,19 @@ class Served : public ::testing::Test {
     server_->Post("/x", [](const httplib::Request& req, httplib::Response& res) {
       res.set_content(std::to_string(req.body.size()), "text/plain");
     });
+    // What a smuggled request would run (a device created, in the node).
+    const auto run = [this](const httplib::Request&, httplib::Response& res) {
+      ++smuggled_;
+      res.set_content("smuggled", "text/plain");
+    };
+    server_->Get("/smuggled", run);
+    server_->Put("/smuggled", run);
+    // Answers without reading the body, as the node's 431 for too many fields does.
+    server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (req.path != "/early") return httplib::Server::HandlerResponse::Unhandled;
+      res.status = 403;
+      return httplib::Server::HandlerResponse::Handled;
+    });
     port_ = server_->bind_to_any_port("127.0.0.1");
     ASSERT_GT(port_, 0);
     thread_ = std::thread([this] { server_->listen_after_bind(); });
@@ -104,6 +119,7 @@ class Served : public ::testing::Test {
   std::unique_ptr<BoundedServer> server_;
   std::thread thread_;
   int port_ = 0;
+  std::atomic<int> smuggled_{0};
 };
 
 TEST_F(Served, KeepAliveServesRequestsInTurn) {
@@ -201,6 +217,105 @@ TEST_F(Served, StopEndsIdleConnectionsPromptly) {
   thread_.join();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);  // idle timeout is 2 s
   ::close(fd);
+}
+
+// Each shape carries a request that would run /smuggled if the bytes after the
+// fault were read as a request: it is answered (400/501 with Connection: close,
+// or cpp-httplib's own answer), the connection is closed, and /smuggled never runs.
+TEST_F(Served, NothingAfterAFramingFaultIsReadAsARequest) {
+  start(4);
+  const std::string put = "PUT /smuggled HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n";
+  const std::string get = "GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n";
+  const auto len = [](const std::string& s) { return std::to_string(s.size()); };
+  struct Case {
+    const char* name;
+    std::string bytes;
+    const char* status;
+    bool bad_framing;  // refused by BoundedStream (counted), not by cpp-httplib
+  };
+  const std::vector<Case> cases = {
+      {"GET whose body is a request",
+       "GET /x HTTP/1.1\r\nHost: h\r\nContent-Length: " + len(put) + "\r\n\r\n" + put, "400", true},
+      {"Content-Length and Transfer-Encoding (CL.TE)",
+       "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "0\r\n\r\n" +
+           put,
+       "400", true},
+      {"Transfer-Encoding and Content-Length (TE.CL)",
+       "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: " +
+           len("0\r\n\r\n" + put) + "\r\n\r\n0\r\n\r\n" + put,
+       "400", true},
+      {"two differing Content-Length lines",
+       "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nContent-Length: " + len(put) +
+           "\r\n\r\n" + put,
+       "400", true},
+      {"a differing Content-Length list",
+       "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 0, " + len(put) + "\r\n\r\n" + put, "400",
+       true},
+      {"a signed Content-Length", "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: +0\r\n\r\n" + put,
+       "400", true},
+      {"an overflowing Content-Length",
+       "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n" + put, "400",
+       true},
+      {"a Transfer-Encoding not ending in chunked",
+       "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" + put,
+       "400", true},
+      {"a transfer coding before chunked",
+       "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + put,
+       "501", true},
+      {"a space before the colon",
+       "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length : " + len(put) + "\r\n\r\n" + put, "400",
+       true},
+      {"a non-hex chunk size",
+       "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n" + put, "400", true},
+      {"an overflowing chunk size",
+       "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "1ffffffffffffffff\r\n" +
+           put,
+       "400", true},
+      {"chunk data without its CRLF (cpp-httplib ends the body there)",
+       "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab" + put, "400",
+       true},
+      {"a chunk extension hiding a line (cpp-httplib's strtoul stops at it)",
+       "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0 x\r\n\r\n" + put, "400",
+       true},
+      {"a trailer field",
+       "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\r\n\r\n" + put,
+       "400", true},
+      // cpp-httplib answers these itself without reading the whole request.
+      {"a bad request line (its fields follow it)", "BAD\r\n" + get, "400", false},
+      {"an answer before the body is read",
+       "POST /early HTTP/1.1\r\nHost: h\r\nContent-Length: " + len(get) + "\r\n\r\n" + get, "403",
+       false},
+  };
+  std::uint64_t refused = 0;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const int fd = connect();
+    send_all(fd, c.bytes);
+    const std::string answer = read_all(fd);  // to the close: it is closed
+    ::close(fd);
+    EXPECT_EQ(answer.rfind(std::string("HTTP/1.1 ") + c.status + " ", 0), 0u) << answer;
+    EXPECT_EQ(answer.find("smuggled"), std::string::npos) << answer;
+    EXPECT_EQ(answer.find("HTTP/1.1", 1), std::string::npos) << "a second answer: " << answer;
+    if (c.bad_framing) {
+      EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
+      EXPECT_NE(answer.find("{\"error\":"), std::string::npos) << answer;
+      EXPECT_EQ(server_->limit_counters().bad_framing.get(), ++refused);
+    }
+    EXPECT_EQ(smuggled_.load(), 0);
+  }
+  // The same server still serves, and a well-framed body keeps the connection.
+  const int fd = connect();
+  send_all(fd,
+           "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "3;ext=1\r\nabc\r\n0\r\n\r\n" +
+               get);
+  const std::string answer = read_until(fd, "smuggled");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << answer;
+  EXPECT_NE(answer.find("\r\n\r\n3HTTP/1.1 200 "), std::string::npos) << answer;
+  ::close(fd);
+  EXPECT_EQ(smuggled_.load(), 1);
 }
 
 }  // namespace
