@@ -44,6 +44,9 @@ struct NodeConfig {
   std::string tls_key;
   std::uint32_t http_max_per_client = 64;  // connections per client address; 0 = no limit
   unsigned identity_bits = 4096;           // RSA key made once for the DHT identity
+  // Federation CA certificates (PEM): agent records count only with a label
+  // certificate from one of them (none: trust on first use).
+  std::vector<std::string> trust_anchor;
 };
 
 // Registers every node option on `app`, bound to `cfg`, with defaults shown in --help.
