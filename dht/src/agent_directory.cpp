@@ -173,8 +173,7 @@ void collect(const std::vector<std::shared_ptr<od::Value>>& values, const std::s
     }
     od::Blob spki;
     v->owner->pack(spki);  // DER SubjectPublicKeyInfo
-    if (!anchors.empty() &&
-        anchors.verify(label, decoded.record->cert, spki, std::time(nullptr))) {
+    if (!anchors.empty() && anchors.verify(label, decoded.record->cert, spki, std::time(nullptr))) {
       ++counters.records_uncertified;
       continue;
     }
@@ -297,8 +296,8 @@ struct AgentDirectory::Impl {
     for (const auto& s : seen) {
       if (s.owner != owner) {
         ++counters.records_foreign;
-      } else if (!best || std::tie(s.record.updated, s.seq) >
-                              std::tie(best->record.updated, best->seq)) {
+      } else if (!best ||
+                 std::tie(s.record.updated, s.seq) > std::tie(best->record.updated, best->seq)) {
         best = &s;  // the same signer's records: its own order counts
       }
     }
@@ -437,23 +436,25 @@ std::optional<std::string> AgentDirectory::claim_and_publish(const AgentRecord& 
   if (!im.anchors.empty()) {
     if (record.cert.empty()) {
       return "trust anchors are configured but this node has no certificate for label '" + label +
-             "' (" + cert_path.string() + "): have the federation CA certify it with "
-             "pweb-node ca sign --ca CA_DIR --label " + label + " --data-dir " + data_dir;
+             "' (" + cert_path.string() +
+             "): have the federation CA certify it with "
+             "pweb-node ca sign --ca CA_DIR --label " +
+             label + " --data-dir " + data_dir;
     }
     if (auto err = im.anchors.verify(label, record.cert, own_spki, std::time(nullptr))) {
       return "label certificate " + cert_path.string() + ": " + *err +
              "; have the federation CA certify this node again with pweb-node ca sign --ca "
-             "CA_DIR --label " + label + " --data-dir " + data_dir;
+             "CA_DIR --label " +
+             label + " --data-dir " + data_dir;
     }
   }
 
   const auto pinned = im.pin_of(label);
   if (pinned && pinned->key != im.key_id) {
     if (pinned->kind == PinKind::operator_set) {
-      return "label '" + label + "' is pinned by the operator to key " + pinned->key +
-             " in " + im.config.identity_path.string() + ".pins; refusing to start with key " +
-             im.key_id + " (pweb-node pin del " + label + " --data-dir " + data_dir +
-             " removes the pin)";
+      return "label '" + label + "' is pinned by the operator to key " + pinned->key + " in " +
+             im.config.identity_path.string() + ".pins; refusing to start with key " + im.key_id +
+             " (pweb-node pin del " + label + " --data-dir " + data_dir + " removes the pin)";
     }
     return refuse(pinned->key);
   }

@@ -146,15 +146,14 @@ X509Ptr new_cert(const std::string& cn, unsigned days, std::time_t from) {
   }
   serial[0] &= 0x7F;  // positive
   BIGNUM* bn = BN_bin2bn(serial.data(), serial.size(), nullptr);
-  const bool ok = X509_set_version(cert.get(), 2) == 1 && bn &&
-                  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get())) &&
-                  X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, 0, &from) &&
-                  X509_time_adj_ex(X509_getm_notAfter(cert.get()), static_cast<int>(days), 0,
-                                   &from) &&
-                  X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "CN",
-                                             MBSTRING_UTF8,
-                                             reinterpret_cast<const unsigned char*>(cn.c_str()),
-                                             -1, -1, 0) == 1;
+  const bool ok =
+      X509_set_version(cert.get(), 2) == 1 && bn &&
+      BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get())) &&
+      X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, 0, &from) &&
+      X509_time_adj_ex(X509_getm_notAfter(cert.get()), static_cast<int>(days), 0, &from) &&
+      X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
+                                 0) == 1;
   BN_free(bn);
   if (!ok) throw DirectoryError("cannot make a certificate: " + ssl_error());
   return cert;
@@ -228,8 +227,8 @@ std::optional<std::string> TrustAnchors::verify(std::string_view label,
            "'";
   }
   const auto spki = spki_of(cert.get());
-  if (spki.empty() || !std::equal(spki.begin(), spki.end(), signer_spki.begin(),
-                                  signer_spki.end())) {
+  if (spki.empty() ||
+      !std::equal(spki.begin(), spki.end(), signer_spki.begin(), signer_spki.end())) {
     return "the label certificate is for another key than the record's signer";
   }
   CtxPtr ctx(X509_STORE_CTX_new());
@@ -279,8 +278,8 @@ void make_ca(const fs::path& dir, const std::string& name, unsigned days) {
     throw DirectoryError("cannot sign the CA certificate: " + ssl_error());
   }
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr,
-                                       nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     throw DirectoryError("cannot encode the CA key: " + ssl_error());
   }
   char* data = nullptr;

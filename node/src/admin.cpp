@@ -121,8 +121,9 @@ int ca_sign(const AdminOptions& opts) {
     return 1;
   }
   try {
-    const auto out = dht::certify_node(opts.ca_dir, registrar::to_lower(opts.label),
-                                       identity_base(opts), opts.days != 0 ? opts.days : kLabelDays);
+    const auto out =
+        dht::certify_node(opts.ca_dir, registrar::to_lower(opts.label), identity_base(opts),
+                          opts.days != 0 ? opts.days : kLabelDays);
     std::cout << "certified the DHT identity in " << opts.data_dir.string() << " for label "
               << registrar::to_lower(opts.label) << ": " << out.string()
               << " (the node puts it into its record at its next start)\n";
@@ -235,8 +236,7 @@ void add_admin_commands(CLI::App& app, AdminOptions& opts, int& exit_code) {
       ->required()
       ->check(CLI::ExistingDirectory);
   sign->add_option("--label", opts.label, "The agent label to certify")->required();
-  sign->add_option("--data-dir", opts.data_dir, "The node's data directory")
-      ->capture_default_str();
+  sign->add_option("--data-dir", opts.data_dir, "The node's data directory")->capture_default_str();
   sign->add_option("--days", opts.days, "Validity of the certificate (default: 365)")
       ->check(CLI::Range(1u, 36500u));
   sign->callback([&] { exit_code = ca_sign(opts); });

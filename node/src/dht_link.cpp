@@ -1,10 +1,9 @@
 #include "dht_link.hpp"
 
-#include <ifaddrs.h>
-#include <netinet/in.h>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
 #include <asio/ip/address.hpp>
@@ -119,21 +118,21 @@ AgentLookup agent_lookup(dht::AgentDirectory& directory, bool alone) {
   auto log = std::make_shared<ContestedLog>();
   return [&directory, alone, log](const std::string& label,
                                   std::function<void(AgentLookupResult)> done) {
-        // Asked here, not in the callback: OpenDHT's callbacks must not call back into it.
-        const bool no_peers = !alone && directory.good_nodes() == 0;
-        directory.lookup(label, [no_peers, label, log,
-                                 done = std::move(done)](dht::LookupResult found) {
-          if (found.contested) log->note(label, found.contenders);
-          AgentLookupResult r;
-          r.failed = !found.record && !found.contested && no_peers;
-          r.record = std::move(found.record);
-          r.owner = std::move(found.owner);
-          r.owner_spki = std::move(found.owner_spki);
-          r.contested = found.contested;
-          r.contenders = std::move(found.contenders);
-          done(std::move(r));
-        });
-      };
+    // Asked here, not in the callback: OpenDHT's callbacks must not call back into it.
+    const bool no_peers = !alone && directory.good_nodes() == 0;
+    directory.lookup(label,
+                     [no_peers, label, log, done = std::move(done)](dht::LookupResult found) {
+                       if (found.contested) log->note(label, found.contenders);
+                       AgentLookupResult r;
+                       r.failed = !found.record && !found.contested && no_peers;
+                       r.record = std::move(found.record);
+                       r.owner = std::move(found.owner);
+                       r.owner_spki = std::move(found.owner_spki);
+                       r.contested = found.contested;
+                       r.contenders = std::move(found.contenders);
+                       done(std::move(r));
+                     });
+  };
 }
 
 }  // namespace pweb::node

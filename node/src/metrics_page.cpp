@@ -149,8 +149,7 @@ std::string render_metrics(const MetricsSources& src) {
              "the pinned key) or uncertified (no valid label certificate from a trust anchor)");
     w.sample("pweb_dht_records_rejected_total", {{"reason", "invalid"}}, d.records_invalid);
     w.sample("pweb_dht_records_rejected_total", {{"reason", "foreign"}}, d.records_foreign);
-    w.sample("pweb_dht_records_rejected_total", {{"reason", "uncertified"}},
-             d.records_uncertified);
+    w.sample("pweb_dht_records_rejected_total", {{"reason", "uncertified"}}, d.records_uncertified);
     counter(w, "pweb_dht_contested_lookups_total",
             "DHT lookups that found an agent label signed by several keys, none pinned",
             d.lookups_contested);

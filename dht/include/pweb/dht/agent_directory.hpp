@@ -62,12 +62,12 @@ struct DirectoryStats {
   std::uint64_t records_invalid =
       0;  // values dropped: unsigned, other type, undecodable, other label
   std::uint64_t records_foreign =
-      0;                   // valid records dropped: signed by a key not pinned for the label
+      0;  // valid records dropped: signed by a key not pinned for the label
   std::uint64_t records_uncertified =
       0;  // valid records dropped: no valid label certificate from a trust anchor
   std::uint64_t lookups_contested = 0;  // lookups that saw several keys and no pin
   std::uint64_t pins = 0;               // labels pinned (from the file and since)
-  std::uint64_t pin_write_errors = 0;  // pins that could not be appended to the pins file
+  std::uint64_t pin_write_errors = 0;   // pins that could not be appended to the pins file
 };
 
 // What a lookup found. The trust decisions rest on `owner`/`owner_spki`: the key

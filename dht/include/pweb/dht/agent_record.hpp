@@ -41,8 +41,8 @@ struct DecodedRecord {
 
 // Refuses oversized input, other msgpack shapes, invalid labels or addresses,
 // too many addresses, port 0 for the gateway, and a certificate over
-// kMaxCertBytes (its content is checked by the trust anchors, not here). Unknown keys are ignored, so
-// later versions can add fields.
+// kMaxCertBytes (its content is checked by the trust anchors, not here). Unknown keys are ignored,
+// so later versions can add fields.
 DecodedRecord decode(std::span<const std::uint8_t> bytes);
 
 }  // namespace pweb::dht

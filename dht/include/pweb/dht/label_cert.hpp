@@ -19,7 +19,7 @@ struct x509_store_st;
 namespace pweb::dht {
 
 // Files of a federation CA directory.
-inline constexpr const char* kCaKeyFile = "ca.key";  // PEM private key, 0600
+inline constexpr const char* kCaKeyFile = "ca.key";   // PEM private key, 0600
 inline constexpr const char* kCaCertFile = "ca.crt";  // PEM self-signed certificate
 // Beside a node's DHT identity (<data-dir>/identity.pem/.crt): its label certificate.
 inline constexpr const char* kLabelCertSuffix = ".label.crt";

@@ -6,12 +6,13 @@
 //   "label keyid operator"  set by `pweb-node pin add`: overrides whatever the
 //                           DHT holds, never replaced automatically.
 // Not thread-safe: the directory keeps it in a LockGuarded. No OpenDHT here.
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace pweb::dht {
