@@ -108,6 +108,8 @@ def test_without_anchors_takeover_is_contested_and_squatting_needs_a_pin(make_cl
         assert status == 502 and "contested" in str(body), (status, body)
         status, metrics = cmu.get("/metrics", json_body=False)
         assert re.search(r'pweb_dht_lookups_total\{result="contested"\} [1-9]', metrics)
+        status, body = cmu.get("/api/v1/agents/uw")
+        assert status == 503 and "contested" in body.get("error", ""), (status, body)
 
         # The squatted label: its real agent refuses to start, saying what to do.
         mit = c.add("mit", MIT_DEVICES, start=False)
