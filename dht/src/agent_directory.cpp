@@ -14,10 +14,12 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 
-#include "pins.hpp"
+#include "pweb/dht/label_cert.hpp"
+#include "pweb/dht/pins.hpp"
 #include "pweb/lock_guarded.hpp"
 #include "pweb/registrar/names.hpp"
 #include "write_all.hpp"
@@ -37,6 +39,8 @@ constexpr od::ValueType::Id kAgentType = 0x7077;  // "pw"
 constexpr std::chrono::seconds kMinLifetime{15};
 constexpr auto kShutdownWait = 3s;
 constexpr std::size_t kDefaultGlobalRequests = 8 * 1024;  // OpenDHT's MAX_REQUESTS_PER_SEC
+// How often the pins file is checked for changes made by `pweb-node pin`.
+constexpr auto kPinCheckInterval = 1s;
 
 od::InfoHash key_of(const std::string& label) { return od::InfoHash::get("pweb:agent:" + label); }
 
@@ -147,13 +151,16 @@ struct Counters {
   std::atomic<std::uint64_t> lookups_found{0};
   std::atomic<std::uint64_t> records_invalid{0};
   std::atomic<std::uint64_t> records_foreign{0};
+  std::atomic<std::uint64_t> records_uncertified{0};
+  std::atomic<std::uint64_t> lookups_contested{0};
   std::atomic<std::uint64_t> pin_write_errors{0};
 };
 
 // The usable records among `values` (signatures were checked by SecureDht):
-// signed, of our type, decodable, for `label`. Counts the others.
+// signed, of our type, decodable, for `label`, and with `anchors` certified
+// for it. Counts the others.
 void collect(const std::vector<std::shared_ptr<od::Value>>& values, const std::string& label,
-             std::vector<Seen>& out, Counters& counters) {
+             const TrustAnchors& anchors, std::vector<Seen>& out, Counters& counters) {
   for (const auto& v : values) {
     if (!v || v->type != kAgentType || !v->isSigned()) {
       ++counters.records_invalid;
@@ -166,17 +173,20 @@ void collect(const std::vector<std::shared_ptr<od::Value>>& values, const std::s
     }
     od::Blob spki;
     v->owner->pack(spki);  // DER SubjectPublicKeyInfo
+    if (!anchors.empty() && anchors.verify(label, decoded.record->cert, spki, std::time(nullptr))) {
+      ++counters.records_uncertified;
+      continue;
+    }
     out.push_back(
         {v->owner->getId().toString(), std::move(spki), v->id, v->seq, std::move(*decoded.record)});
   }
 }
 
-// The first holder when nothing is pinned: the key with the oldest record
-// (ties broken by key id, so every reader picks the same one).
-const Seen& oldest(const std::vector<Seen>& seen) {
-  return *std::min_element(seen.begin(), seen.end(), [](const Seen& a, const Seen& b) {
-    return std::tie(a.record.updated, a.owner) < std::tie(b.record.updated, b.owner);
-  });
+// The keys that signed what a search saw, sorted.
+std::vector<std::string> signers(const std::vector<Seen>& seen) {
+  std::set<std::string> keys;
+  for (const auto& s : seen) keys.insert(s.owner);
+  return {keys.begin(), keys.end()};
 }
 
 // A lookup in flight: completed once, by OpenDHT's done callback or by stop().
@@ -189,8 +199,9 @@ struct PendingLookup {
 struct RunState {
   bool stopped = false;
   std::optional<std::pair<od::InfoHash, od::Value::Id>> published;
-  std::string label;      // of the published record
-  std::uint16_t seq = 0;  // of the published record
+  std::string label;               // of the published record
+  std::uint16_t seq = 0;           // of the published record
+  std::vector<std::uint8_t> cert;  // our label certificate, kept on republish
 };
 
 std::shared_ptr<od::Value> signed_value(const AgentRecord& record, od::Value::Id id,
@@ -211,7 +222,9 @@ struct AgentDirectory::Impl {
   std::string node_id;
   std::uint16_t port = 0;
   Counters counters;
+  TrustAnchors anchors;  // immutable after construction
   LockGuarded<Pins> pins;
+  std::atomic<std::int64_t> next_pin_check{0};  // steady clock, ns
   LockGuarded<RunState> state;  // held while calling the runner from our public methods
   LockGuarded<std::unordered_map<std::uint64_t, std::shared_ptr<PendingLookup>>> pending;
   std::atomic<std::uint64_t> next_lookup{0};
@@ -221,11 +234,34 @@ struct AgentDirectory::Impl {
   // Last, so it is destroyed (joined) first: its callbacks use the members above.
   od::DhtRunner runner;
 
-  Impl(DirectoryConfig c, od::crypto::Identity id)
+  Impl(DirectoryConfig c, od::crypto::Identity id, TrustAnchors a)
       : config(std::move(c)),
         identity(std::move(id)),
         key_id(identity.first->getPublicKey().getId().toString()),
+        anchors(std::move(a)),
         pins(fs::path(config.identity_path.string() + ".pins")) {}
+
+  // The pins, re-read first if `pweb-node pin` changed the file (checked at
+  // most once per kPinCheckInterval; an unreadable file keeps the old pins).
+  LockGuarded<Pins>::Holder current_pins() {
+    auto p = pins.lock();
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    if (now >= next_pin_check.load(std::memory_order_relaxed)) {
+      next_pin_check = now + std::chrono::nanoseconds(kPinCheckInterval).count();
+      try {
+        p->reload_if_changed();
+      } catch (const DirectoryError&) {
+      }
+    }
+    return p;
+  }
+
+  // The pin that decides for `label`: with anchors only the operator's.
+  std::optional<Pin> pin_of(const std::string& label) {
+    auto pinned = current_pins()->find(label);
+    if (pinned && !anchors.empty() && pinned->kind == PinKind::automatic) return std::nullopt;
+    return pinned;
+  }
 
   // Pins `label` to `key` unless pinned already; returns the pinned key.
   std::string pin(Pins& p, const std::string& label, const std::string& key) {
@@ -235,21 +271,34 @@ struct AgentDirectory::Impl {
     return owner;
   }
 
-  // The record to follow among what one search saw; pins the owner if new.
+  // The record to follow among what one search saw: the pinned key's; with
+  // no pin the only key seen (pinned now, without anchors); several keys and
+  // no pin: contested. Nothing the signer writes into a record decides.
   LookupResult choose(const std::string& label, const std::vector<Seen>& seen) {
     if (seen.empty()) return {};
     std::string owner;
-    {
-      auto p = pins.lock();
-      auto pinned = p->find(label);
-      owner = pinned ? *pinned : pin(*p, label, oldest(seen).owner);
+    if (const auto pinned = pin_of(label)) {
+      owner = pinned->key;
+    } else {
+      auto keys = signers(seen);
+      if (keys.size() > 1) {
+        ++counters.lookups_contested;
+        LookupResult r;
+        r.contested = true;
+        r.contenders = std::move(keys);
+        return r;
+      }
+      owner = keys.front();
+      // A concurrent lookup may have pinned another key meanwhile: that one holds.
+      if (anchors.empty()) owner = pin(*current_pins(), label, owner);
     }
     const Seen* best = nullptr;
     for (const auto& s : seen) {
       if (s.owner != owner) {
         ++counters.records_foreign;
-      } else if (!best || s.record.updated > best->record.updated) {
-        best = &s;
+      } else if (!best ||
+                 std::tie(s.record.updated, s.seq) > std::tie(best->record.updated, best->seq)) {
+        best = &s;  // the same signer's records: its own order counts
       }
     }
     if (!best) return {};
@@ -261,13 +310,13 @@ struct AgentDirectory::Impl {
   }
 
   // Whether `seen` already settles a lookup: a record from the pinned key. With
-  // no pin yet the whole search is awaited, so that the oldest holder can win
-  // over a later claimant whose record happened to arrive first.
+  // no pin the whole search is awaited: another key's record may still come,
+  // and then the label is contested.
   bool decided(const std::string& label, const std::vector<Seen>& seen) {
     if (seen.empty()) return false;
-    const auto pinned = pins.lock()->find(label);
-    return pinned &&
-           std::any_of(seen.begin(), seen.end(), [&](const Seen& s) { return s.owner == *pinned; });
+    const auto pinned = pin_of(label);
+    return pinned && std::any_of(seen.begin(), seen.end(),
+                                 [&](const Seen& s) { return s.owner == pinned->key; });
   }
 
   // Removes a lookup from the table; whoever gets it calls its `done`.
@@ -298,8 +347,9 @@ AgentDirectory::AgentDirectory(DirectoryConfig config) {
         " s is too short (at least " + std::to_string(kMinLifetime.count()) + " s)");
   }
   const auto bind4 = ipv4_address(config.bind4, config.port);
+  auto anchors = TrustAnchors::load(config.trust_anchors);
   auto identity = load_or_make_identity(config.identity_path, config.key_bits);
-  impl_ = std::make_unique<Impl>(std::move(config), std::move(identity));
+  impl_ = std::make_unique<Impl>(std::move(config), std::move(identity), std::move(anchors));
   auto& c = impl_->config;
 
   od::DhtRunner::Config rc;
@@ -348,27 +398,77 @@ std::optional<std::string> AgentDirectory::claim_and_publish(const AgentRecord& 
                                                              std::chrono::milliseconds timeout) {
   const auto checked = decode(encode(given));
   if (!checked.record) return "invalid agent record: " + checked.error;
-  const AgentRecord& record = *checked.record;  // label lowercased
-  const std::string& label = record.label;
+  AgentRecord record = *checked.record;  // label lowercased
+  const std::string label = record.label;
   Impl& im = *impl_;
+  const std::string data_dir = im.config.identity_path.parent_path().string();
+  const std::string identity = im.config.identity_path.string() + ".pem, key " + im.key_id;
   const auto refuse = [&](const std::string& holder) {
     return "label '" + label + "' is already held in the DHT by key " + holder +
-           "; refusing to start with another key (data dir identity " +
-           im.config.identity_path.string() + ".pem, key " + im.key_id + ")";
+           "; refusing to start with another key (data dir identity " + identity +
+           "). If this node is the label's rightful owner, pin its key here and on the agents "
+           "that follow the label (pweb-node pin add " +
+           label + " " + im.key_id + " --data-dir " + data_dir +
+           "), or run a federation CA (pweb-node ca sign, --trust-anchor on every node)";
   };
   if (im.state.lock()->stopped) return std::string("the DHT node is stopped");
-  const auto pinned = im.pins.lock()->find(label);
-  if (pinned && *pinned != im.key_id) return refuse(*pinned);
+
+  // Our label certificate goes into the record; with anchors it must verify.
+  od::Blob own_spki;
+  im.identity.first->getPublicKey().pack(own_spki);
+  const fs::path cert_path = im.config.identity_path.string() + kLabelCertSuffix;
+  std::error_code ec;
+  if (fs::exists(cert_path, ec)) {
+    try {
+      record.cert = read_certificate_der(cert_path);
+    } catch (const DirectoryError& e) {
+      return std::string("label certificate: ") + e.what();
+    }
+    if (record.cert.size() > kMaxCertBytes) {
+      return "label certificate " + cert_path.string() + " is over " +
+             std::to_string(kMaxCertBytes) + " bytes";
+    }
+    if (certificate_spki(record.cert) != own_spki) {
+      return "label certificate " + cert_path.string() +
+             " is for another key than this node's DHT identity " + identity;
+    }
+  }
+  if (!im.anchors.empty()) {
+    if (record.cert.empty()) {
+      return "trust anchors are configured but this node has no certificate for label '" + label +
+             "' (" + cert_path.string() +
+             "): have the federation CA certify it with "
+             "pweb-node ca sign --ca CA_DIR --label " +
+             label + " --data-dir " + data_dir;
+    }
+    if (auto err = im.anchors.verify(label, record.cert, own_spki, std::time(nullptr))) {
+      return "label certificate " + cert_path.string() + ": " + *err +
+             "; have the federation CA certify this node again with pweb-node ca sign --ca "
+             "CA_DIR --label " +
+             label + " --data-dir " + data_dir;
+    }
+  }
+
+  const auto pinned = im.pin_of(label);
+  if (pinned && pinned->key != im.key_id) {
+    if (pinned->kind == PinKind::operator_set) {
+      return "label '" + label + "' is pinned by the operator to key " + pinned->key + " in " +
+             im.config.identity_path.string() + ".pins; refusing to start with key " + im.key_id +
+             " (pweb-node pin del " + label + " --data-dir " + data_dir + " removes the pin)";
+    }
+    return refuse(pinned->key);
+  }
 
   // Who holds the label now? Whatever arrived by the timeout counts.
   auto seen = std::make_shared<LockGuarded<std::vector<Seen>>>();
   auto finished = std::make_shared<std::promise<void>>();
   auto search_done = finished->get_future();
   Counters* counters = &im.counters;
+  const TrustAnchors* anchors = &im.anchors;
   im.runner.get(
       key_of(label),
-      [seen, label, counters](const std::vector<std::shared_ptr<od::Value>>& values) {
-        collect(values, label, *seen->lock(), *counters);
+      [seen, label, counters, anchors](const std::vector<std::shared_ptr<od::Value>>& values) {
+        collect(values, label, *anchors, *seen->lock(), *counters);
         return true;
       },
       [finished](bool) { finished->set_value(); });
@@ -384,22 +484,22 @@ std::optional<std::string> AgentDirectory::claim_and_publish(const AgentRecord& 
   auto value = signed_value(record, vid, static_cast<std::uint16_t>(unix_now() / 2));
   {
     auto all = seen->lock();
-    const Seen* foreign = nullptr;
+    std::vector<std::string> foreign;
     for (const auto& s : *all) {
       if (s.owner == im.key_id) {
         if (s.value_id == vid && s.seq >= value->seq)
           value->seq = static_cast<std::uint16_t>(s.seq + 1);
-      } else if (!foreign || std::tie(s.record.updated, s.owner) <
-                                 std::tie(foreign->record.updated, foreign->owner)) {
-        foreign = &s;
+      } else {
+        foreign.push_back(s.owner);
       }
     }
-    // Pinned to us (our label from an earlier run): another key's record is
-    // a hijack attempt, not a prior claim.
-    if (foreign && !pinned) return refuse(foreign->owner);
+    // Pinned to us by the operator (or our label from an earlier run):
+    // another key's record is a hijack attempt, not a prior claim.
+    std::sort(foreign.begin(), foreign.end());
+    if (!foreign.empty() && !pinned) return refuse(foreign.front());
   }
-  {
-    auto p = im.pins.lock();
+  if (im.anchors.empty()) {
+    auto p = im.current_pins();
     const auto owner = im.pin(*p, label, im.key_id);
     if (owner != im.key_id) return refuse(owner);  // a lookup pinned it meanwhile
   }
@@ -414,6 +514,7 @@ std::optional<std::string> AgentDirectory::claim_and_publish(const AgentRecord& 
     s->published = std::make_pair(key_of(label), vid);
     s->label = label;
     s->seq = value->seq;
+    s->cert = record.cert;
   }
   return std::nullopt;
 }
@@ -428,7 +529,9 @@ std::optional<std::string> AgentDirectory::republish(const AgentRecord& given) {
     return "no record for label '" + checked.record->label + "' was published: claim it first";
   }
   // Same value id, higher sequence number: storing nodes replace the old record.
-  auto value = signed_value(*checked.record, s->published->second, ++s->seq);
+  AgentRecord record = *checked.record;
+  if (record.cert.empty()) record.cert = s->cert;
+  auto value = signed_value(record, s->published->second, ++s->seq);
   im.runner.cancelPut(s->published->first, s->published->second);
   im.runner.putSigned(
       s->published->first, value, [](bool) {}, /*permanent=*/true);
@@ -452,7 +555,7 @@ void AgentDirectory::lookup(const std::string& label_in, LookupDone done) {
         bool decided = false;
         {
           auto seen = p->seen.lock();
-          collect(values, p->label, *seen, im->counters);
+          collect(values, p->label, im->anchors, *seen, im->counters);
           decided = im->decided(p->label, *seen);
         }
         if (!decided) return true;
@@ -488,8 +591,10 @@ DirectoryStats AgentDirectory::stats() const {
   out.lookups_found = c.lookups_found;
   out.records_invalid = c.records_invalid;
   out.records_foreign = c.records_foreign;
+  out.records_uncertified = c.records_uncertified;
+  out.lookups_contested = c.lookups_contested;
   out.pin_write_errors = c.pin_write_errors;
-  out.pins = impl_->pins.lock()->size();
+  out.pins = impl_->current_pins()->size();
   return out;
 }
 

@@ -30,7 +30,8 @@ bool read(const msgpack::object& o, T& out) {
 std::vector<std::uint8_t> encode(const AgentRecord& r) {
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> pk(buf);
-  pk.pack_map(7);
+  // Without a certificate the record is byte-identical to older versions'.
+  pk.pack_map(r.cert.empty() ? 7 : 8);
   pk.pack(std::string("label"));
   pk.pack(r.label);
   pk.pack(std::string("v4"));
@@ -45,6 +46,12 @@ std::vector<std::uint8_t> encode(const AgentRecord& r) {
   pk.pack(r.dns_port);
   pk.pack(std::string("updated"));
   pk.pack(r.updated);
+  if (!r.cert.empty()) {
+    pk.pack(std::string("cert"));
+    pk.pack_bin(static_cast<std::uint32_t>(r.cert.size()));
+    pk.pack_bin_body(reinterpret_cast<const char*>(r.cert.data()),
+                     static_cast<std::uint32_t>(r.cert.size()));
+  }
   return {reinterpret_cast<const std::uint8_t*>(buf.data()),
           reinterpret_cast<const std::uint8_t*>(buf.data()) + buf.size()};
 }
@@ -59,7 +66,7 @@ DecodedRecord decode(std::span<const std::uint8_t> bytes) {
   msgpack::object_handle oh;
   try {
     // Limits bound what a hostile record can make the unpacker allocate.
-    const msgpack::unpack_limit limits(16, 16, 255, 0, 0, 4);
+    const msgpack::unpack_limit limits(16, 16, 255, kMaxCertBytes, 0, 4);
     oh = msgpack::unpack(reinterpret_cast<const char*>(bytes.data()), bytes.size(), nullptr,
                          nullptr, limits);
   } catch (const std::exception& e) {
@@ -96,6 +103,12 @@ DecodedRecord decode(std::span<const std::uint8_t> bytes) {
       ok = read(kv.val, r.dns_port);
     } else if (key == "updated") {
       ok = read(kv.val, r.updated);
+    } else if (key == "cert") {
+      ok = kv.val.type == msgpack::type::BIN && kv.val.via.bin.size > 0;
+      if (ok) {
+        const auto* p = reinterpret_cast<const std::uint8_t*>(kv.val.via.bin.ptr);
+        r.cert.assign(p, p + kv.val.via.bin.size);
+      }
     }
     if (!ok) {
       out.error = "field '" + key + "' has the wrong type";

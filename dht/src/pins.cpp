@@ -1,6 +1,7 @@
-#include "pins.hpp"
+#include "pweb/dht/pins.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,14 @@
 
 namespace pweb::dht {
 
+namespace {
+constexpr const char* kOperatorTag = "operator";
+}  // namespace
+
+const char* to_string(PinKind k) noexcept {
+  return k == PinKind::operator_set ? "operator" : "automatic";
+}
+
 bool Pins::valid_key(const std::string& key) {
   if (key.size() != 40) return false;
   for (const char c : key) {
@@ -23,7 +32,12 @@ bool Pins::valid_key(const std::string& key) {
   return true;
 }
 
-Pins::Pins(std::filesystem::path path) : path_(std::move(path)) {
+Pins::Pins(std::filesystem::path path) : path_(std::move(path)) { load(); }
+
+void Pins::load() {
+  pins_.clear();
+  needs_newline_ = false;
+  seen_ = file_state();
   std::error_code ec;
   if (!std::filesystem::exists(path_, ec)) return;
   std::ifstream in(path_, std::ios::binary);
@@ -35,14 +49,34 @@ Pins::Pins(std::filesystem::path path) : path_(std::move(path)) {
   std::string line;
   while (std::getline(lines, line)) {
     std::istringstream fields(line);
-    std::string label, key, extra;
-    if (!(fields >> label >> key) || (fields >> extra)) continue;
+    std::string label, key, tag, extra;
+    if (!(fields >> label >> key)) continue;
+    const bool tagged = static_cast<bool>(fields >> tag);
+    if ((tagged && tag != kOperatorTag) || (fields >> extra)) continue;
     if (registrar::label_error(label) || !valid_key(key)) continue;
-    pins_.emplace(registrar::to_lower(label), key);  // an earlier line for the label wins
+    const Pin pin{key, tagged ? PinKind::operator_set : PinKind::automatic};
+    auto [it, added] = pins_.emplace(registrar::to_lower(label), pin);
+    // An earlier line for the label wins, unless this one is the operator's.
+    if (!added && it->second.kind == PinKind::automatic && pin.kind == PinKind::operator_set) {
+      it->second = pin;
+    }
   }
 }
 
-std::optional<std::string> Pins::find(const std::string& label) const {
+Pins::FileState Pins::file_state() const {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) return {};
+  return {st.st_ino, st.st_size,
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+bool Pins::reload_if_changed() {
+  if (file_state() == seen_) return false;
+  load();
+  return true;
+}
+
+std::optional<Pin> Pins::find(const std::string& label) const {
   const auto it = pins_.find(label);
   if (it == pins_.end()) return std::nullopt;
   return it->second;
@@ -50,24 +84,61 @@ std::optional<std::string> Pins::find(const std::string& label) const {
 
 std::string Pins::pin(const std::string& label, const std::string& key, bool* written) {
   if (written) *written = true;
-  const auto [it, added] = pins_.emplace(label, key);
+  const auto [it, added] = pins_.emplace(label, Pin{key, PinKind::automatic});
   if (added) {
     const bool ok = append(label + ' ' + key + '\n');
     if (written) *written = ok;
   }
-  return it->second;
+  return it->second.key;
+}
+
+void Pins::set_operator(const std::string& label, const std::string& key) {
+  pins_[label] = Pin{key, PinKind::operator_set};
+  rewrite();
+}
+
+bool Pins::remove(const std::string& label) {
+  if (pins_.erase(label) == 0) return false;
+  rewrite();
+  return true;
 }
 
 // One write(2) per line with O_APPEND: a crash leaves at most a torn last
 // line, which loading skips and the next append starts after.
 bool Pins::append(const std::string& line) {
+  const bool unchanged = file_state() == seen_;
   const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return false;
   const std::string text = needs_newline_ ? '\n' + line : line;
   const bool ok = write_all(fd, text.data(), text.size()) && ::fsync(fd) == 0;
   ::close(fd);
   needs_newline_ = !ok;  // after a failed write the file may end torn; a blank line is harmless
+  // Our own write is no change to re-read; another's since then still is.
+  if (unchanged) seen_ = file_state();
   return ok;
+}
+
+void Pins::rewrite() {
+  std::string text;
+  for (const auto& [label, pin] : pins_) {
+    text += label + ' ' + pin.key;
+    if (pin.kind == PinKind::operator_set) text += std::string(" ") + kOperatorTag;
+    text += '\n';
+  }
+  if (path_.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path_.parent_path(), ec);
+  }
+  const std::string tmp = path_.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw DirectoryError("cannot write " + tmp + ": " + std::strerror(errno));
+  const bool ok = write_all(fd, text.data(), text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0) {
+    throw DirectoryError("cannot write the owner pins file " + path_.string());
+  }
+  needs_newline_ = false;
+  seen_ = file_state();
 }
 
 }  // namespace pweb::dht

@@ -31,6 +31,7 @@ bool settle_remote(LookupResult& r, const Query& q, const RemoteContext& remote,
     r.outcome = Outcome::nxdomain;  // no resolver: the name is not ours to know
     return true;
   }
+  r.ede = a->ede;
   switch (a->status) {
     case RemoteAnswer::Status::found: {
       const bool any = q.qtype == type::ANY;

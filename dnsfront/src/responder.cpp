@@ -224,7 +224,11 @@ Response write_response(const Query& q, ParseStatus status, const LookupResult& 
                    result.outcome == Outcome::nxdomain);
 
   WireWriter w(out);
-  const std::size_t opt_room = q.edns.present ? kOptSize : 0;
+  // EDE only for EDNS clients (RFC 8914 options live in the OPT RR).
+  const bool ede = q.edns.present && result.ede.present;
+  const std::string_view ede_text = result.ede.text.substr(0, kMaxEdeText);
+  const std::size_t ede_size = ede ? 4 + 2 + ede_text.size() : 0;
+  const std::size_t opt_room = q.edns.present ? kOptSize + ede_size : 0;
   w.set_limit(max_size > opt_room ? max_size - opt_room : 0);
 
   std::uint16_t flags = static_cast<std::uint16_t>(
@@ -265,7 +269,13 @@ Response write_response(const Query& q, ParseStatus status, const LookupResult& 
     w.u16(kServerUdpPayload);
     const std::uint32_t ext_rcode = rcode >> 4;
     w.u32((ext_rcode << 24) | (q.edns.do_bit() ? kEdnsDoBit : 0u));  // version 0
-    w.u16(0);
+    w.u16(static_cast<std::uint16_t>(ede_size));
+    if (ede) {
+      w.u16(kEdnsOptionEde);
+      w.u16(static_cast<std::uint16_t>(2 + ede_text.size()));
+      w.u16(result.ede.info_code);
+      w.bytes(as_bytes(ede_text));
+    }
   }
   if (!w.ok()) return Response{};
   resp.size = w.pos();

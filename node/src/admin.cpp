@@ -5,6 +5,9 @@
 #include <fstream>
 #include <iostream>
 
+#include "pweb/dht/agent_directory.hpp"
+#include "pweb/dht/label_cert.hpp"
+#include "pweb/dht/pins.hpp"
 #include "pweb/registrar/accounts.hpp"
 #include "pweb/registrar/device_file.hpp"
 #include "pweb/registrar/names.hpp"
@@ -94,6 +97,100 @@ int user_list(const AdminOptions& opts) {
   return 0;
 }
 
+constexpr unsigned kCaDays = 3650;    // the federation CA itself
+constexpr unsigned kLabelDays = 365;  // a node's label certificate
+
+std::filesystem::path identity_base(const AdminOptions& opts) { return opts.data_dir / "identity"; }
+
+int ca_init(const AdminOptions& opts) {
+  try {
+    dht::make_ca(opts.ca_dir, opts.ca_name, opts.days != 0 ? opts.days : kCaDays);
+  } catch (const dht::DirectoryError& e) {
+    std::cerr << "pweb-node: " << e.what() << "\n";
+    return 1;
+  }
+  std::cout << "made a federation CA in " << opts.ca_dir.string() << ": keep "
+            << (opts.ca_dir / dht::kCaKeyFile).string() << " secret; give every node "
+            << "--trust-anchor " << (opts.ca_dir / dht::kCaCertFile).string() << "\n";
+  return 0;
+}
+
+int ca_sign(const AdminOptions& opts) {
+  if (auto err = registrar::label_error(opts.label)) {
+    std::cerr << "pweb-node: --label: " << *err << "\n";
+    return 1;
+  }
+  try {
+    const auto out =
+        dht::certify_node(opts.ca_dir, registrar::to_lower(opts.label), identity_base(opts),
+                          opts.days != 0 ? opts.days : kLabelDays);
+    std::cout << "certified the DHT identity in " << opts.data_dir.string() << " for label "
+              << registrar::to_lower(opts.label) << ": " << out.string()
+              << " (the node puts it into its record at its next start)\n";
+  } catch (const dht::DirectoryError& e) {
+    std::cerr << "pweb-node: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+std::filesystem::path pins_path(const AdminOptions& opts) {
+  return identity_base(opts).string() + ".pins";
+}
+
+int pin_add(const AdminOptions& opts) {
+  if (auto err = registrar::label_error(opts.label)) {
+    std::cerr << "pweb-node: label: " << *err << "\n";
+    return 1;
+  }
+  const std::string key = registrar::to_lower(opts.key_id);
+  if (!dht::Pins::valid_key(key)) {
+    std::cerr << "pweb-node: '" << opts.key_id
+              << "' is not a key id (40 hex digits, as event=dht_started key_id= logs it)\n";
+    return 1;
+  }
+  try {
+    dht::Pins pins(pins_path(opts));
+    pins.set_operator(registrar::to_lower(opts.label), key);
+  } catch (const dht::DirectoryError& e) {
+    std::cerr << "pweb-node: " << e.what() << "\n";
+    return 1;
+  }
+  std::cout << "pinned " << registrar::to_lower(opts.label) << " to key " << key
+            << " (operator); a running node follows it within a second for new lookups\n";
+  return 0;
+}
+
+int pin_list(const AdminOptions& opts) {
+  try {
+    const dht::Pins pins(pins_path(opts));
+    for (const auto& [label, pin] : pins.all()) {
+      std::cout << label << ' ' << pin.key << ' ' << dht::to_string(pin.kind) << '\n';
+    }
+  } catch (const dht::DirectoryError& e) {
+    std::cerr << "pweb-node: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int pin_del(const AdminOptions& opts) {
+  const std::string label = registrar::to_lower(opts.label);
+  try {
+    dht::Pins pins(pins_path(opts));
+    if (!pins.remove(label)) {
+      std::cerr << "pweb-node: no pin for label '" << label << "'\n";
+      return 1;
+    }
+  } catch (const dht::DirectoryError& e) {
+    std::cerr << "pweb-node: " << e.what() << "\n";
+    return 1;
+  }
+  std::cout << "removed the pin of " << label
+            << "; the next lookup learns its key again (trust on first use)\n";
+  return 0;
+}
+
 }  // namespace
 
 void add_admin_commands(CLI::App& app, AdminOptions& opts, int& exit_code) {
@@ -124,6 +221,41 @@ void add_admin_commands(CLI::App& app, AdminOptions& opts, int& exit_code) {
   auto* users = user->add_subcommand("list", "List users");
   users->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
   users->callback([&] { exit_code = user_list(opts); });
+
+  auto* ca = app.add_subcommand("ca", "Run a federation CA that certifies agents' labels");
+  ca->require_subcommand(1);
+  auto* init = ca->add_subcommand("init", "Make a CA (EC P-256 key ca.key + ca.crt) in DIR");
+  init->add_option("--out", opts.ca_dir, "Directory for the CA (must hold no CA yet)")->required();
+  init->add_option("--name", opts.ca_name, "The CA's subject CN")->capture_default_str();
+  init->add_option("--days", opts.days, "Validity of the CA certificate (default: 3650)")
+      ->check(CLI::Range(1u, 36500u));
+  init->callback([&] { exit_code = ca_init(opts); });
+  auto* sign = ca->add_subcommand(
+      "sign", "Certify the DHT identity in --data-dir for LABEL (writes identity.label.crt)");
+  sign->add_option("--ca", opts.ca_dir, "CA directory (from ca init)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  sign->add_option("--label", opts.label, "The agent label to certify")->required();
+  sign->add_option("--data-dir", opts.data_dir, "The node's data directory")->capture_default_str();
+  sign->add_option("--days", opts.days, "Validity of the certificate (default: 365)")
+      ->check(CLI::Range(1u, 36500u));
+  sign->callback([&] { exit_code = ca_sign(opts); });
+
+  auto* pin = app.add_subcommand("pin", "Operator pins: which key an agent label belongs to");
+  pin->require_subcommand(1);
+  auto* pin_add_cmd =
+      pin->add_subcommand("add", "Pin LABEL to KEY_ID (overrides trust on first use)");
+  pin_add_cmd->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
+  pin_add_cmd->add_option("label", opts.label, "Agent label")->required();
+  pin_add_cmd->add_option("key_id", opts.key_id, "Key id, 40 hex digits")->required();
+  pin_add_cmd->callback([&] { exit_code = pin_add(opts); });
+  auto* pin_list_cmd = pin->add_subcommand("list", "List pins: label key operator|automatic");
+  pin_list_cmd->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
+  pin_list_cmd->callback([&] { exit_code = pin_list(opts); });
+  auto* pin_del_cmd = pin->add_subcommand("del", "Remove LABEL's pin (operator or automatic)");
+  pin_del_cmd->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
+  pin_del_cmd->add_option("label", opts.label, "Agent label")->required();
+  pin_del_cmd->callback([&] { exit_code = pin_del(opts); });
 }
 
 }  // namespace pweb::node

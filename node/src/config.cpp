@@ -158,6 +158,11 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
                  "dropped; 0 = drop all")
       ->check(CLI::Range(0u, 10u))
       ->capture_default_str();
+  app.add_option("--trust-anchor", cfg.trust_anchor,
+                 "PEM CA certificate of the agent federation (repeatable): agent records count "
+                 "only if that CA certified their key for their label (default: none, trust on "
+                 "first use)")
+      ->check(CLI::ExistingFile);
   app.add_flag("--query-log", cfg.query_log,
                "Log every DNS query (event=query; costs throughput; default: off)")
       ->capture_default_str();
@@ -178,6 +183,9 @@ std::optional<std::string> validate(const NodeConfig& cfg) {
   }
   if (!cfg.home_agent.empty() && !cfg.label.empty()) {
     return "--home-agent (gateway mode) and --label exclude each other";
+  }
+  if (!cfg.home_agent.empty() && !cfg.trust_anchor.empty()) {
+    return "--trust-anchor applies to agent records in the DHT; a gateway (--home-agent) has none";
   }
   return std::nullopt;
 }

@@ -1,10 +1,15 @@
 #include "dht_link.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <spdlog/spdlog.h>
 
 #include <asio/ip/address.hpp>
 #include <chrono>
+#include <mutex>
+#include <unordered_map>
 
 namespace pweb::node {
 
@@ -14,6 +19,7 @@ dht::DirectoryConfig directory_config(const NodeConfig& cfg) {
   d.network_id = cfg.network_id;
   d.identity_path = cfg.data_dir / "identity";
   d.key_bits = cfg.identity_bits;
+  d.trust_anchors.assign(cfg.trust_anchor.begin(), cfg.trust_anchor.end());
   for (const auto& b : cfg.bootstrap) {
     const auto hp = *parse_host_port(b);  // validated by the option table
     d.bootstrap.push_back({hp.host, hp.port});
@@ -75,21 +81,58 @@ dht::AgentRecord own_record(const NodeConfig& cfg, std::uint16_t gateway_port,
   return r;
 }
 
+namespace {
+
+// event=label_contested once per label per interval, not once per query.
+class ContestedLog {
+ public:
+  static constexpr std::chrono::minutes kInterval{5};
+  static constexpr std::size_t kMaxLabels = 4096;
+
+  void note(const std::string& label, const std::vector<std::string>& keys) {
+    const auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lock(mutex_);
+      if (last_.size() >= kMaxLabels) last_.clear();  // bounded; at worst a repeat line
+      auto [it, added] = last_.try_emplace(label, now);
+      if (!added) {
+        if (now - it->second < kInterval) return;
+        it->second = now;
+      }
+    }
+    spdlog::warn(
+        "event=label_contested label={} keys={} msg=\"records signed by several keys, none "
+        "pinned: not followed; pin the rightful one (pweb-node pin add {} KEY_ID) or use "
+        "--trust-anchor\"",
+        label, fmt::join(keys, ","), label);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> last_;
+};
+
+}  // namespace
+
 AgentLookup agent_lookup(dht::AgentDirectory& directory, bool alone) {
-  return
-      [&directory, alone](const std::string& label, std::function<void(AgentLookupResult)> done) {
-        // Asked here, not in the callback: OpenDHT's callbacks must not call back into it.
-        const bool no_peers = !alone && directory.good_nodes() == 0;
-        directory.lookup(label, [no_peers, done = std::move(done)](dht::LookupResult found) {
-          AgentLookupResult r;
-          r.failed = !found.record && !found.contested && no_peers;
-          r.record = std::move(found.record);
-          r.owner = std::move(found.owner);
-          r.owner_spki = std::move(found.owner_spki);
-          r.contested = found.contested;
-          done(std::move(r));
-        });
-      };
+  auto log = std::make_shared<ContestedLog>();
+  return [&directory, alone, log](const std::string& label,
+                                  std::function<void(AgentLookupResult)> done) {
+    // Asked here, not in the callback: OpenDHT's callbacks must not call back into it.
+    const bool no_peers = !alone && directory.good_nodes() == 0;
+    directory.lookup(label,
+                     [no_peers, label, log, done = std::move(done)](dht::LookupResult found) {
+                       if (found.contested) log->note(label, found.contenders);
+                       AgentLookupResult r;
+                       r.failed = !found.record && !found.contested && no_peers;
+                       r.record = std::move(found.record);
+                       r.owner = std::move(found.owner);
+                       r.owner_spki = std::move(found.owner_spki);
+                       r.contested = found.contested;
+                       r.contenders = std::move(found.contenders);
+                       done(std::move(r));
+                     });
+  };
 }
 
 }  // namespace pweb::node

@@ -70,15 +70,22 @@ rest::DirectoryService::AgentStatus NodeDirectory::agent(const std::string& labe
     return AgentStatus::unavailable;
   }
   const std::string lower = registrar::to_lower(label);
-  auto promise = std::make_shared<std::promise<std::optional<dht::AgentRecord>>>();
+  auto promise = std::make_shared<std::promise<dht::LookupResult>>();
   auto future = promise->get_future();
-  directory_->lookup(lower,
-                     [promise](dht::LookupResult r) { promise->set_value(std::move(r.record)); });
+  directory_->lookup(lower, [promise](dht::LookupResult r) { promise->set_value(std::move(r)); });
   if (future.wait_for(timeout_ + kMargin) != std::future_status::ready) {
     why = "the DHT did not answer within the timeout";
     return AgentStatus::unavailable;
   }
-  const auto record = future.get();
+  const auto found = future.get();
+  const auto& record = found.record;
+  if (found.contested) {
+    // Not "no such agent": several keys claim it and this node follows none.
+    why = "agent label '" + lower + "' is contested: records signed by keys";
+    for (const auto& k : found.contenders) why += " " + k;
+    why += "; none is pinned (pweb-node pin add " + lower + " KEY_ID)";
+    return AgentStatus::unavailable;
+  }
   if (!record) {
     why = "no agent '" + lower + "' in the DHT";
     return AgentStatus::none;

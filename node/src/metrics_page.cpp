@@ -81,6 +81,7 @@ void resolver_metrics(TextWriter& w, const ResolverStats& s) {
   w.sample("pweb_dht_lookups_total", {{"result", "found"}}, s.agent_lookup_found);
   w.sample("pweb_dht_lookups_total", {{"result", "absent"}}, s.agent_lookup_absent);
   w.sample("pweb_dht_lookups_total", {{"result", "failed"}}, s.agent_lookup_failed);
+  w.sample("pweb_dht_lookups_total", {{"result", "contested"}}, s.agent_lookup_contested);
   w.family("pweb_dht_lookup_duration_seconds", "histogram", "Time a DHT lookup of an agent took");
   w.histogram("pweb_dht_lookup_duration_seconds", {}, s.agent_lookup_latency);
   w.family("pweb_gateway_client_queries_total", "counter",
@@ -157,10 +158,14 @@ std::string render_metrics(const MetricsSources& src) {
     gauge(w, "pweb_dht_pinned_labels", "Agent labels pinned to their owner's key",
           static_cast<double>(d.pins));
     w.family("pweb_dht_records_rejected_total", "counter",
-             "DHT values dropped: invalid (unsigned, undecodable, other label) or foreign (not "
-             "the pinned key)");
+             "DHT values dropped: invalid (unsigned, undecodable, other label), foreign (not "
+             "the pinned key) or uncertified (no valid label certificate from a trust anchor)");
     w.sample("pweb_dht_records_rejected_total", {{"reason", "invalid"}}, d.records_invalid);
     w.sample("pweb_dht_records_rejected_total", {{"reason", "foreign"}}, d.records_foreign);
+    w.sample("pweb_dht_records_rejected_total", {{"reason", "uncertified"}}, d.records_uncertified);
+    counter(w, "pweb_dht_contested_lookups_total",
+            "DHT lookups that found an agent label signed by several keys, none pinned",
+            d.lookups_contested);
   }
   return w.text();
 }

@@ -28,6 +28,10 @@ Resolution make(dns::RemoteAnswer::Status status, std::uint32_t ttl, std::string
   Resolution r;
   r.answer.status = status;
   r.answer.ttl = ttl;
+  if (failure == Failure::contested) {
+    // RFC 8914 INFO-CODE 0 "Other": no registered code says this.
+    r.answer.ede = {true, 0, "label contested"};
+  }
   r.agent = std::move(agent);
   r.detail = std::move(detail);
   r.failure = failure;
@@ -73,7 +77,8 @@ struct Resolver::Impl {
   };
   struct Agent {
     std::optional<dht::AgentRecord> record;
-    gateway::PeerKey key;  // the key that signed the record: the only one trusted
+    gateway::PeerKey key;                 // the key that signed the record: the only one trusted
+    std::vector<std::string> contenders;  // keys seen when the label is contested
     Clock::time_point expires{};
     bool looking = false;
     std::vector<std::string> keys;  // waiting for the record
@@ -167,6 +172,7 @@ struct Resolver::Impl {
     const auto now = Clock::now();
     if (!a.looking && a.expires > now) {
       if (a.record) return query_agent(key, label, *a.record, a.key);
+      if (!a.contenders.empty()) return finish(key, contested(label, a.contenders), true);
       return finish(key,
                     make(dns::RemoteAnswer::Status::nxdomain, config.negative_ttl, label,
                          "no agent '" + label + "' in the DHT"),
@@ -179,9 +185,10 @@ struct Resolver::Impl {
     lookup(label, [this, label, started = Clock::now()](AgentLookupResult result) {
       asio::post(io, [this, label, started, result = std::move(result)] {
         agent_lookup_latency.observe(Clock::now() - started);
-        (result.record   ? agent_lookup_found
-         : result.failed ? agent_lookup_failed
-                         : agent_lookup_absent)
+        (result.record      ? agent_lookup_found
+         : result.contested ? agent_lookup_contested
+         : result.failed    ? agent_lookup_failed
+                            : agent_lookup_absent)
             .inc();
         on_agent(label, result);
       });
@@ -193,6 +200,8 @@ struct Resolver::Impl {
     a.looking = false;
     a.record = result.record;
     a.key = gateway::PeerKey{result.owner_spki, result.owner};
+    a.contenders = result.contested ? result.contenders : std::vector<std::string>{};
+    if (result.contested && a.contenders.empty()) a.contenders.push_back("?");
     // A failed lookup is not remembered: the next query asks again.
     a.expires = result.failed
                     ? Clock::time_point{}
@@ -203,6 +212,8 @@ struct Resolver::Impl {
     for (const auto& key : keys) {
       if (result.record) {
         query_agent(key, label, *result.record, a.key);
+      } else if (result.contested) {
+        finish(key, contested(label, a.contenders), true);
       } else if (result.failed) {
         finish(key,
                make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, label,
@@ -215,6 +226,15 @@ struct Resolver::Impl {
                true);
       }
     }
+  }
+
+  // Several keys sign records for the label and none is pinned: not followed.
+  Resolution contested(const std::string& label, const std::vector<std::string>& keys) const {
+    std::string detail = "agent label '" + label + "' is contested: records signed by keys";
+    for (const auto& k : keys) detail += " " + k;
+    detail += "; none is pinned (pweb-node pin add " + label + " KEY_ID)";
+    return make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, label, std::move(detail),
+                Failure::contested);
   }
 
   void query_agent(const std::string& key, const std::string& label, const dht::AgentRecord& record,
@@ -388,7 +408,8 @@ struct Resolver::Impl {
   std::atomic<std::uint64_t> stats_agent_lookups{0}, stats_agent_queries{0};
   // Written on the resolver's thread only.
   metrics::LocalHistogram agent_lookup_latency, agent_query_latency;
-  metrics::LocalCounter agent_lookup_found, agent_lookup_absent, agent_lookup_failed;
+  metrics::LocalCounter agent_lookup_found, agent_lookup_absent, agent_lookup_failed,
+      agent_lookup_contested;
   metrics::LocalCounter agent_query_found, agent_query_absent, agent_query_failed;
   metrics::LocalCounter agent_query_untrusted;
   std::unordered_set<std::string> untrusted_warned;
@@ -452,6 +473,7 @@ ResolverStats Resolver::stats() const noexcept {
   s.agent_query_latency = i.agent_query_latency.data();
   s.agent_lookup_found = i.agent_lookup_found.get();
   s.agent_lookup_absent = i.agent_lookup_absent.get();
+  s.agent_lookup_contested = i.agent_lookup_contested.get();
   s.agent_lookup_failed = i.agent_lookup_failed.get();
   s.agent_query_found = i.agent_query_found.get();
   s.agent_query_untrusted = i.agent_query_untrusted.get();

@@ -18,6 +18,8 @@
 #include <thread>
 
 #include "../temp_dir.hpp"
+#include "pweb/dht/label_cert.hpp"
+#include "pweb/dht/pins.hpp"
 
 namespace pweb::dht {
 
@@ -66,9 +68,10 @@ std::string read_text(const std::filesystem::path& p) {
 // A bare OpenDHT node with its own key: what a hijacker would run.
 class RawNode {
  public:
-  RawNode(std::uint32_t network, std::uint16_t bootstrap_port) {
+  RawNode(std::uint32_t network, std::uint16_t bootstrap_port)
+      : id_(::dht::crypto::generateIdentity("thief", {}, 1024)) {
     ::dht::DhtRunner::Config rc;
-    rc.dht_config.id = ::dht::crypto::generateIdentity("thief", {}, 1024);
+    rc.dht_config.id = id_;
     rc.dht_config.node_config.network = network;
     rc.dht_config.node_config.max_peer_req_per_sec = -1;
     rc.dht_config.node_config.max_req_per_sec = -1;
@@ -86,6 +89,13 @@ class RawNode {
   }
   RawNode(const RawNode&) = delete;
   RawNode& operator=(const RawNode&) = delete;
+
+  [[nodiscard]] std::string key_id() const { return id_.first->getPublicKey().getId().toString(); }
+  [[nodiscard]] std::vector<std::uint8_t> spki() const {
+    ::dht::Blob b;
+    id_.first->getPublicKey().pack(b);
+    return b;
+  }
 
   // Puts a validly signed record of our type under the label's key.
   bool put_signed(const AgentRecord& r) {
@@ -143,6 +153,7 @@ class RawNode {
   static ::dht::InfoHash key(const std::string& label) {
     return ::dht::InfoHash::get("pweb:agent:" + label);
   }
+  ::dht::crypto::Identity id_;
   ::dht::DhtRunner runner_;
 };
 
@@ -173,14 +184,29 @@ class Directories : public ::testing::Test {
     return std::nullopt;
   }
   static std::optional<AgentRecord> lookup_once(AgentDirectory& d, const std::string& label) {
-    auto p = std::make_shared<std::promise<std::optional<AgentRecord>>>();
+    return lookup_full(d, label).record;
+  }
+  static LookupResult lookup_full(AgentDirectory& d, const std::string& label) {
+    auto p = std::make_shared<std::promise<LookupResult>>();
     auto f = p->get_future();
-    d.lookup(label, [p](LookupResult r) { p->set_value(std::move(r.record)); });
+    d.lookup(label, [p](LookupResult r) { p->set_value(std::move(r)); });
     if (f.wait_for(20s) != std::future_status::ready) {
       ADD_FAILURE() << "lookup of " << label << " never called back";
-      return std::nullopt;
+      return {};
     }
     return f.get();
+  }
+  // Asks until the lookup is contested or the deadline passes.
+  static LookupResult contested_until(AgentDirectory& d, const std::string& label,
+                                      std::chrono::seconds deadline = 10s) {
+    const auto end = Clock::now() + deadline;
+    LookupResult r;
+    while (Clock::now() < end) {
+      r = lookup_full(d, label);
+      if (r.contested) break;
+      std::this_thread::sleep_for(100ms);
+    }
+    return r;
   }
 
   testutil::TempDir dir_;
@@ -395,21 +421,143 @@ TEST_F(Directories, BogusValueFloodIsDroppedAndThePinnedRecordStillWins) {
   EXPECT_FALSE(lookup_once(b, "ghost"));
 }
 
-TEST_F(Directories, WithoutAPinTheKeyOfTheOldestRecordIsFollowed) {
+// Takeover by backdating: a foreign key's record claiming to be older than
+// the holder's. No field the signer writes decides: a reader with no pin sees
+// two keys and follows neither, until its operator pins one.
+TEST_F(Directories, ABackdatedForeignRecordMakesTheLabelContested) {
   AgentDirectory a(config("a"));
   ASSERT_EQ(a.claim_and_publish(record("uw", 4450, 100), 5s), std::nullopt);
   RawNode older(network_, a.port());
   ASSERT_TRUE(older.put_signed(record("uw", 5555, 40)));
   ASSERT_TRUE(older.wait_signers("uw", 2));
-  // A new reader sees both signers in its first search and follows the
-  // holder whose record is older, pinning it.
   AgentDirectory d(config("d", a.port()));
-  const auto r = lookup_until(d, "uw");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->gateway_port, 5555);
+  auto r = contested_until(d, "uw");
+  EXPECT_FALSE(r.record) << "followed port " << r.record->gateway_port;
+  EXPECT_TRUE(r.contested);
+  auto expected = std::vector<std::string>{a.key_id(), older.key_id()};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(r.contenders, expected);
+  EXPECT_GE(d.stats().lookups_contested, 1u);
+  // Nothing was pinned: a contested label is not learnt.
+  EXPECT_EQ(read_text(path("d", ".pins")).find("uw "), std::string::npos);
+  EXPECT_EQ(d.stats().pins, 0u);
+
+  // The operator pins the rightful key (`pweb-node pin add`, another process):
+  // the running reader follows it, and drops the other.
+  Pins(path("d", ".pins")).set_operator("uw", a.key_id());
+  std::this_thread::sleep_for(1100ms);  // the pins file is checked once a second
+  r = lookup_full(d, "uw");
+  ASSERT_TRUE(r.record);
+  EXPECT_EQ(r.record->gateway_port, 4450);
+  EXPECT_EQ(r.owner, a.key_id());
+  EXPECT_FALSE(r.contested);
+  EXPECT_GT(d.stats().records_foreign, 0u);
+  // An operator pin to the other key wins just the same.
+  Pins(path("d", ".pins")).set_operator("uw", older.key_id());
+  std::this_thread::sleep_for(1100ms);
   EXPECT_EQ(lookup_once(d, "uw")->gateway_port, 5555);
-  const auto pins = read_text(path("d", ".pins"));
-  EXPECT_EQ(pins.find(a.key_id()), std::string::npos) << pins;
+  // `pin del`: contested again.
+  Pins(path("d", ".pins")).remove("uw");
+  std::this_thread::sleep_for(1100ms);
+  EXPECT_TRUE(lookup_full(d, "uw").contested);
+}
+
+// Squatting: a foreign key published for a label nobody holds yet. The real
+// agent is refused and told how to resolve it; its operator's pin of its own
+// key lets it claim.
+TEST_F(Directories, AnOperatorPinOfTheOwnKeyOvercomesASquatter) {
+  AgentDirectory b(config("b"));
+  RawNode squatter(network_, b.port());
+  ASSERT_TRUE(squatter.put_signed(record("mit", 6666, 1)));
+  ASSERT_TRUE(squatter.wait_signers("mit", 1));
+  AgentDirectory m(config("m", b.port()));
+  const auto err = m.claim_and_publish(record("mit", 4450, 100), 5s);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("held in the DHT by key " + squatter.key_id()), std::string::npos) << *err;
+  EXPECT_NE(err->find("pweb-node pin add mit " + m.key_id()), std::string::npos) << *err;
+  Pins(path("m", ".pins")).set_operator("mit", m.key_id());
+  std::this_thread::sleep_for(1100ms);
+  EXPECT_EQ(m.claim_and_publish(record("mit", 4450, 100), 5s), std::nullopt);
+  // And an operator pin to another key refuses our own claim, saying so.
+  Pins(path("m", ".pins")).set_operator("mit", squatter.key_id());
+  std::this_thread::sleep_for(1100ms);
+  const auto pinned = m.claim_and_publish(record("mit", 4450, 101), 1s);
+  ASSERT_TRUE(pinned);
+  EXPECT_NE(pinned->find("pinned by the operator"), std::string::npos) << *pinned;
+}
+
+// A federation: every node trusts one CA. Forged records (a backdated one for
+// a live label, one for a label not yet claimed) carry certificates of the
+// forger's own CA, or none: they are dropped, the real agents claim and are
+// followed.
+TEST_F(Directories, WithTrustAnchorsForgedRecordsAreDroppedAndCertifiedAgentsFollowed) {
+  const auto ca = dir_.path() / "ca";
+  make_ca(ca, "federation", 30);
+  const auto forger_ca = dir_.path() / "forger-ca";
+  make_ca(forger_ca, "federation", 30);
+  const auto anchored = [&](const std::string& name, std::uint16_t port = 0) {
+    auto c = config(name, port);
+    c.trust_anchors = {ca / kCaCertFile};
+    return c;
+  };
+  AgentDirectory a(anchored("a"));
+  // No label certificate yet: a clear error naming the command.
+  const auto missing = a.claim_and_publish(record("uw", 4450, 100), 1s);
+  ASSERT_TRUE(missing);
+  EXPECT_NE(missing->find("pweb-node ca sign --ca CA_DIR --label uw --data-dir"), std::string::npos)
+      << *missing;
+  certify_node(ca, "uw", path("a", ""), 30);
+  ASSERT_EQ(a.claim_and_publish(record("uw", 4450, 100), 5s), std::nullopt);
+
+  RawNode forger(network_, a.port());
+  const auto forged_cert = [&](const std::string& label) {
+    return read_certificate_der([&] {
+      const auto f = dir_.path() / (label + ".forged.pem");
+      std::ofstream(f) << issue_label_cert(forger_ca, label, forger.spki(), 30, std::time(nullptr));
+      return f;
+    }());
+  };
+  auto backdated = record("uw", 5555, 40);
+  backdated.cert = forged_cert("uw");
+  ASSERT_TRUE(forger.put_signed(backdated));
+  auto squat = record("mit", 6666, 1);
+  squat.cert = forged_cert("mit");
+  ASSERT_TRUE(forger.put_signed(squat));
+  ASSERT_TRUE(forger.put_signed(record("cmu", 7777, 1)));  // no certificate at all
+  ASSERT_TRUE(forger.wait_signers("uw", 2));
+  ASSERT_TRUE(forger.wait_signers("mit", 1));
+
+  // The squatted label: the certified agent claims it all the same.
+  AgentDirectory m(anchored("m", a.port()));
+  certify_node(ca, "mit", path("m", ""), 30);
+  ASSERT_EQ(m.claim_and_publish(record("mit", 4450, 100), 5s), std::nullopt);
+  // A certificate for another label does not do.
+  AgentDirectory e(anchored("e", a.port()));
+  certify_node(ca, "uw", path("e", ""), 30);
+  const auto wrong = e.claim_and_publish(record("eth", 4450, 100), 1s);
+  ASSERT_TRUE(wrong);
+  EXPECT_NE(wrong->find("not 'eth'"), std::string::npos) << *wrong;
+
+  // A new anchored reader follows the certified keys only.
+  AgentDirectory d(anchored("d", a.port()));
+  auto r = lookup_full(d, "uw");
+  ASSERT_TRUE(r.record);
+  EXPECT_EQ(r.record->gateway_port, 4450);
+  EXPECT_EQ(r.owner, a.key_id());
+  EXPECT_FALSE(r.record->cert.empty());
+  r = lookup_full(d, "mit");
+  ASSERT_TRUE(r.record);
+  EXPECT_EQ(r.record->gateway_port, 4450);
+  EXPECT_EQ(r.owner, m.key_id());
+  EXPECT_EQ(lookup_once(d, "cmu"), std::nullopt);
+  EXPECT_GE(d.stats().records_uncertified, 3u);
+  EXPECT_EQ(d.stats().lookups_contested, 0u);
+  EXPECT_EQ(d.stats().pins, 0u);  // the CA decides: nothing learnt on first use
+
+  // The same DHT without anchors: both labels are contested.
+  AgentDirectory plain(config("plain", a.port()));
+  EXPECT_TRUE(contested_until(plain, "uw").contested);
+  EXPECT_TRUE(contested_until(plain, "mit").contested);
 }
 
 TEST_F(Directories, PinsSurviveReconstruction) {

@@ -73,6 +73,38 @@ TEST(AgentRecord, RefusesBadRecordsSayingWhy) {
   EXPECT_NE(decode(arr).error.find("not a map"), std::string::npos);
 }
 
+// The label certificate: opaque bytes here (label_cert verifies them), bounded.
+TEST(AgentRecord, CertificateRoundTripAndBounds) {
+  // Without one, the encoding is the 7-key map older readers and writers use.
+  EXPECT_EQ(encode(sample())[0], 0x87);
+  auto r = sample();
+  r.cert.assign(kMaxCertBytes, 0x30);
+  const auto bytes = encode(r);
+  EXPECT_EQ(bytes[0], 0x88);
+  EXPECT_LE(bytes.size(), kMaxRecordBytes);  // the largest certificate still fits
+  const auto d = decode(bytes);
+  ASSERT_TRUE(d.record) << d.error;
+  EXPECT_EQ(*d.record, r);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    ASSERT_FALSE(decode(std::span(bytes.data(), n)).record) << n;
+  }
+
+  r.cert.push_back(0x30);  // one byte over
+  EXPECT_FALSE(decode(encode(r)).record);
+  // The wrong type, or an empty one, is refused, not taken as "no certificate".
+  EXPECT_NE(decode(map_of(std::string("label"), std::string("uw"), std::string("gw"), 1,
+                          std::string("cert"), std::string("text")))
+                .error.find("'cert'"),
+            std::string::npos);
+  r.cert.clear();
+  auto empty = encode(r);
+  empty[0] = 0x88;
+  for (const int b : {0xa4, int{'c'}, int{'e'}, int{'r'}, int{'t'}, 0xc4, 0x00}) {
+    empty.push_back(static_cast<std::uint8_t>(b));
+  }
+  EXPECT_NE(decode(empty).error.find("'cert'"), std::string::npos) << decode(empty).error;
+}
+
 TEST(AgentRecord, EveryTruncationRefused) {
   const auto bytes = encode(sample());
   for (std::size_t n = 0; n < bytes.size(); ++n) {

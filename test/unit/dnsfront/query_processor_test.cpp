@@ -294,6 +294,28 @@ TEST_F(RemoteNames, CacheUseIsReportedForTheMetrics) {
   EXPECT_EQ(process(spec, RemoteContext{&cache_, nullptr, now}).cache, CacheUse::none);
 }
 
+// A resolver's Extended DNS Error reaches EDNS clients, fresh or from the cache.
+TEST_F(RemoteNames, ExtendedErrorOfARemoteAnswerIsSent) {
+  QuerySpec spec;
+  spec.name = "laptop.bob.mit.dht.";
+  spec.edns = true;
+  RemoteAnswer a = answer(RemoteAnswer::Status::servfail, 1);
+  a.ede = {true, 0, "label contested"};
+  const auto now = RemoteCache::Clock::now();
+  cache_.insert("laptop.bob.mit", a, now);
+  for (const RemoteAnswer* given :
+       {static_cast<const RemoteAnswer*>(&a), static_cast<const RemoteAnswer*>(nullptr)}) {
+    process(spec, RemoteContext{&cache_, given, now});
+    const auto d = decoded();
+    EXPECT_EQ(d.rcode(), 2);
+    ASSERT_EQ(d.additional.size(), 1u);
+    const auto& rdata = d.additional[0].rdata;
+    ASSERT_EQ(rdata.size(), 6u + 15u);
+    EXPECT_EQ(rdata[1], 15);  // option code: EDE
+    EXPECT_EQ(std::string(rdata.begin() + 6, rdata.end()), "label contested");
+  }
+}
+
 TEST_F(RemoteNames, OwnAgentAndImportedAgentsStayLocal) {
   // "uw" is ours; its missing devices are NXDOMAIN here, never asked elsewhere.
   QuerySpec spec;

@@ -203,12 +203,37 @@ TEST(NodeOptions, ConfigFileCarriesEveryOption) {
   EXPECT_EQ(a.query_log, b.query_log);
 }
 
+TEST(NodeOptions, TrustAnchorsAreRepeatableAndReadFromTheConfigFile) {
+  const std::string a = "/tmp/pweb-anchor-a.pem", b = "/tmp/pweb-anchor-b.pem";
+  std::ofstream(a) << "x";
+  std::ofstream(b) << "y";
+  auto p = parse({"--trust-anchor", a, "--trust-anchor", b});
+  ASSERT_TRUE(p.error.empty()) << p.error;
+  EXPECT_EQ(p.cfg.trust_anchor, (std::vector<std::string>{a, b}));
+  const std::string conf = "/tmp/pweb-anchor.toml";
+  std::ofstream(conf) << "trust-anchor = [\"" << a << "\", \"" << b << "\"]\n";
+  p = parse({"--config", conf});
+  ASSERT_TRUE(p.error.empty()) << p.error;
+  EXPECT_EQ(p.cfg.trust_anchor, (std::vector<std::string>{a, b}));
+  EXPECT_TRUE(parse({}).cfg.trust_anchor.empty());
+  // A missing file is named at parse time.
+  p = parse({"--trust-anchor", "/nonexistent/ca.crt"});
+  EXPECT_NE(p.error.find("/nonexistent/ca.crt"), std::string::npos) << p.error;
+  for (const auto& f : {a, b, conf}) std::remove(f.c_str());
+}
+
 TEST(Validate, CrossFieldRules) {
   NodeConfig cfg;
   EXPECT_FALSE(validate(cfg));
   cfg.label = "uw";
   cfg.home_agent = {"a:1"};
   EXPECT_TRUE(validate(cfg));
+  cfg.label.clear();
+  EXPECT_FALSE(validate(cfg));
+  cfg.trust_anchor = {"/etc/ca.crt"};  // a gateway follows no agent records
+  const auto err = validate(cfg);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("--trust-anchor"), std::string::npos) << *err;
 }
 
 }  // namespace

@@ -206,6 +206,10 @@ class ResolverTest : public ::testing::Test {
         auto records = records_.lock();
         if (const auto it = records->find(label); it != records->end()) r.record = it->second;
       }
+      if (label == contested_label_) {
+        r.contested = true;
+        r.contenders = {std::string(40, 'a'), std::string(40, 'b')};
+      }
       r.failed = dht_down_;
       std::thread([r, done] {
         std::this_thread::sleep_for(5ms);  // answers come from another thread, later
@@ -234,6 +238,7 @@ class ResolverTest : public ::testing::Test {
   LockGuarded<std::map<std::string, dht::AgentRecord>> records_;
   std::atomic<int> lookups_{0};
   std::atomic<bool> dht_down_{false};
+  std::string contested_label_;  // the DHT finds several keys for it, none pinned
 };
 
 TEST_F(ResolverTest, OwnDevicesAreLocalAndOwnMissingNamesNxdomain) {
@@ -303,6 +308,29 @@ TEST_F(ResolverTest, UnknownAgentIsNxdomainAndAFailedDhtServfail) {
   res = ask(*r, "laptop.bob.elsewhere");
   EXPECT_EQ(res.source, Source::cache);
   EXPECT_EQ(res.failure, Failure::dht);
+}
+
+TEST_F(ResolverTest, ContestedAgentLabelIsServfailWithAnExtendedError) {
+  contested_label_ = "mit";
+  auto r = make();
+  auto res = ask(*r, "laptop.bob.mit");
+  EXPECT_EQ(res.answer.status, Status::servfail);
+  EXPECT_EQ(res.failure, Failure::contested);
+  EXPECT_STREQ(to_string(res.failure), "contested");
+  EXPECT_TRUE(res.answer.ede.present);
+  EXPECT_EQ(res.answer.ede.info_code, 0);
+  EXPECT_EQ(res.answer.ede.text, "label contested");
+  EXPECT_NE(res.detail.find(std::string(40, 'b')), std::string::npos) << res.detail;
+  EXPECT_EQ(r->stats().agent_lookup_contested, 1u);
+  // Another name of the agent: the contested state is remembered briefly, not asked again.
+  res = ask(*r, "phone.bob.mit");
+  EXPECT_EQ(res.failure, Failure::contested);
+  EXPECT_EQ(lookups_, 1);
+  // Other failures carry no EDE.
+  dht_down_ = true;
+  res = ask(*r, "laptop.bob.elsewhere");
+  EXPECT_EQ(res.failure, Failure::dht);
+  EXPECT_FALSE(res.answer.ede.present);
 }
 
 // Protocol v2: a dual-stack device's both addresses, the agent's own TTL

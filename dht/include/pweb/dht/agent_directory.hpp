@@ -40,6 +40,12 @@ struct DirectoryConfig {
   // Every loopback node shares one source address, so the per-IP request limit
   // (1024/s by default) must be lifted for local clusters. -1: no limit.
   long max_peer_requests_per_second = -1;
+  // Federation CA certificates (PEM). When given, a record counts only if it
+  // carries a certificate for its label from one of them on the key that
+  // signed it (label_cert.hpp); automatic pins are then neither used nor made
+  // (the CA decides, operator pins still override), and this node's own claim
+  // needs <identity_path>.label.crt.
+  std::vector<std::filesystem::path> trust_anchors;
 };
 
 // Start-up failures only: bad identity files, a port that cannot be bound,
@@ -56,9 +62,12 @@ struct DirectoryStats {
   std::uint64_t records_invalid =
       0;  // values dropped: unsigned, other type, undecodable, other label
   std::uint64_t records_foreign =
-      0;                   // valid records dropped: signed by a key not pinned for the label
-  std::uint64_t pins = 0;  // labels pinned (from the file and since)
-  std::uint64_t pin_write_errors = 0;  // pins that could not be appended to the pins file
+      0;  // valid records dropped: signed by a key not pinned for the label
+  std::uint64_t records_uncertified =
+      0;  // valid records dropped: no valid label certificate from a trust anchor
+  std::uint64_t lookups_contested = 0;  // lookups that saw several keys and no pin
+  std::uint64_t pins = 0;               // labels pinned (from the file and since)
+  std::uint64_t pin_write_errors = 0;   // pins that could not be appended to the pins file
 };
 
 // What a lookup found. The trust decisions rest on `owner`/`owner_spki`: the key
@@ -89,8 +98,11 @@ class AgentDirectory {
 
   // Start-up: looks the label up (waiting up to `timeout`), refuses it if a
   // record for it signed by another key exists (the error says which key
-  // holds it), else pins the label to our key and publishes `record` signed
-  // and permanent, so OpenDHT refreshes it for as long as this object lives.
+  // holds it and how to resolve it) unless the operator pinned the label to
+  // our key, else pins the label to our key and publishes `record` signed and
+  // permanent, so OpenDHT refreshes it for as long as this object lives. With
+  // trust anchors only certified records count, and our own label
+  // certificate (<identity_path>.label.crt, put into the record) must verify.
   // Returns an error message, or nullopt on success.
   std::optional<std::string> claim_and_publish(const AgentRecord& record,
                                                std::chrono::milliseconds timeout);
@@ -100,12 +112,17 @@ class AgentDirectory {
   // nullopt once the new record is queued for publication.
   std::optional<std::string> republish(const AgentRecord& record);
 
-  // The newest valid record for `label` from the key pinned for it (the first
-  // key this node saw for that label; pins persist). Once a pinned key's record
-  // arrives the answer is given at once, not when the search ends (seconds
-  // later if it waits on a dead node); an unpinned label waits for the whole
-  // search. Records signed by any other key, unsigned, undecodable, or for
-  // another label are dropped.
+  // The newest valid record for `label` from the key followed for it: the
+  // operator's pin, else (without trust anchors) the automatic pin, the first
+  // key this node saw for that label; pins persist. With no pin, a search that
+  // finds records of exactly one key follows (and, without anchors, pins) it;
+  // records of several keys make the label contested (`contested`,
+  // `contenders`): none is followed, whatever the records say of themselves.
+  // Once a pinned key's record arrives the answer is given at once, not when
+  // the search ends (seconds later if it waits on a dead node); an unpinned
+  // label waits for the whole search. Records signed by any other key,
+  // unsigned, undecodable, for another label, or (with anchors) uncertified
+  // are dropped. Pin file changes by `pweb-node pin` count within a second.
   // `done` is called exactly once, on an OpenDHT thread (after stop(): on the
   // thread calling lookup or stop), with nullopt when there is none or the
   // search ended without one; it must not block nor call into this object's

@@ -12,7 +12,9 @@
 
 namespace pweb::dht {
 
-inline constexpr std::size_t kMaxRecordBytes = 1024;
+// A record with a label certificate (kMaxCertBytes) still fits a UDP datagram.
+inline constexpr std::size_t kMaxRecordBytes = 6144;
+inline constexpr std::size_t kMaxCertBytes = 4096;
 inline constexpr std::size_t kMaxAddresses = 8;  // per family
 
 struct AgentRecord {
@@ -23,6 +25,9 @@ struct AgentRecord {
   std::uint16_t http_port = 0;
   std::uint16_t dns_port = 0;
   std::int64_t updated = 0;  // unix seconds
+  // Optional: DER X.509 certificate a federation CA issued for this label to
+  // the key that signs the record (see label_cert.hpp); empty when none.
+  std::vector<std::uint8_t> cert;
 
   friend bool operator==(const AgentRecord&, const AgentRecord&) = default;
 };
@@ -35,8 +40,9 @@ struct DecodedRecord {
 };
 
 // Refuses oversized input, other msgpack shapes, invalid labels or addresses,
-// too many addresses, and port 0 for the gateway. Unknown keys are ignored, so
-// later versions can add fields.
+// too many addresses, port 0 for the gateway, and a certificate over
+// kMaxCertBytes (its content is checked by the trust anchors, not here). Unknown keys are ignored,
+// so later versions can add fields.
 DecodedRecord decode(std::span<const std::uint8_t> bytes);
 
 }  // namespace pweb::dht

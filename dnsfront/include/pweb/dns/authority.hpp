@@ -50,6 +50,7 @@ struct LookupResult {
   std::uint16_t name_server = 0;  // index into name_servers for Node::name_server
   const registrar::Snapshot::Entry* device = nullptr;
   std::uint32_t ttl = 0;  // of the device's records
+  ExtendedError ede;      // from a remote answer
   // Outcome::remote: the relative lowercase key ("laptop.alice.uw").
   std::array<char, kMaxNameSize> key{};
   std::uint8_t key_size = 0;

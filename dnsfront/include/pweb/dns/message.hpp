@@ -51,6 +51,15 @@ inline constexpr std::size_t kHeaderSize = 12;
 inline constexpr std::size_t kMaxNameSize = 255;
 inline constexpr std::size_t kMaxLabelSize = 63;
 inline constexpr std::uint16_t kEdnsDoBit = 0x8000;
+inline constexpr std::uint16_t kEdnsOptionEde = 15;  // RFC 8914 Extended DNS Error
+inline constexpr std::size_t kMaxEdeText = 64;       // longer EXTRA-TEXT is cut
+
+// An Extended DNS Error to put into a response's OPT RR (EDNS queries only).
+struct ExtendedError {
+  bool present = false;
+  std::uint16_t info_code = 0;  // RFC 8914 INFO-CODE: 0 Other, ...
+  std::string_view text;        // EXTRA-TEXT, UTF-8; static storage: copies never allocate
+};
 
 struct Header {
   std::uint16_t id = 0;

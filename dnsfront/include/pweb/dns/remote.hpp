@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "pweb/dns/message.hpp"
 #include "pweb/expiring_cache.hpp"
 #include "pweb/registrar/name_table.hpp"
 
@@ -18,6 +19,7 @@ struct RemoteAnswer {
   Status status = Status::servfail;
   registrar::NameEntry entry;  // a device entry when found
   std::uint32_t ttl = 0;       // how long it may be cached and served
+  ExtendedError ede;           // why, for EDNS clients (e.g. a contested agent label)
 };
 
 class RemoteResolver {

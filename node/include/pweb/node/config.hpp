@@ -51,6 +51,9 @@ struct NodeConfig {
   bool gateway_tls = true;                    // agent links over TLS with the signer's key checked
   std::uint32_t gateway_max_per_client = 32;  // gateway connections per client address
   std::uint32_t gateway_idle_timeout = 300;   // seconds, after the handshake
+  // Federation CA certificates (PEM): agent records count only with a label
+  // certificate from one of them (none: trust on first use).
+  std::vector<std::string> trust_anchor;
 };
 
 // Registers every node option on `app`, bound to `cfg`, with defaults shown in --help.

@@ -37,6 +37,7 @@ struct AgentLookupResult {
   bool contested = false;
   std::string owner;                     // key id, hex
   std::vector<std::uint8_t> owner_spki;  // DER SubjectPublicKeyInfo
+  std::vector<std::string> contenders;   // key ids, when contested
 };
 using AgentLookup =
     std::function<void(const std::string& label, std::function<void(AgentLookupResult)> done)>;
@@ -83,6 +84,7 @@ struct ResolverStats {
   // DHT lookups of agent records: how long, and found / no record / could not ask.
   metrics::HistogramData agent_lookup_latency;
   std::uint64_t agent_lookup_found = 0, agent_lookup_absent = 0, agent_lookup_failed = 0;
+  std::uint64_t agent_lookup_contested = 0;  // several keys, none pinned: not followed
   // Gateway-protocol queries to other agents: how long, and found / no device / no reply.
   metrics::HistogramData agent_query_latency;
   std::uint64_t agent_query_found = 0, agent_query_absent = 0, agent_query_failed = 0;
