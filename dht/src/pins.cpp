@@ -61,7 +61,7 @@ std::string Pins::pin(const std::string& label, const std::string& key, bool* wr
 // One write(2) per line with O_APPEND: a crash leaves at most a torn last
 // line, which loading skips and the next append starts after.
 bool Pins::append(const std::string& line) {
-  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return false;
   const std::string text = needs_newline_ ? '\n' + line : line;
   const bool ok = write_all(fd, text.data(), text.size()) && ::fsync(fd) == 0;
