@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -138,22 +139,33 @@ void bind_device(sqlite3_stmt* s, const DeviceRecord& r) {
 }
 
 // Creates `p` (if `create`) or tightens it to 0600, whatever the umask: the
-// store holds password hashes. A file that does not exist is left alone.
+// store holds password hashes. A file that does not exist is left alone. An
+// existing file is changed by path only: closing any descriptor of it would drop
+// the POSIX locks that this process's other SQLite connections hold on it.
 void make_private(const fs::path& p, bool create) {
-  const int fd =
-      ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
-  if (fd < 0) {
-    if (errno == ENOENT && !create) return;
-    throw StoreError("store: cannot open " + p.string() + ": " + std::strerror(errno));
-  }
   struct stat st {};
-  bool ok = ::fstat(fd, &st) == 0;
-  if (ok && (st.st_mode & 07777) != 0600) ok = ::fchmod(fd, 0600) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!ok) {
+  if (::stat(p.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      throw StoreError("store: cannot look at " + p.string() + ": " + std::strerror(errno));
+    }
+    if (!create) return;
+    const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST) return make_private(p, false);
+      throw StoreError("store: cannot create " + p.string() + ": " + std::strerror(errno));
+    }
+    const bool ok = ::fchmod(fd, 0600) == 0;  // a umask such as 0277 narrows even 0600
+    const int err = errno;
+    ::close(fd);
+    if (!ok) {
+      throw StoreError("store: cannot make " + p.string() +
+                       " private (mode 0600): " + std::strerror(err));
+    }
+    return;
+  }
+  if ((st.st_mode & 07777) != 0600 && ::chmod(p.c_str(), 0600) != 0) {
     throw StoreError("store: cannot make " + p.string() +
-                     " private (mode 0600): " + std::strerror(err));
+                     " private (mode 0600): " + std::strerror(errno));
   }
 }
 
@@ -243,8 +255,14 @@ std::optional<std::string> content_damage(const fs::path& db, bool has_wal) {
     return name + " is corrupt (" + *err + ")";
   }
   if (rows.empty() || rows.front() != "ok") {
+    // One log line: SQLite's rows may hold newlines after a "*** in database main ***" title.
     std::string what;
-    for (const auto& r : rows) what += (what.empty() ? "" : "; ") + r;
+    for (auto r : rows) {
+      if (r.starts_with("*** in database main ***")) r.erase(0, 24);
+      std::replace(r.begin(), r.end(), '\n', ' ');
+      while (!r.empty() && r.front() == ' ') r.erase(0, 1);
+      what += (what.empty() ? "" : "; ") + r;
+    }
     return name + " is corrupt: SQLite's quick_check found: " + what;
   }
   if (auto err = query("SELECT value FROM meta WHERE key='schema_version'", 1)) {
