@@ -93,7 +93,9 @@ std::optional<std::string> owned_name(registrar::RegistrationService& service,
       send_error(res, 401, "wrong user name or password");
       return std::nullopt;
     case registrar::AuthResult::throttled:
-      send_error(res, 429, "too many failed logins from this address; try later");
+      send_error(res, 429,
+                 "too many failed logins from this address, its network or for this user; "
+                 "try later");
       return std::nullopt;
     case registrar::AuthResult::ok:
       break;
