@@ -37,7 +37,8 @@ inline constexpr std::array<const char*, 2> kIdentityFiles = {"identity.pem", "i
 // bytes stay as they are): missing or empty in a data dir in use (see
 // kIdentityFiles), truncated, failing SQLite's quick_check, or of another
 // schema version. nullopt when it is sound, or absent from a data dir never used
-// (then opening creates it). The message names the file.
+// (then opening creates it). The message names the file. Call it before this
+// process opens the store: closing its descriptors would drop SQLite's locks.
 std::optional<std::string> store_damage(const std::filesystem::path& data_dir);
 
 // Moves a damaged store aside, never deleting it: pweb.db (and its -wal, -shm)
