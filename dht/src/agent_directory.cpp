@@ -113,7 +113,7 @@ od::crypto::Identity load_or_make_identity(const fs::path& base, unsigned bits) 
     if (!id.first || !id.second) {
       throw DirectoryError("cannot generate a " + std::to_string(bits) + "-bit RSA DHT identity");
     }
-    write_file(crt_path, id.second->getPacked(), 0644);
+    write_file(crt_path, id.second->getPacked(), 0600);
     write_file(key_path, id.first->serialize(), 0600);  // last: its presence means complete
     return id;
   } catch (const fs::filesystem_error& e) {

@@ -107,7 +107,7 @@ bool Pins::remove(const std::string& label) {
 // line, which loading skips and the next append starts after.
 bool Pins::append(const std::string& line) {
   const bool unchanged = file_state() == seen_;
-  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return false;
   const std::string text = needs_newline_ ? '\n' + line : line;
   const bool ok = write_all(fd, text.data(), text.size()) && ::fsync(fd) == 0;
@@ -130,7 +130,7 @@ void Pins::rewrite() {
     std::filesystem::create_directories(path_.parent_path(), ec);
   }
   const std::string tmp = path_.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) throw DirectoryError("cannot write " + tmp + ": " + std::strerror(errno));
   const bool ok = write_all(fd, text.data(), text.size()) && ::fsync(fd) == 0;
   ::close(fd);

@@ -22,6 +22,19 @@ std::int64_t unix_now() {
       .count();
 }
 
+// The admin commands write to the store as the node would: a damaged one is
+// refused the same way (exit 2), and only the node's --fresh-store sets it aside.
+bool store_refused(const AdminOptions& opts) {
+  const auto damage = registrar::store_damage(opts.data_dir);
+  if (!damage) return false;
+  std::cerr << "pweb-node: " << *damage
+            << "; nothing was changed (restore the data dir from a backup, or start the node "
+               "with --fresh-store to move the damaged store aside)\n";
+  return true;
+}
+
+constexpr int kDamagedStore = 2;  // as for bad configuration
+
 int device_import(const AdminOptions& opts) {
   std::ifstream file;
   std::istream* in = &std::cin;
@@ -38,6 +51,7 @@ int device_import(const AdminOptions& opts) {
     std::cerr << "pweb-node: " << opts.file << ": " << parsed.error << "; nothing imported\n";
     return 1;
   }
+  if (store_refused(opts)) return kDamagedStore;
   registrar::DeviceStore store(opts.data_dir);
   store.upsert(parsed.records);
   std::cout << "imported " << parsed.records.size() << " devices into " << store.path().string()
@@ -46,6 +60,7 @@ int device_import(const AdminOptions& opts) {
 }
 
 int device_list(const AdminOptions& opts) {
+  if (store_refused(opts)) return kDamagedStore;
   registrar::DeviceStore store(opts.data_dir);
   for (const auto& d : store.load_all()) {
     std::cout << d.name << ' ' << (d.ipv4 ? registrar::format_ipv4(*d.ipv4) : "-") << ' '
@@ -70,6 +85,7 @@ int user_add(const AdminOptions& opts) {
     std::cerr << "pweb-node: empty password on standard input\n";
     return 1;
   }
+  if (store_refused(opts)) return kDamagedStore;
   registrar::DeviceStore store(opts.data_dir);
   const std::string name = registrar::to_lower(opts.user);
   if (!store.add_user(name, registrar::hash_password(password), unix_now())) {
@@ -81,6 +97,7 @@ int user_add(const AdminOptions& opts) {
 }
 
 int user_del(const AdminOptions& opts) {
+  if (store_refused(opts)) return kDamagedStore;
   registrar::DeviceStore store(opts.data_dir);
   const std::string name = registrar::to_lower(opts.user);
   if (!store.remove_user(name)) {
@@ -92,6 +109,7 @@ int user_del(const AdminOptions& opts) {
 }
 
 int user_list(const AdminOptions& opts) {
+  if (store_refused(opts)) return kDamagedStore;
   registrar::DeviceStore store(opts.data_dir);
   for (const auto& u : store.list_users()) std::cout << u << "\n";
   return 0;

@@ -187,6 +187,25 @@ int run_node(const NodeConfig& cfg) {
   const auto timeout =
       std::chrono::milliseconds(static_cast<std::int64_t>(cfg.timeout * 1000.0 + 0.5));
 
+  // A store that lost devices or users stops the node here, before anything is
+  // written to it: starting would serve an empty or failing store, silently.
+  if (auto damage = registrar::store_damage(cfg.data_dir)) {
+    if (!cfg.fresh_store) {
+      spdlog::error(
+          "event=store_damaged msg=\"{}; nothing was changed. Restore the data dir from a "
+          "backup, or start with --fresh-store to move the damaged store aside and start with "
+          "an empty one\"",
+          *damage);
+      return 2;
+    }
+    const auto moved = registrar::set_aside_store(cfg.data_dir, unix_now());
+    spdlog::warn(
+        "event=store_set_aside moved_to={} msg=\"{}; --fresh-store: {}starting with an empty "
+        "store\"",
+        moved.empty() ? "-" : moved.string(), *damage,
+        moved.empty() ? "" : "kept the damaged store as " + moved.string() + ", ");
+  }
+
   std::unique_ptr<registrar::SnapshotHolder> snapshots;
   std::unique_ptr<registrar::RegistrationService> registration;
   {

@@ -163,6 +163,12 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
                  "only if that CA certified their key for their label (default: none, trust on "
                  "first use)")
       ->check(CLI::ExistingFile);
+  app.add_flag("--fresh-store", cfg.fresh_store,
+               "Only when the device store in --data-dir is damaged or missing (the node "
+               "refuses to start then, exit 2): move it aside to pweb.db.damaged-<unixtime> "
+               "(never deleted) and start with an empty store; all devices and users must "
+               "then be added again. A sound store is left alone (default: off)")
+      ->capture_default_str();
   app.add_flag("--query-log", cfg.query_log,
                "Log every DNS query (event=query; costs throughput; default: off)")
       ->capture_default_str();

@@ -2,7 +2,10 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <stdexcept>
+
+#include "pweb/registrar/device.hpp"
 
 namespace pweb::registrar {
 namespace {
@@ -63,7 +66,14 @@ bool Accounts::blocked(const std::string& key) {
 void Accounts::record_failure(const std::string& key, int limit) {
   const auto now = Clock::now();
   auto f = failures_.lock();
-  if (f->size() > kMaxCachedUsers) f->clear();  // bounded memory under a spray of addresses
+  if (f->size() > kMaxCachedUsers) {
+    // Bounded memory under a spray of addresses: forget the counts that no
+    // longer matter first, so a spray does not lift the blocks in force.
+    std::erase_if(*f, [&](const auto& kv) {
+      return now >= kv.second.blocked_until && now - kv.second.window_start > throttle_.window;
+    });
+    if (f->size() > kMaxCachedUsers) f->clear();
+  }
   auto& e = (*f)[key];
   if (now - e.window_start > throttle_.window) {
     e.count = 0;
@@ -75,31 +85,67 @@ void Accounts::record_failure(const std::string& key, int limit) {
   }
 }
 
+bool Accounts::trusted(const std::string& client_user) {
+  auto g = good_logins_.lock();
+  const auto it = g->find(client_user);
+  return it != g->end() && Clock::now() - it->second < throttle_.trusted;
+}
+
 AuthResult Accounts::authenticate(const std::string& user, std::string_view password,
                                   const std::string& client) {
   const std::string client_user = client + '\0' + user;
+  // Distinct namespaces: no address contains "/" with "net " nor starts with "user ".
+  const std::string prefix = "net " + address_prefix(client);
+  const std::string user_key = "user " + user;
   if (blocked(client) || blocked(client_user)) return AuthResult::throttled;
+  if ((blocked(prefix) || blocked(user_key)) && !trusted(client_user)) {
+    return AuthResult::throttled;
+  }
   const auto stored = lookup_(user);
   const Digest d = digest(user, password);
+  bool ok = false;
   if (stored) {
     auto v = verified_.lock();
     const auto it = v->find(user);
-    if (it != v->end() && it->second.hash == *stored &&
-        sodium_memcmp(it->second.digest.data(), d.data(), d.size()) == 0) {
-      return AuthResult::ok;
-    }
+    ok = it != v->end() && it->second.hash == *stored &&
+         sodium_memcmp(it->second.digest.data(), d.data(), d.size()) == 0;
   }
-  // The slow path, outside any lock.
-  const bool ok = verify_password(password, stored ? *stored : dummy_hash_) && stored.has_value();
   if (!ok) {
-    record_failure(client_user, throttle_.max_failures);
-    record_failure(client, throttle_.max_address_failures);
-    return AuthResult::bad;
+    // The slow path, outside any lock.
+    ok = verify_password(password, stored ? *stored : dummy_hash_) && stored.has_value();
+    if (!ok) {
+      record_failure(client_user, throttle_.max_failures);
+      record_failure(client, throttle_.max_address_failures);
+      record_failure(prefix, throttle_.max_prefix_failures);
+      record_failure(user_key, throttle_.max_user_failures);
+      return AuthResult::bad;
+    }
+    auto v = verified_.lock();
+    if (v->size() > kMaxCachedUsers) v->clear();
+    (*v)[user] = Verified{d, *stored};
   }
-  auto v = verified_.lock();
-  if (v->size() > kMaxCachedUsers) v->clear();
-  (*v)[user] = Verified{d, *stored};
+  auto g = good_logins_.lock();
+  if (g->size() > kMaxCachedUsers) g->clear();  // only real logins get here
+  (*g)[client_user] = Clock::now();
   return AuthResult::ok;
+}
+
+std::string address_prefix(const std::string& client) {
+  auto v4 = parse_ipv4(client);
+  auto v6 = v4 ? std::nullopt : parse_ipv6(client);
+  static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (v6 && std::equal(kMapped, kMapped + 12, v6->begin())) {
+    v4 = Ipv4{(*v6)[12], (*v6)[13], (*v6)[14], (*v6)[15]};
+  }
+  if (v4) {
+    (*v4)[3] = 0;
+    return format_ipv4(*v4) + "/24";
+  }
+  if (v6) {
+    std::fill(v6->begin() + 7, v6->end(), std::uint8_t{0});
+    return format_ipv6(*v6) + "/56";
+  }
+  return client;
 }
 
 }  // namespace pweb::registrar

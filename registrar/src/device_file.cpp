@@ -29,14 +29,15 @@ DeviceFileResult parse_device_file(std::istream& in, std::int64_t now) {
     std::string addr;
     while (fields >> addr) {
       if (addr == "-") continue;
-      if (auto v4 = parse_ipv4(addr)) {
+      // The one address rule, as for /nic/update and the JSON API.
+      const auto a = parse_device_address(addr);
+      if (!a.error.empty()) return fail(a.error);
+      if (a.v4) {
         if (rec.ipv4) return fail("two IPv4 addresses for " + rec.name);
-        rec.ipv4 = v4;
-      } else if (auto v6 = parse_ipv6(addr)) {
-        if (rec.ipv6) return fail("two IPv6 addresses for " + rec.name);
-        rec.ipv6 = v6;
+        rec.ipv4 = a.v4;
       } else {
-        return fail("'" + addr + "' is not an IPv4 or IPv6 address");
+        if (rec.ipv6) return fail("two IPv6 addresses for " + rec.name);
+        rec.ipv6 = a.v6;
       }
     }
     out.records.push_back(std::move(rec));

@@ -1,7 +1,5 @@
 #include "pweb/registrar/dyndns2.hpp"
 
-#include <algorithm>
-
 #include "pweb/registrar/names.hpp"
 
 namespace pweb::registrar {
@@ -30,26 +28,17 @@ struct Addresses {
   std::string error;
 };
 
-// An address as a client sends it; IPv4-mapped IPv6 (a v4 client seen on a v6
-// socket) counts as IPv4.
-bool add_address(const std::string& text, Addresses& out) {
-  if (auto v4 = parse_ipv4(text)) {
-    if (out.v4) return false;
-    out.v4 = v4;
-    return true;
+// One address of myip or the caller's: the one rule (parse_device_address),
+// at most one per family.
+std::string add_address(const std::string& text, Addresses& out) {
+  const auto a = parse_device_address(text);
+  if (!a.error.empty()) return a.error;
+  if ((a.v4 && out.v4) || (a.v6 && out.v6)) {
+    return "'" + printable(text) + "' repeats an address family";
   }
-  if (auto v6 = parse_ipv6(text)) {
-    static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::equal(kMapped, kMapped + 12, v6->begin())) {
-      if (out.v4) return false;
-      out.v4 = Ipv4{(*v6)[12], (*v6)[13], (*v6)[14], (*v6)[15]};
-      return true;
-    }
-    if (out.v6) return false;
-    out.v6 = v6;
-    return true;
-  }
-  return false;
+  if (a.v4) out.v4 = a.v4;
+  if (a.v6) out.v6 = a.v6;
+  return {};
 }
 
 Addresses addresses_of(const NicUpdateRequest& req) {
@@ -58,36 +47,33 @@ Addresses addresses_of(const NicUpdateRequest& req) {
     for (const auto& part : split(*req.myip, ',')) {
       const auto addr = trim(part);
       if (addr.empty()) continue;
-      if (!add_address(addr, a)) {
-        a.error = "myip '" + *req.myip + "': '" + addr +
-                  "' is not an IPv4 or IPv6 address, or repeats a family";
+      if (auto err = add_address(addr, a); !err.empty()) {
+        a.error = "myip '" + printable(*req.myip) + "': " + err;
         return a;
       }
     }
   }
   if (req.myipv6 && !trim(*req.myipv6).empty()) {
-    const auto v6 = parse_ipv6(trim(*req.myipv6));
-    if (!v6) {
-      a.error = "myipv6 '" + *req.myipv6 + "' is not an IPv6 address";
+    const auto text = trim(*req.myipv6);
+    const auto v6 = parse_device_address(text);
+    if (!v6.error.empty()) {
+      a.error = "myipv6 '" + printable(*req.myipv6) + "': " + v6.error;
+      return a;
+    }
+    if (!v6.v6) {
+      a.error = "myipv6 '" + printable(*req.myipv6) + "' is not an IPv6 address";
       return a;
     }
     if (a.v6) {
       a.error = "an IPv6 address was given twice (in myip and in myipv6)";
       return a;
     }
-    a.v6 = v6;
-  }
-  // A name must lead somewhere: no unspecified, broadcast or multicast addresses.
-  if (a.v4 && ((*a.v4)[0] == 0 || (*a.v4)[0] >= 224)) {
-    a.error = "myip " + format_ipv4(*a.v4) + " is not a unicast address";
-    return a;
-  }
-  if (a.v6 && (*a.v6 == Ipv6{} || (*a.v6)[0] == 0xff)) {
-    a.error = "myip " + format_ipv6(*a.v6) + " is not a unicast address";
-    return a;
+    a.v6 = v6.v6;
   }
   if (!a.v4 && !a.v6) {
-    if (!add_address(req.client_address, a)) a.error = "cannot tell the caller's address";
+    if (auto err = add_address(req.client_address, a); !err.empty()) {
+      a.error = "cannot use the caller's address: " + err;
+    }
   }
   return a;
 }

@@ -1,13 +1,41 @@
 #include "pweb/registrar/store.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
 #include <unordered_map>
 
 namespace pweb::registrar {
 namespace {
 
+namespace fs = std::filesystem;
+
 constexpr int kSchemaVersion = 1;
+constexpr const char* kStoreFile = "pweb.db";
+
+// The schema version as stored (text), checked: a message if this build cannot read it.
+std::optional<std::string> schema_problem(const fs::path& db, const std::string& text) {
+  int found = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), found);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return db.string() + " has schema version '" + text + "', which is not a number; this build " +
+           "reads schema version " + std::to_string(kSchemaVersion);
+  }
+  if (found != kSchemaVersion) {
+    return db.string() + " has schema version " + std::to_string(found) +
+           "; this build reads schema version " + std::to_string(kSchemaVersion);
+  }
+  return std::nullopt;
+}
 
 // Owns a prepared statement for the length of one call.
 sqlite3_stmt* prepare(sqlite3* db, const char* sql) {
@@ -110,15 +138,211 @@ void bind_device(sqlite3_stmt* s, const DeviceRecord& r) {
   sqlite3_bind_int64(s, 5, r.updated);
 }
 
+// Creates `p` (if `create`) or tightens it to 0600, whatever the umask: the
+// store holds password hashes. A file that does not exist is left alone. An
+// existing file is changed by path only: closing any descriptor of it would drop
+// the POSIX locks that this process's other SQLite connections hold on it.
+void make_private(const fs::path& p, bool create) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      throw StoreError("store: cannot look at " + p.string() + ": " + std::strerror(errno));
+    }
+    if (!create) return;
+    const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST) return make_private(p, false);
+      throw StoreError("store: cannot create " + p.string() + ": " + std::strerror(errno));
+    }
+    const bool ok = ::fchmod(fd, 0600) == 0;  // a umask such as 0277 narrows even 0600
+    const int err = errno;
+    ::close(fd);
+    if (!ok) {
+      throw StoreError("store: cannot make " + p.string() +
+                       " private (mode 0600): " + std::strerror(err));
+    }
+    return;
+  }
+  if ((st.st_mode & 07777) != 0600 && ::chmod(p.c_str(), 0600) != 0) {
+    throw StoreError("store: cannot make " + p.string() +
+                     " private (mode 0600): " + std::strerror(errno));
+  }
+}
+
+std::uint32_t be32(const unsigned char* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         std::uint32_t{p[3]};
+}
+
+// What the file's first 100 bytes and its size say; with a WAL that holds frames
+// the file may lag behind its header (a checkpoint under way), so only the header.
+std::optional<std::string> header_damage(const fs::path& db, std::uintmax_t size,
+                                         bool wal_has_frames) {
+  const std::string name = db.string();
+  if (size < 100) {
+    return name + " is truncated: " + std::to_string(size) +
+           " bytes, shorter than an SQLite header";
+  }
+  std::array<unsigned char, 100> h{};
+  std::ifstream in(db, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(h.data()), h.size())) return "cannot read " + name;
+  if (std::memcmp(h.data(), "SQLite format 3", 16) != 0) {
+    return name + " is not an SQLite database: its header is overwritten";
+  }
+  std::uint32_t page = (std::uint32_t{h[16]} << 8) | h[17];
+  if (page == 1) page = 65536;
+  if (page < 512 || (page & (page - 1)) != 0) {
+    return name + " has a corrupt header (page size " + std::to_string(page) + ")";
+  }
+  if (wal_has_frames) return std::nullopt;
+  if (size % page != 0) {
+    return name + " is truncated: " + std::to_string(size) + " bytes, not a whole number of " +
+           std::to_string(page) + "-byte pages";
+  }
+  const std::uint64_t pages = be32(&h[28]);
+  if (be32(&h[24]) == be32(&h[92]) && pages * page > size) {
+    return name + " is truncated: " + std::to_string(size) + " bytes, its header says " +
+           std::to_string(pages * page);
+  }
+  return std::nullopt;
+}
+
+std::string file_uri(const fs::path& p, bool immutable) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "file:";
+  for (const unsigned char c : p.string()) {
+    if (std::isalnum(c) || c == '/' || c == '.' || c == '-' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out + (immutable ? "?mode=ro&immutable=1" : "?mode=ro");
+}
+
+// Opens the store read-only and asks SQLite: quick_check, then the schema version.
+std::optional<std::string> content_damage(const fs::path& db, bool has_wal) {
+  const std::string name = db.string();
+  sqlite3* raw = nullptr;
+  // Without a -wal no connection is open: immutable reads the file alone and
+  // leaves no -wal or -shm behind. With one, the normal locking applies.
+  const int rc = sqlite3_open_v2(file_uri(db, !has_wal).c_str(), &raw,
+                                 SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
+  const std::unique_ptr<sqlite3, int (*)(sqlite3*)> con(raw, sqlite3_close);
+  if (rc != SQLITE_OK) {
+    return "cannot open " + name + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory");
+  }
+  sqlite3_busy_timeout(raw, 5000);
+  std::vector<std::string> rows;
+  auto query = [&](const char* sql, std::size_t max_rows) -> std::optional<std::string> {
+    rows.clear();
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(raw, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+      return std::string(sqlite3_errmsg(raw));
+    }
+    int step = SQLITE_ROW;
+    for (std::size_t i = 0; i < max_rows && (step = sqlite3_step(stmt)) == SQLITE_ROW; ++i) {
+      rows.push_back(column_text(stmt, 0));
+    }
+    std::optional<std::string> err;
+    if (step != SQLITE_ROW && step != SQLITE_DONE) err = sqlite3_errmsg(raw);
+    sqlite3_finalize(stmt);
+    return err;
+  };
+  if (auto err = query("PRAGMA quick_check(5)", 5)) {
+    return name + " is corrupt (" + *err + ")";
+  }
+  if (rows.empty() || rows.front() != "ok") {
+    // One log line: SQLite's rows may hold newlines after a "*** in database main ***" title.
+    std::string what;
+    for (auto r : rows) {
+      if (r.starts_with("*** in database main ***")) r.erase(0, 24);
+      std::replace(r.begin(), r.end(), '\n', ' ');
+      while (!r.empty() && r.front() == ' ') r.erase(0, 1);
+      what += (what.empty() ? "" : "; ") + r;
+    }
+    return name + " is corrupt: SQLite's quick_check found: " + what;
+  }
+  if (auto err = query("SELECT value FROM meta WHERE key='schema_version'", 1)) {
+    // A file with no tables yet is a store whose first start stopped early.
+    if (!query("SELECT name FROM sqlite_master LIMIT 1", 1) && rows.empty()) return std::nullopt;
+    return name + " is not a pweb-node store (" + *err + ")";
+  }
+  if (rows.empty()) return std::nullopt;  // written by the first open, right after the tables
+  return schema_problem(db, rows.front());
+}
+
 }  // namespace
 
+std::optional<std::string> store_damage(const fs::path& data_dir) {
+  const fs::path db = data_dir / kStoreFile;
+  const fs::path wal = db.string() + "-wal";
+  std::error_code ec;
+  const auto st = fs::symlink_status(db, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return "cannot look at " + db.string() + ": " + ec.message();
+  }
+  if (!fs::exists(st)) {
+    for (const char* f : kIdentityFiles) {
+      if (fs::exists(data_dir / f, ec)) {
+        return db.string() + " is missing, but the data dir holds this node's identity (" + f +
+               "): the devices and users it held are gone";
+      }
+    }
+    if (fs::exists(wal, ec)) {
+      return db.string() + " is missing, but its write-ahead log " + wal.string() + " is there";
+    }
+    return std::nullopt;  // a new data dir
+  }
+  if (!fs::is_regular_file(st)) return db.string() + " is not a regular file";
+  const auto size = fs::file_size(db, ec);
+  if (ec) return "cannot read " + db.string() + ": " + ec.message();
+  const bool has_wal = fs::exists(wal, ec);
+  const auto wal_size = has_wal ? fs::file_size(wal, ec) : 0;
+  if (size == 0 && wal_size == 0) return db.string() + " is empty (0 bytes)";
+  if (size != 0) {
+    if (auto damage = header_damage(db, size, wal_size != 0)) return damage;
+  }
+  return content_damage(db, has_wal);
+}
+
+fs::path set_aside_store(const fs::path& data_dir, std::int64_t now) {
+  const fs::path db = data_dir / kStoreFile;
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(db, ec))) return {};
+  // A second --fresh-store within the same second must not overwrite the first.
+  fs::path target;
+  for (int i = 0; i < 100; ++i) {
+    target = data_dir / (std::string(kStoreFile) + ".damaged-" + std::to_string(now) +
+                         (i == 0 ? "" : "." + std::to_string(i)));
+    if (!fs::exists(fs::symlink_status(target, ec))) break;
+  }
+  for (const char* suffix : {"-wal", "-shm", ""}) {  // the database last: its move ends it
+    const fs::path from = db.string() + suffix;
+    if (!fs::exists(fs::symlink_status(from, ec))) continue;
+    fs::rename(from, target.string() + suffix, ec);
+    if (ec) {
+      throw StoreError("store: cannot move " + from.string() + " aside to " + target.string() +
+                       suffix + ": " + ec.message());
+    }
+  }
+  return target;
+}
+
 DeviceStore::DeviceStore(const std::filesystem::path& data_dir)
-    : path_(data_dir / "pweb.db"), cache_(std::make_unique<StatementCache>()) {
+    : path_(data_dir / kStoreFile), cache_(std::make_unique<StatementCache>()) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {
     throw StoreError("store: cannot create data dir " + data_dir.string() + ": " + ec.message());
   }
+  // Made private before SQLite writes a byte; SQLite gives the -wal and -shm it
+  // creates the mode of this file.
+  make_private(path_, true);
+  make_private(path_.string() + "-wal", false);
+  make_private(path_.string() + "-shm", false);
   if (sqlite3_open_v2(path_.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
@@ -153,10 +377,8 @@ DeviceStore::DeviceStore(const std::filesystem::path& data_dir)
     exec("CREATE INDEX IF NOT EXISTS removed_time ON removed(removed)");
     Statement check(db_, "SELECT value FROM meta WHERE key='schema_version'");
     if (check.step()) {
-      if (std::stoi(column_text(check.get(), 0)) != kSchemaVersion) {
-        throw StoreError("store: " + path_.string() + " has schema version " +
-                         column_text(check.get(), 0) + ", this build reads " +
-                         std::to_string(kSchemaVersion));
+      if (auto problem = schema_problem(path_, column_text(check.get(), 0))) {
+        throw StoreError("store: " + *problem);
       }
     } else {
       exec("INSERT INTO meta(key, value) VALUES('schema_version', '1')");

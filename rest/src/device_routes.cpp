@@ -93,7 +93,9 @@ std::optional<std::string> owned_name(registrar::RegistrationService& service,
       send_error(res, 401, "wrong user name or password");
       return std::nullopt;
     case registrar::AuthResult::throttled:
-      send_error(res, 429, "too many failed logins from this address; try later");
+      send_error(res, 429,
+                 "too many failed logins from this address, its network or for this user; "
+                 "try later");
       return std::nullopt;
     case registrar::AuthResult::ok:
       break;
@@ -121,14 +123,18 @@ std::string parse_put(const std::string& body, registrar::DeviceChange& c) {
       }
       if (!value.is_string()) return key + " must be a string or null";
       const auto text = value.get<std::string>();
-      if (key == "ipv4") {
-        const auto a = registrar::parse_ipv4(text);
-        if (!a) return "ipv4 '" + text + "' is not an IPv4 address";
-        c.ipv4 = registrar::FieldChange<registrar::Ipv4>::set(*a);
+      // The one address rule, as for /nic/update and device import.
+      const auto a = registrar::parse_device_address(text);
+      const bool v4 = key == "ipv4";
+      if (a.malformed || (v4 ? a.v6.has_value() : a.v4.has_value())) {
+        return key + " '" + registrar::printable(text) + "' is not an " + (v4 ? "IPv4" : "IPv6") +
+               " address" + (!v4 && a.v4 ? " (an IPv4-mapped one: give it as ipv4)" : "");
+      }
+      if (!a.error.empty()) return key + ": " + a.error;
+      if (v4) {
+        c.ipv4 = registrar::FieldChange<registrar::Ipv4>::set(*a.v4);
       } else {
-        const auto a = registrar::parse_ipv6(text);
-        if (!a) return "ipv6 '" + text + "' is not an IPv6 address";
-        c.ipv6 = registrar::FieldChange<registrar::Ipv6>::set(*a);
+        c.ipv6 = registrar::FieldChange<registrar::Ipv6>::set(*a.v6);
       }
     } else if (key == "services") {
       if (!value.is_array()) return "services must be an array of \"name:port\" strings";

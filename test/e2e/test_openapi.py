@@ -50,6 +50,8 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "tra
 TRANSPORT_HEADERS = {"authorization", "content-type", "content-length", "connection", "host",
                      "transfer-encoding"}
 THROTTLE_ATTEMPTS = 15  # the server blocks a (source, user) after 10 failures
+# Each throttling scenario guesses from a /24 of its own: failed logins are also
+# counted per /24, and the other scenarios' single wrong passwords come from 127.0.0.x.
 
 
 # ===========================================================================
@@ -822,7 +824,7 @@ def sc_nic_update(env: Env, api: Api):
                expect=200).lines == ["badauth"]
     assert nic([("hostname", "oa-nic.alice.uw")], auth=("nosuchuser", "x"), source="127.0.0.71",
                expect=200).lines == ["badauth"]
-    res = throttle(api, port, "GET", P, "bob", "127.0.0.72", query=[("hostname", "t.bob.uw")])
+    res = throttle(api, port, "GET", P, "bob", "127.0.72.1", query=[("hostname", "t.bob.uw")])
     assert res.lines == ["abuse"], res
     # a node without a label does not serve it
     api.call(env.nolabel.http_port, "GET", P, query=[("hostname", "laptop.alice.uw")],
@@ -923,7 +925,7 @@ def sc_get_device(env: Env, api: Api):
         api.call(port, "GET", P, path_params={"name": name},
                  headers={"Authorization": header}, expect=401)
     api.call(port, "GET", P, path_params={"name": name}, auth=creds(env, "bob"), expect=403)
-    throttle(api, port, "GET", P, "carol", "127.0.0.75", path_params={"name": "x.carol.uw"})
+    throttle(api, port, "GET", P, "carol", "127.0.75.1", path_params={"name": "x.carol.uw"})
     api.call(env.nolabel.http_port, "GET", P, path_params={"name": "laptop.alice.uw"},
              auth=alice, expect=404)
 
@@ -963,7 +965,7 @@ def sc_put_device(env: Env, api: Api):
     res = parse_raw_response("PUT", P, data)
     api.check("PUT", P, res)
     assert res.status == 413, res
-    throttle(api, port, "PUT", P, "carol", "127.0.0.77", path_params={"name": "x.carol.uw"},
+    throttle(api, port, "PUT", P, "carol", "127.0.77.1", path_params={"name": "x.carol.uw"},
              json_body={})
     api.call(env.nolabel.http_port, "PUT", P, path_params={"name": "laptop.alice.uw"},
              auth=alice, json_body={}, expect=404)
@@ -981,7 +983,7 @@ def sc_delete_device(env: Env, api: Api):
     api.call(port, "DELETE", P, path_params={"name": "bad_label.alice.uw"}, auth=alice, expect=400)
     api.call(port, "DELETE", P, path_params={"name": name}, auth=alice, expect=204)
     api.call(port, "DELETE", P, path_params={"name": name}, auth=alice, expect=404)
-    throttle(api, port, "DELETE", P, "carol", "127.0.0.79", path_params={"name": "x.carol.uw"})
+    throttle(api, port, "DELETE", P, "carol", "127.0.79.1", path_params={"name": "x.carol.uw"})
     api.call(env.nolabel.http_port, "DELETE", P, path_params={"name": "laptop.alice.uw"},
              auth=alice, expect=404)
 

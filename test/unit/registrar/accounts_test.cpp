@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <string>
+#include <thread>
 
 namespace pweb::registrar {
 namespace {
@@ -54,7 +56,10 @@ TEST_F(AccountsTest, PasswordChangeAndDeletionTakeEffectDespiteTheCache) {
 
 TEST_F(AccountsTest, FailuresFromOneAddressAreThrottledOthersAreNot) {
   users["bob"] = hash_password("pw");
-  auto acc = make({3, 5, std::chrono::seconds(60), std::chrono::seconds(60)});
+  auto acc = make({.max_failures = 3,
+                   .max_address_failures = 5,
+                   .max_prefix_failures = 100,
+                   .max_user_failures = 100});
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(acc.authenticate("alice", "x", "198.51.100.1"), AuthResult::bad);
   }
@@ -66,6 +71,67 @@ TEST_F(AccountsTest, FailuresFromOneAddressAreThrottledOthersAreNot) {
   EXPECT_EQ(acc.authenticate("u1", "x", "198.51.100.1"), AuthResult::bad);
   EXPECT_EQ(acc.authenticate("u2", "x", "198.51.100.1"), AuthResult::bad);
   EXPECT_EQ(acc.authenticate("bob", "pw", "198.51.100.1"), AuthResult::throttled);
+}
+
+TEST(AddressPrefix, Ipv4Slash24Ipv6Slash56) {
+  EXPECT_EQ(address_prefix("192.0.2.77"), "192.0.2.0/24");
+  EXPECT_EQ(address_prefix("::ffff:192.0.2.77"), "192.0.2.0/24");
+  EXPECT_EQ(address_prefix("2001:db8:0:1ab::1"), "2001:db8:0:100::/56");
+  EXPECT_EQ(address_prefix("2001:db8:0:1ff:ffff::9"), "2001:db8:0:100::/56");
+  EXPECT_EQ(address_prefix("2001:db8:0:200::1"), "2001:db8:0:200::/56");
+  EXPECT_EQ(address_prefix("not an address"), "not an address");
+}
+
+// The defaults: 45 guesses from 5 addresses of one /24 within a second (9 from
+// each, under the per-address limits, at different users) are stopped by the
+// prefix count; the /24 next door and the clients that logged in before are not.
+TEST_F(AccountsTest, GuessesSpreadOverOneSlash24AreThrottled) {
+  auto acc = make();
+  ASSERT_EQ(acc.authenticate("alice", "secret", "203.0.113.9"), AuthResult::ok);
+  int throttled_at = -1;
+  for (int i = 0; i < 45 && throttled_at < 0; ++i) {
+    const std::string from = "203.0.113." + std::to_string(1 + i % 5);
+    if (acc.authenticate("user" + std::to_string(i), "guess", from) == AuthResult::throttled) {
+      throttled_at = i;
+    }
+  }
+  EXPECT_EQ(throttled_at, ThrottleConfig{}.max_prefix_failures);
+  EXPECT_EQ(acc.authenticate("alice", "secret", "203.0.113.200"), AuthResult::throttled);
+  EXPECT_EQ(acc.authenticate("alice", "secret", "203.0.114.1"), AuthResult::ok);
+  EXPECT_EQ(acc.authenticate("alice", "secret", "203.0.113.9"), AuthResult::ok);  // known client
+}
+
+TEST_F(AccountsTest, GuessesSpreadOverOneSlash56AreThrottled) {
+  auto acc = make({.max_failures = 100,
+                   .max_address_failures = 100,
+                   .max_prefix_failures = 3,
+                   .max_user_failures = 100});
+  for (const char* from : {"2001:db8:0:101::1", "2001:db8:0:1fe::2", "2001:db8:0:180::3"}) {
+    EXPECT_EQ(acc.authenticate("alice", "x", from), AuthResult::bad) << from;
+  }
+  EXPECT_EQ(acc.authenticate("alice", "secret", "2001:db8:0:1ff::9"), AuthResult::throttled);
+  EXPECT_EQ(acc.authenticate("alice", "secret", "2001:db8:0:200::9"), AuthResult::ok);
+}
+
+// Guesses at one user from many networks block that user, but for a bounded
+// time, and never for the clients that logged in as that user before.
+TEST_F(AccountsTest, GuessesAtOneUserAreThrottledForABoundedTime) {
+  users["bob"] = hash_password("pw");
+  auto acc = make({.max_failures = 100,
+                   .max_address_failures = 100,
+                   .max_prefix_failures = 100,
+                   .max_user_failures = 3,
+                   .window = std::chrono::seconds(60),
+                   .block = std::chrono::seconds(1)});
+  ASSERT_EQ(acc.authenticate("alice", "secret", "192.0.2.1"), AuthResult::ok);
+  for (const char* from : {"198.51.100.1", "203.0.113.1", "100.64.0.1"}) {
+    EXPECT_EQ(acc.authenticate("alice", "x", from), AuthResult::bad) << from;
+  }
+  EXPECT_EQ(acc.authenticate("alice", "secret", "198.18.0.1"), AuthResult::throttled);
+  EXPECT_EQ(acc.authenticate("alice", "secret", "192.0.2.1"), AuthResult::ok);  // her own client
+  EXPECT_EQ(acc.authenticate("bob", "pw", "198.18.0.1"), AuthResult::ok);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(acc.authenticate("alice", "secret", "198.18.0.1"), AuthResult::ok);
 }
 
 }  // namespace

@@ -42,5 +42,16 @@ TEST(DeviceFile, FirstBadLineRejectsAll) {
   EXPECT_NE(parse("bad_label.alice.uw\n").error.find("bad_label"), std::string::npos);
 }
 
+// Import follows the one address rule of /nic/update and the JSON API.
+TEST(DeviceFile, AddressesFollowTheOneRule) {
+  EXPECT_EQ(parse("x.alice.uw 224.0.0.1\n").error, "line 1: 224.0.0.1 is a multicast address");
+  EXPECT_EQ(parse("x.alice.uw - ff02::1\n").error, "line 1: ff02::1 is a multicast address");
+  EXPECT_EQ(parse("x.alice.uw 0.0.0.0\n").error, "line 1: 0.0.0.0 is the unspecified address");
+  EXPECT_EQ(parse("x.alice.uw 255.255.255.255\n").error,
+            "line 1: 255.255.255.255 is the broadcast address");
+  EXPECT_EQ(parse("x.alice.uw - ::\n").error, "line 1: :: is the unspecified address");
+  EXPECT_TRUE(parse("x.alice.uw 192.0.2.1 2001:db8::1\n").error.empty());
+}
+
 }  // namespace
 }  // namespace pweb::registrar

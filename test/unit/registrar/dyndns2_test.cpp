@@ -14,12 +14,13 @@ class DynDns2Test : public ::testing::Test {
   Registrar reg{dir.path(), holder, {}};
   DynDns2 dyn{"uw", reg};
 
-  NicUpdateAnswer update(const char* hosts, const char* myip, const char* myipv6 = nullptr,
+  NicUpdateAnswer update(const char* hosts, std::optional<std::string> myip,
+                         std::optional<std::string> myipv6 = std::nullopt,
                          const char* offline = nullptr) {
     NicUpdateRequest r;
     if (hosts) r.hostname = hosts;
-    if (myip) r.myip = myip;
-    if (myipv6) r.myipv6 = myipv6;
+    r.myip = std::move(myip);
+    r.myipv6 = std::move(myipv6);
     if (offline) r.offline = offline;
     r.client_address = "203.0.113.7";
     return dyn.update("alice", r);
@@ -39,14 +40,14 @@ TEST_F(DynDns2Test, FamiliesAndCallerAddress) {
   EXPECT_EQ(update("l.alice.uw", "192.0.2.2").body, "good 192.0.2.2\n");
   const auto* e = holder.current()->find("l.alice.uw");
   EXPECT_TRUE(e->has_v6());  // v4-only update kept v6
-  EXPECT_EQ(update("l.alice.uw", nullptr, "2001:db8::2").body, "good 2001:db8::2\n");
-  EXPECT_EQ(update("m.alice.uw", nullptr).body, "good 203.0.113.7\n");
+  EXPECT_EQ(update("l.alice.uw", std::nullopt, "2001:db8::2").body, "good 2001:db8::2\n");
+  EXPECT_EQ(update("m.alice.uw", std::nullopt).body, "good 203.0.113.7\n");
   EXPECT_EQ(update("m.alice.uw", "::ffff:198.51.100.1").body, "good 198.51.100.1\n");
 }
 
 TEST_F(DynDns2Test, OfflineRemovesAddresses) {
   update("l.alice.uw", "192.0.2.1,2001:db8::1");
-  EXPECT_EQ(update("l.alice.uw", nullptr, nullptr, "YES").body, "good\n");
+  EXPECT_EQ(update("l.alice.uw", std::nullopt, std::nullopt, "YES").body, "good\n");
   const auto* e = holder.current()->find("l.alice.uw");
   ASSERT_NE(e, nullptr);
   EXPECT_FALSE(e->has_v4() || e->has_v6());
@@ -59,10 +60,24 @@ TEST_F(DynDns2Test, BadInputChangesNothing) {
     EXPECT_TRUE(a.bad_request) << bad;
     EXPECT_NE(a.body.find(bad), std::string::npos) << a.body;
   }
-  EXPECT_TRUE(update("l.alice.uw", nullptr, "192.0.2.9").bad_request);
+  EXPECT_TRUE(update("l.alice.uw", std::nullopt, "192.0.2.9").bad_request);
   for (const char* not_unicast : {"0.0.0.0", "224.0.0.1", "255.255.255.255", "::", "ff02::1"}) {
     EXPECT_TRUE(update("l.alice.uw", not_unicast).bad_request) << not_unicast;
   }
+  // The refusal names the rule (the one rule, parse_device_address).
+  EXPECT_EQ(update("l.alice.uw", "224.0.0.1").body,
+            "myip '224.0.0.1': 224.0.0.1 is a multicast address\n");
+  EXPECT_EQ(update("l.alice.uw", std::nullopt, "ff02::1").body,
+            "myipv6 'ff02::1': ff02::1 is a multicast address\n");
+  // myip=1.2.3.4%00junk: the NUL and what follows are not ignored.
+  const auto nul = update("l.alice.uw", std::string("192.0.2.7\0junk", 14));
+  EXPECT_TRUE(nul.bad_request);
+  EXPECT_EQ(nul.body,
+            "myip '192.0.2.7\\x00junk': '192.0.2.7\\x00junk' is not an IPv4 or IPv6 address\n");
+  EXPECT_TRUE(update("l.alice.uw", std::nullopt, std::string("2001:db8::7\0", 12)).bad_request);
+  EXPECT_TRUE(update("l.alice.uw", "192.0.2.7junk").bad_request);
+  EXPECT_TRUE(update("l.alice.uw", std::nullopt, "2001:db8::7/64").bad_request);
+  EXPECT_TRUE(update("l.alice.uw", std::nullopt, "::ffff:192.0.2.7").bad_request);
   EXPECT_NE(update("l.alice.uw", "2001:db8::1", "2001:db8::2").body.find("twice"),
             std::string::npos);
   EXPECT_EQ(holder.current()->find("l.alice.uw")->v4, (Ipv4{192, 0, 2, 1}));

@@ -1,11 +1,13 @@
 #include "pweb/registrar/store.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 
 #include "temp_dir.hpp"
 
@@ -200,6 +202,199 @@ TEST(DeviceStore, UnwritableDataDirFails) {
   }
   chmod(dir.path().c_str(), 0700);
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "sub"));
+}
+
+// ---- Damage found before start (store_damage), set aside (set_aside_store) ----
+
+namespace fs = std::filesystem;
+
+std::string bytes_of(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A store as a node leaves it: devices and a user, closed (no -wal left).
+void make_store(const fs::path& dir, int devices = 2000) {
+  DeviceStore store(dir);
+  std::vector<DeviceRecord> records;
+  for (int i = 0; i < devices; ++i) {
+    records.push_back(rec("d" + std::to_string(i) + ".alice.uw", "192.0.2.1", "2001:db8::1"));
+  }
+  store.upsert(records);
+  store.add_user("alice", "$argon2id$x", 1);
+}
+
+void make_identity(const fs::path& dir) { std::ofstream(dir / "identity.pem") << "key\n"; }
+
+void set_schema_version(const fs::path& dir, const char* version) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "pweb.db").c_str(), &db), SQLITE_OK);
+  const std::string sql =
+      std::string("UPDATE meta SET value='") + version + "' WHERE key='schema_version'";
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+// The damage found, and the store's files exactly as they were.
+std::string damage_changing_nothing(const fs::path& dir) {
+  const auto before = bytes_of(dir / "pweb.db");
+  const bool existed = fs::exists(dir / "pweb.db");
+  const auto damage = store_damage(dir);
+  EXPECT_EQ(fs::exists(dir / "pweb.db"), existed);
+  EXPECT_EQ(bytes_of(dir / "pweb.db"), before);
+  EXPECT_FALSE(fs::exists(dir / "pweb.db-wal"));
+  EXPECT_FALSE(fs::exists(dir / "pweb.db-shm"));
+  return damage.value_or("");
+}
+
+TEST(StoreDamage, NewAndSoundStoresAreFine) {
+  TempDir dir;
+  EXPECT_FALSE(store_damage(dir.path()));  // a new data dir
+  EXPECT_FALSE(store_damage(dir.path() / "not-yet"));
+  make_store(dir.path());
+  make_identity(dir.path());
+  EXPECT_EQ(damage_changing_nothing(dir.path()), "");
+}
+
+TEST(StoreDamage, MissingStoreInADataDirWithAnIdentity) {
+  for (const char* identity : {"identity.pem", "identity.crt"}) {
+    TempDir dir;
+    std::ofstream(dir.path() / identity) << "x\n";
+    const auto what = damage_changing_nothing(dir.path());
+    EXPECT_NE(what.find((dir.path() / "pweb.db").string() + " is missing"), std::string::npos)
+        << what;
+    EXPECT_NE(what.find(identity), std::string::npos) << what;
+  }
+}
+
+TEST(StoreDamage, EmptyStore) {
+  TempDir dir;
+  make_store(dir.path());
+  fs::resize_file(dir.path() / "pweb.db", 0);
+  const auto what = damage_changing_nothing(dir.path());
+  EXPECT_EQ(what, (dir.path() / "pweb.db").string() + " is empty (0 bytes)");
+}
+
+TEST(StoreDamage, TruncatedStore) {
+  TempDir dir;
+  make_store(dir.path());
+  const auto size = fs::file_size(dir.path() / "pweb.db");
+  ASSERT_GT(size, 8 * 4096u);
+  for (const auto cut : {size / 2 / 4096 * 4096, size - 100, std::uintmax_t{50}}) {
+    fs::resize_file(dir.path() / "pweb.db", cut);
+    const auto what = damage_changing_nothing(dir.path());
+    EXPECT_NE(what.find("pweb.db is truncated: " + std::to_string(cut) + " bytes"),
+              std::string::npos)
+        << what;
+  }
+}
+
+TEST(StoreDamage, JunkPageInTheMiddle) {
+  TempDir dir;
+  make_store(dir.path());
+  const auto size = fs::file_size(dir.path() / "pweb.db");
+  {
+    std::fstream f(dir.path() / "pweb.db", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size / 2 / 4096 * 4096));
+    f << std::string(4096, 'x');
+  }
+  const auto what = damage_changing_nothing(dir.path());
+  EXPECT_NE(what.find((dir.path() / "pweb.db").string() + " is corrupt"), std::string::npos)
+      << what;
+}
+
+TEST(StoreDamage, OverwrittenHeader) {
+  TempDir dir;
+  make_store(dir.path());
+  {
+    std::fstream f(dir.path() / "pweb.db", std::ios::in | std::ios::out | std::ios::binary);
+    f << std::string(100, 'x');
+  }
+  const auto what = damage_changing_nothing(dir.path());
+  EXPECT_NE(what.find("is not an SQLite database"), std::string::npos) << what;
+}
+
+TEST(StoreDamage, OtherSchemaVersionSaysWhichFoundAndWhichNeeded) {
+  TempDir dir;
+  make_store(dir.path(), 1);
+  set_schema_version(dir.path(), "2");
+  const std::string db = (dir.path() / "pweb.db").string();
+  EXPECT_EQ(damage_changing_nothing(dir.path()),
+            db + " has schema version 2; this build reads schema version 1");
+  try {
+    DeviceStore store(dir.path());
+    FAIL() << "opened a store of schema version 2";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("has schema version 2"), std::string::npos) << e.what();
+  }
+  set_schema_version(dir.path(), "two");
+  EXPECT_EQ(damage_changing_nothing(dir.path()),
+            db + " has schema version 'two', which is not a number; this build reads schema "
+                 "version 1");
+  try {
+    DeviceStore store(dir.path());
+    FAIL() << "opened a store of schema version 'two'";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("'two', which is not a number"), std::string::npos)
+        << e.what();
+  }
+}
+
+// A store in use by a running node (its -wal open) is read through the WAL.
+TEST(StoreDamage, StoreOpenByANodeIsSound) {
+  TempDir dir;
+  DeviceStore store(dir.path());
+  store.upsert({rec("a.alice.uw", "192.0.2.1", nullptr)});
+  ASSERT_TRUE(fs::exists(dir.path() / "pweb.db-wal"));
+  EXPECT_FALSE(store_damage(dir.path()));
+}
+
+TEST(StoreDamage, SetAsideKeepsEveryFile) {
+  TempDir dir;
+  make_store(dir.path());
+  fs::resize_file(dir.path() / "pweb.db", 4096);
+  std::ofstream(dir.path() / "pweb.db-wal") << "wal";
+  const auto kept = bytes_of(dir.path() / "pweb.db");
+  const auto moved = set_aside_store(dir.path(), 1700000000);
+  EXPECT_EQ(moved, dir.path() / "pweb.db.damaged-1700000000");
+  EXPECT_EQ(bytes_of(moved), kept);
+  EXPECT_EQ(bytes_of(moved.string() + "-wal"), "wal");
+  EXPECT_FALSE(fs::exists(dir.path() / "pweb.db"));
+  EXPECT_FALSE(fs::exists(dir.path() / "pweb.db-wal"));
+  // Again within the same second: the first copy stays.
+  std::ofstream(dir.path() / "pweb.db") << "second";
+  EXPECT_EQ(set_aside_store(dir.path(), 1700000000), dir.path() / "pweb.db.damaged-1700000000.1");
+  EXPECT_EQ(bytes_of(moved), kept);
+  EXPECT_EQ(set_aside_store(dir.path(), 1700000001), fs::path());  // nothing left to move
+}
+
+mode_t mode_of(const fs::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+  return st.st_mode & 07777;
+}
+
+// The store holds password hashes: 0600 under a umask of 022, and an older
+// store left 0644 is tightened when opened.
+TEST(DeviceStore, FilesArePrivateWhateverTheUmask) {
+  TempDir dir;
+  const mode_t old = ::umask(022);
+  {
+    DeviceStore store(dir.path());
+    store.add_user("alice", "$argon2id$x", 1);
+    for (const char* f : {"pweb.db", "pweb.db-wal", "pweb.db-shm"}) {
+      EXPECT_EQ(mode_of(dir.path() / f), 0600u) << f;
+    }
+  }
+  ::chmod((dir.path() / "pweb.db").c_str(), 0644);
+  {
+    DeviceStore store(dir.path());
+    store.add_user("bob", "$argon2id$y", 1);
+    for (const char* f : {"pweb.db", "pweb.db-wal", "pweb.db-shm"}) {
+      EXPECT_EQ(mode_of(dir.path() / f), 0600u) << f;
+    }
+  }
+  ::umask(old);
 }
 
 }  // namespace

@@ -42,6 +42,7 @@ struct NodeConfig {
   std::vector<std::string> home_agent;
   std::string log_level = "info";
   bool query_log = false;        // one log line per DNS query
+  bool fresh_store = false;      // a damaged or missing store is set aside, not refused
   std::uint32_t rrl_rate = 200;  // UDP responses/s per client prefix and kind; 0 = off
   std::uint32_t rrl_slip = 2;
   std::string tls_cert;  // HTTPS for the HTTP API when both are set

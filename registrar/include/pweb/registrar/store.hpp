@@ -1,6 +1,7 @@
 #pragma once
 // The durable device store: SQLite in WAL mode under the data dir. The only
 // place that touches SQLite. Not thread-safe: one owner, or wrap in LockGuarded.
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -28,12 +29,31 @@ struct ListedDevice {
   bool removed = false;
 };
 
+// A data dir is in use once the node has made its DHT identity there: from then
+// on a missing or empty store means devices and users were lost, not a new node.
+inline constexpr std::array<const char*, 2> kIdentityFiles = {"identity.pem", "identity.crt"};
+
+// What is wrong with the store of `data_dir`, found by reading only (the file's
+// bytes stay as they are): missing or empty in a data dir in use (see
+// kIdentityFiles), truncated, failing SQLite's quick_check, or of another
+// schema version. nullopt when it is sound, or absent from a data dir never used
+// (then opening creates it). The message names the file. Call it before this
+// process opens the store: closing its descriptors would drop SQLite's locks.
+std::optional<std::string> store_damage(const std::filesystem::path& data_dir);
+
+// Moves a damaged store aside, never deleting it: pweb.db (and its -wal, -shm)
+// to pweb.db.damaged-<now> (-wal, -shm). Returns the new path of pweb.db, empty
+// when there was none. Throws StoreError when it cannot.
+std::filesystem::path set_aside_store(const std::filesystem::path& data_dir, std::int64_t now);
+
 // How long the names of removed devices are kept for crawlers asking `since`.
 inline constexpr std::int64_t kRemovedRetentionSeconds = 30 * 24 * 3600;
 
 class DeviceStore {
  public:
-  // Opens or creates `<data_dir>/pweb.db`, creating data_dir if needed.
+  // Opens or creates `<data_dir>/pweb.db`, creating data_dir if needed. The
+  // store and its -wal and -shm are made private (0600, whatever the umask):
+  // they hold password hashes. Callers check store_damage() first.
   explicit DeviceStore(const std::filesystem::path& data_dir);
   ~DeviceStore();
   DeviceStore(const DeviceStore&) = delete;
