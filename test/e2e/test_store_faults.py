@@ -194,7 +194,7 @@ def node_cmd(data, *extra):
     return [node_binary(), "--data-dir", str(data), "--label", REG_LABEL,
             "--dns-listen", f"127.0.0.1:{free_port()}", "--http-listen",
             f"127.0.0.1:{free_port()}", "--dht-port", "0", "--gateway-listen", "127.0.0.1:0",
-            "--identity-bits", "1024", *extra]
+            "--identity-bits", "2048", *extra]
 
 
 def run_refused(cmd, data):
