@@ -142,7 +142,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
           outstanding_.count(q.serial) != 0) {
         return close();  // serials of outstanding queries must be unique
       }
+      in_consume_ = true;
       start_query(q);
+      in_consume_ = false;
     }
     in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(pos));
     flush();
@@ -202,7 +204,19 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     } else {
       encode(out_, to_v1(a));
     }
-    flush();
+    if (in_consume_) return;  // consume() flushes once for all it answered at once
+    flush_soon();
+  }
+
+  // Answers that arrive from the resolver while the io_context runs other
+  // handlers go out together: one write (one TLS record) instead of one each.
+  void flush_soon() {
+    if (flush_posted_) return;
+    flush_posted_ = true;
+    asio::post(io_, [self = this->shared_from_this()] {
+      self->flush_posted_ = false;
+      self->flush();
+    });
   }
 
   void flush() {
@@ -243,6 +257,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::vector<std::uint8_t> in_, out_, writing_;
   std::unordered_map<std::uint16_t, std::shared_ptr<asio::steady_timer>> outstanding_;
   bool handshaken_ = false, writing_active_ = false, closing_ = false, closed_ = false;
+  bool flush_posted_ = false, in_consume_ = false;
   std::uint16_t version_ = kVersion;
 };
 

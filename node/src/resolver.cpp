@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <asio.hpp>
+#include <deque>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -73,11 +74,21 @@ const char* to_string(Source s) noexcept {
 struct Resolver::Impl {
   struct InFlight {
     std::vector<Done> waiters;
-    std::unique_ptr<asio::steady_timer> deadline;
+    std::uint64_t seq = 0;  // tells this lookup's deadline from an earlier one's
+  };
+  struct Deadline {
+    Clock::time_point at;
+    std::uint64_t seq;
+    std::string key;
+  };
+  struct Link {
+    std::string label, where;  // where: "label@host:port"
+    std::shared_ptr<gateway::GatewayClient> client;
   };
   struct Agent {
     std::optional<dht::AgentRecord> record;
-    gateway::PeerKey key;                 // the key that signed the record: the only one trusted
+    gateway::PeerKey key;  // the key that signed the record: the only one trusted
+    std::shared_ptr<const Link> link;
     std::vector<std::string> contenders;  // keys seen when the label is contested
     Clock::time_point expires{};
     bool looking = false;
@@ -130,15 +141,9 @@ struct Resolver::Impl {
     bump(stats_remote);
     auto& f = inflight[key];
     f.waiters.push_back(std::move(done));
-    f.deadline = std::make_unique<asio::steady_timer>(io, config.timeout);
-    f.deadline->async_wait([this, key](const asio::error_code& ec) {
-      if (ec) return;
-      bump(stats_timeouts);
-      finish(key,
-             make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, "",
-                  "no answer within the timeout", Failure::timeout),
-             false);
-    });
+    f.seq = ++inflight_seq;
+    deadlines.push_back({now + config.timeout, f.seq, key});
+    arm_deadlines();
     if (!home.empty()) return ask_home(key, 0);
     ask_agent(key);
   }
@@ -171,12 +176,10 @@ struct Resolver::Impl {
     auto& a = agents[label];
     const auto now = Clock::now();
     if (!a.looking && a.expires > now) {
-      if (a.record) return query_agent(key, label, *a.record, a.key);
-      if (!a.contenders.empty()) return finish(key, contested(label, a.contenders), true);
-      return finish(key,
-                    make(dns::RemoteAnswer::Status::nxdomain, config.negative_ttl, label,
-                         "no agent '" + label + "' in the DHT"),
-                    true);
+      if (a.record) return query_agent(key, a.link);
+      if (!a.contenders.empty()) return finish(key, contested(label, a.contenders));
+      return finish(key, make(dns::RemoteAnswer::Status::nxdomain, config.negative_ttl, label,
+                              "no agent '" + label + "' in the DHT"));
     }
     a.keys.push_back(key);
     if (a.looking) return;
@@ -200,6 +203,7 @@ struct Resolver::Impl {
     a.looking = false;
     a.record = result.record;
     a.key = gateway::PeerKey{result.owner_spki, result.owner};
+    a.link = result.record ? link_for(label, *result.record, a.key) : nullptr;
     a.contenders = result.contested ? result.contenders : std::vector<std::string>{};
     if (result.contested && a.contenders.empty()) a.contenders.push_back("?");
     // A failed lookup is not remembered: the next query asks again.
@@ -211,19 +215,15 @@ struct Resolver::Impl {
     a.keys.clear();
     for (const auto& key : keys) {
       if (result.record) {
-        query_agent(key, label, *result.record, a.key);
+        query_agent(key, a.link);
       } else if (result.contested) {
-        finish(key, contested(label, a.contenders), true);
+        finish(key, contested(label, a.contenders));
       } else if (result.failed) {
-        finish(key,
-               make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, label,
-                    "the DHT could not be asked (no peers)", Failure::dht),
-               true);
+        finish(key, make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, label,
+                         "the DHT could not be asked (no peers)", Failure::dht));
       } else {
-        finish(key,
-               make(dns::RemoteAnswer::Status::nxdomain, config.negative_ttl, label,
-                    "no agent '" + label + "' in the DHT"),
-               true);
+        finish(key, make(dns::RemoteAnswer::Status::nxdomain, config.negative_ttl, label,
+                         "no agent '" + label + "' in the DHT"));
       }
     }
   }
@@ -237,19 +237,18 @@ struct Resolver::Impl {
                 Failure::contested);
   }
 
-  void query_agent(const std::string& key, const std::string& label, const dht::AgentRecord& record,
-                   const gateway::PeerKey& owner) {
-    if (record.ipv4.empty() && record.ipv6.empty()) {
-      return finish(key,
-                    make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, label,
-                         "the agent's record has no address", Failure::agent),
-                    true);
-    }
+  // The link to an agent, made once per record (not per query): where it is
+  // and the client, one per address and key (a new key for the label is a
+  // new link). Null if the record has no address.
+  std::shared_ptr<const Link> link_for(const std::string& label, const dht::AgentRecord& record,
+                                       const gateway::PeerKey& owner) {
+    if (record.ipv4.empty() && record.ipv6.empty()) return nullptr;
     const std::string host = !record.ipv4.empty() ? record.ipv4.front() : record.ipv6.front();
-    const std::string where = label + "@" + (record.ipv4.empty() ? "[" + host + "]" : host) + ":" +
-                              std::to_string(record.gateway_port);
-    // One link per address and key: a new key for the label is a new link.
-    auto& client = clients[where + "#" + owner.key_id];
+    auto link = std::make_shared<Link>();
+    link->label = label;
+    link->where = label + "@" + (record.ipv4.empty() ? "[" + host + "]" : host) + ":" +
+                  std::to_string(record.gateway_port);
+    auto& client = clients[link->where + "#" + owner.key_id];
     if (!client) {
       gateway::ClientConfig cc = client_config;
       if (config.agent_tls) {
@@ -258,32 +257,44 @@ struct Resolver::Impl {
       }
       client = gateway::GatewayClient::create(io, host, record.gateway_port, cc);
     }
+    link->client = client;
+    return link;
+  }
+
+  void query_agent(const std::string& key, const std::shared_ptr<const Link>& link) {
+    if (!link) {
+      return finish(key, make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, "",
+                              "the agent's record has no address", Failure::agent));
+    }
     bump(stats_agent_queries);
-    client->query(key, [this, key, label, where, client = client.get(),
-                        started = Clock::now()](std::optional<gateway::Answer> reply) {
-      if (!reply && !client->untrusted_key().empty()) {
-        agent_query_untrusted.inc();
-        agent_query_latency.observe(Clock::now() - started);
-        warn_untrusted(where, client->untrusted_key());
-        agents.erase(label);  // look again: the record may have changed
-        return finish(key,
-                      make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
-                           "the agent's TLS key " + client->untrusted_key() +
-                               " is not the key that signed its record",
-                           Failure::untrusted),
-                      true);
-      }
-      count_agent_reply(reply, started);
-      if (!reply) {
-        // Perhaps it moved: look its record up again next time.
-        agents.erase(label);
-        return finish(key,
-                      make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
-                           "agent did not answer", Failure::agent),
-                      true);
-      }
-      finish(key, from_reply(*reply, where), true);
-    });
+    link->client->query(
+        key, [this, key, link, started = Clock::now()](std::optional<gateway::Answer> reply) {
+          const auto& client = *link->client;
+          if (!reply && !client.untrusted_key().empty()) {
+            agent_query_untrusted.inc();
+            agent_query_latency.observe(Clock::now() - started);
+            warn_untrusted(link->where, client.untrusted_key());
+            forget(*link);  // look again: the record may have changed
+            return finish(key,
+                          make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, link->where,
+                               "the agent's TLS key " + client.untrusted_key() +
+                                   " is not the key that signed its record",
+                               Failure::untrusted));
+          }
+          count_agent_reply(reply, started);
+          if (!reply) {
+            forget(*link);  // perhaps it moved: look its record up again next time
+            return finish(key, make(dns::RemoteAnswer::Status::servfail, config.failure_ttl,
+                                    link->where, "agent did not answer", Failure::agent));
+          }
+          finish(key, from_reply(*reply, link->where));
+        });
+  }
+
+  // Forgets the agent's record if it is still the one `link` was made for.
+  void forget(const Link& link) {
+    const auto it = agents.find(link.label);
+    if (it != agents.end() && it->second.link.get() == &link) agents.erase(it);
   }
 
   void ask_home(const std::string& key, std::size_t attempt) {
@@ -309,12 +320,10 @@ struct Resolver::Impl {
       } else {
         count_agent_reply(reply, started);
       }
-      if (reply) return finish(key, from_reply(*reply, where), true);
+      if (reply) return finish(key, from_reply(*reply, where));
       if (attempt + 1 < home.size()) return ask_home(key, attempt + 1);
-      finish(key,
-             make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
-                  "no home agent answered", Failure::agent),
-             true);
+      finish(key, make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
+                       "no home agent answered", Failure::agent));
     });
   }
 
@@ -362,12 +371,49 @@ struct Resolver::Impl {
     return r;
   }
 
-  void finish(const std::string& key, Resolution r, bool cancel_deadline) {
+  // Every lookup has the same timeout, so deadlines come in the order lookups
+  // began: one timer for the oldest instead of one per name.
+  void arm_deadlines() {
+    if (deadline_armed || deadlines.empty()) return;
+    deadline_armed = true;
+    deadline_timer.expires_at(deadlines.front().at);
+    deadline_timer.async_wait([this](const asio::error_code& ec) {
+      deadline_armed = false;
+      if (!ec) on_deadlines();
+    });
+  }
+
+  void on_deadlines() {
+    const auto now = Clock::now();
+    while (!deadlines.empty() && deadlines.front().at <= now) {
+      Deadline d = std::move(deadlines.front());
+      deadlines.pop_front();
+      const auto it = inflight.find(d.key);
+      if (it == inflight.end() || it->second.seq != d.seq) continue;  // answered in time
+      bump(stats_timeouts);
+      finish(d.key, make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, "",
+                         "no answer within the timeout", Failure::timeout));
+    }
+    prune_deadlines();
+    arm_deadlines();
+  }
+
+  // Drops answered lookups at the front, so the queue stays about as long as
+  // what is in flight.
+  void prune_deadlines() {
+    while (!deadlines.empty()) {
+      const auto it = inflight.find(deadlines.front().key);
+      if (it != inflight.end() && it->second.seq == deadlines.front().seq) break;
+      deadlines.pop_front();
+    }
+  }
+
+  void finish(const std::string& key, Resolution r) {
     const auto it = inflight.find(key);
     if (it == inflight.end()) return;  // answered already (deadline or reply)
-    if (cancel_deadline && it->second.deadline) it->second.deadline->cancel();
     auto waiters = std::move(it->second.waiters);
     inflight.erase(it);
+    prune_deadlines();
     switch (r.answer.status) {
       case dns::RemoteAnswer::Status::found:
         bump(stats_found);
@@ -396,6 +442,10 @@ struct Resolver::Impl {
   // The resolver thread's own state.
   ExpiringCache<Resolution> cache;
   std::unordered_map<std::string, InFlight> inflight;
+  std::deque<Deadline> deadlines;
+  asio::steady_timer deadline_timer{io};
+  bool deadline_armed = false;
+  std::uint64_t inflight_seq = 0;
   std::unordered_map<std::string, Agent> agents;
   std::unordered_map<std::string, std::shared_ptr<gateway::GatewayClient>> clients;
   std::vector<std::shared_ptr<gateway::GatewayClient>> home;

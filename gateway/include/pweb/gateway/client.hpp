@@ -63,7 +63,7 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
  private:
   struct Outstanding {
     Done done;
-    std::shared_ptr<asio::steady_timer> timer;
+    std::chrono::steady_clock::time_point deadline;
   };
   enum class State { idle, connecting, ready, waiting };
   struct Link;  // one connection: its socket (and TLS), read and write buffers
@@ -80,9 +80,13 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   void on_read(std::size_t pos);
   void send(const Query& q);
   void flush();
+  void flush_soon();
   void fail_all();
   void finish(std::uint16_t serial, std::optional<Answer> r);
   void timed_out(std::uint16_t serial);
+  void arm_deadlines();
+  void on_deadlines();
+  void prune_deadlines();
   std::uint16_t next_serial();
 
   asio::io_context& io_;
@@ -93,9 +97,14 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   std::shared_ptr<SSL_SESSION> session_;  // for resumption on the next connection
   asio::ip::tcp::resolver resolver_;      // for a host given by name
   asio::steady_timer backoff_timer_;
+  // Every query has the same timeout, so deadlines come in the order queries
+  // were made: one timer for the oldest instead of one per query.
+  asio::steady_timer deadline_timer_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint16_t>> deadlines_;
+  bool deadline_armed_ = false;
   std::chrono::milliseconds backoff_;
   State state_ = State::idle;
-  bool closed_ = false, handshaken_ = false;
+  bool closed_ = false, handshaken_ = false, flush_posted_ = false;
   std::string untrusted_key_;
   std::uint64_t tls_handshakes_ = 0, tls_resumed_ = 0;
   std::uint16_t serial_ = 0;
