@@ -83,7 +83,9 @@ struct Resolver::Impl {
   };
   struct Link {
     std::string label, where;  // where: "label@host:port"
-    std::shared_ptr<gateway::GatewayClient> client;
+    // Owned by `clients` (not here: a query's callback holds its link, and
+    // the client holds the callback until it is answered).
+    gateway::GatewayClient* client = nullptr;
   };
   struct Agent {
     std::optional<dht::AgentRecord> record;
@@ -257,7 +259,7 @@ struct Resolver::Impl {
       }
       client = gateway::GatewayClient::create(io, host, record.gateway_port, cc);
     }
-    link->client = client;
+    link->client = client.get();
     return link;
   }
 
