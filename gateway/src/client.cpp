@@ -1,5 +1,6 @@
 #include "pweb/gateway/client.hpp"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <asio/ssl.hpp>
@@ -215,6 +216,22 @@ void GatewayClient::on_connected() {
 void GatewayClient::read() {
   auto link = link_;
   if (!link) return;
+  // Records already received and buffered by TLS are taken at once: Asio's
+  // SSL stream would complete each through another round of its scheduler.
+  if (link->tls && handshaken_ && sync_reads_ < 16) {
+    const std::size_t had = link->in.size();
+    link->in.resize(had + 4096);
+    ERR_clear_error();
+    const int n = SSL_read(link->tls->native_handle(), link->in.data() + had, 4096);
+    if (n > 0) {
+      link->in.resize(had + static_cast<std::size_t>(n));
+      ++sync_reads_;
+      return on_read(0);
+    }
+    ERR_clear_error();  // want-read (nothing buffered) or an error the async read reports
+    link->in.resize(had);
+  }
+  sync_reads_ = 0;
   const std::size_t old = link->in.size();
   link->in.resize(old + 4096);
   link->read_some(

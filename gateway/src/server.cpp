@@ -1,11 +1,14 @@
 #include "pweb/gateway/server.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <atomic>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 #include "pweb/metrics.hpp"
@@ -84,6 +87,25 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
  private:
   void read() {
     if (closed_) return;
+    if constexpr (std::is_same_v<Stream, Tls>) {
+      // Records TLS has already received are taken at once: Asio's SSL
+      // stream would complete each through another round of the scheduler.
+      if (handshaken_ && sync_reads_ < 16) {
+        const std::size_t had = in_.size();
+        in_.resize(had + kReadChunk);
+        ERR_clear_error();
+        const int n = SSL_read(stream_.native_handle(), in_.data() + had, kReadChunk);
+        if (n > 0) {
+          in_.resize(had + static_cast<std::size_t>(n));
+          ++sync_reads_;
+          last_input_ = Clock::now();
+          return consume();
+        }
+        ERR_clear_error();  // nothing buffered, or an error the async read reports
+        in_.resize(had);
+      }
+      sync_reads_ = 0;
+    }
     const std::size_t old = in_.size();
     in_.resize(old + kReadChunk);
     stream_.async_read_some(
@@ -258,6 +280,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::unordered_map<std::uint16_t, std::shared_ptr<asio::steady_timer>> outstanding_;
   bool handshaken_ = false, writing_active_ = false, closing_ = false, closed_ = false;
   bool flush_posted_ = false, in_consume_ = false;
+  int sync_reads_ = 0;  // records taken without an asynchronous read, in a row
   std::uint16_t version_ = kVersion;
 };
 

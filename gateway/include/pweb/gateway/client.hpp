@@ -107,6 +107,7 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   bool closed_ = false, handshaken_ = false, flush_posted_ = false;
   std::string untrusted_key_;
   std::uint64_t tls_handshakes_ = 0, tls_resumed_ = 0;
+  int sync_reads_ = 0;  // records taken without an asynchronous read, in a row
   std::uint16_t serial_ = 0;
   std::uint16_t offer_ = kVersion2;  // the version this client opens with
   std::chrono::steady_clock::time_point suspect_until_{};
