@@ -1,6 +1,5 @@
 #include "pweb/gateway/client.hpp"
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <asio/ssl.hpp>
@@ -218,18 +217,10 @@ void GatewayClient::read() {
   if (!link) return;
   // Records already received and buffered by TLS are taken at once: Asio's
   // SSL stream would complete each through another round of its scheduler.
-  if (link->tls && handshaken_ && sync_reads_ < 16) {
-    const std::size_t had = link->in.size();
-    link->in.resize(had + 4096);
-    ERR_clear_error();
-    const int n = SSL_read(link->tls->native_handle(), link->in.data() + had, 4096);
-    if (n > 0) {
-      link->in.resize(had + static_cast<std::size_t>(n));
-      ++sync_reads_;
-      return on_read(0);
-    }
-    ERR_clear_error();  // want-read (nothing buffered) or an error the async read reports
-    link->in.resize(had);
+  if (link->tls && handshaken_ && sync_reads_ < 16 &&
+      read_buffered(link->tls->native_handle(), link->in, 4096) > 0) {
+    ++sync_reads_;
+    return on_read(0);
   }
   sync_reads_ = 0;
   const std::size_t old = link->in.size();

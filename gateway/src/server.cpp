@@ -1,7 +1,5 @@
 #include "pweb/gateway/server.hpp"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <signal.h>
 
 #include <asio.hpp>
@@ -11,6 +9,7 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "pweb/gateway/tls.hpp"
 #include "pweb/metrics.hpp"
 
 namespace pweb::gateway {
@@ -90,19 +89,11 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     if constexpr (std::is_same_v<Stream, Tls>) {
       // Records TLS has already received are taken at once: Asio's SSL
       // stream would complete each through another round of the scheduler.
-      if (handshaken_ && sync_reads_ < 16) {
-        const std::size_t had = in_.size();
-        in_.resize(had + kReadChunk);
-        ERR_clear_error();
-        const int n = SSL_read(stream_.native_handle(), in_.data() + had, kReadChunk);
-        if (n > 0) {
-          in_.resize(had + static_cast<std::size_t>(n));
-          ++sync_reads_;
-          last_input_ = Clock::now();
-          return consume();
-        }
-        ERR_clear_error();  // nothing buffered, or an error the async read reports
-        in_.resize(had);
+      if (handshaken_ && sync_reads_ < 16 &&
+          read_buffered(stream_.native_handle(), in_, kReadChunk) > 0) {
+        ++sync_reads_;
+        last_input_ = Clock::now();
+        return consume();
       }
       sync_reads_ = 0;
     }

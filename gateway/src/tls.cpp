@@ -1,5 +1,6 @@
 #include "pweb/gateway/tls.hpp"
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -46,6 +47,17 @@ std::shared_ptr<asio::ssl::context> make_client_tls() {
   ctx->set_verify_mode(asio::ssl::verify_none);
   SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_CLIENT);
   return ctx;
+}
+
+std::size_t read_buffered(SSL* ssl, std::vector<std::uint8_t>& in, std::size_t max) {
+  const std::size_t had = in.size();
+  in.resize(had + max);
+  ERR_clear_error();
+  const int n = SSL_read(ssl, in.data() + had, static_cast<int>(max));
+  const std::size_t got = n > 0 ? static_cast<std::size_t>(n) : 0;
+  if (got == 0) ERR_clear_error();  // want-read: nothing buffered
+  in.resize(had + got);
+  return got;
 }
 
 std::vector<std::uint8_t> peer_spki(SSL* ssl) {

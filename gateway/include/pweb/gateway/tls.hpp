@@ -37,6 +37,12 @@ struct PeerKey {
   friend bool operator==(const PeerKey&, const PeerKey&) = default;
 };
 
+// Appends to `in` up to `max` bytes TLS has already received and decrypted
+// or buffered (no system call beyond what OpenSSL's buffers hold); returns how
+// many, 0 when nothing is there or on an error (the next asynchronous read
+// reports it). For a stream with no operation in flight.
+std::size_t read_buffered(SSL* ssl, std::vector<std::uint8_t>& in, std::size_t max);
+
 // The DER SubjectPublicKeyInfo of the peer's certificate; empty if none.
 std::vector<std::uint8_t> peer_spki(SSL* ssl);
 // SHA-1 of `spki` in lowercase hex (OpenDHT's key id).
