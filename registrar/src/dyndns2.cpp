@@ -154,6 +154,7 @@ NicUpdateAnswer DynDns2::update(const std::string& user, const NicUpdateRequest&
           line = "nochg";
           break;
         case ChangeStatus::store_error:
+        case ChangeStatus::refused:  // e.g. a CNAME at the device name: no address there
           line = "dnserr";
           continue;
         case ChangeStatus::removed:

@@ -35,8 +35,25 @@ NameTable::NameTable(std::size_t expected_names) {
   arena_.reserve(expected_names * (sizeof(NameEntry) + 16));
 }
 
-void NameTable::insert(std::string_view key, const NameEntry& entry, Mode mode) {
+std::shared_ptr<const DeviceZone> NameTable::zone_owner(const NameEntry& e) const {
+  const auto* z = e.zone();
+  if (!z) return nullptr;
+  const auto it = zones_.find(z);
+  return it == zones_.end() ? nullptr : it->second;
+}
+
+void NameTable::insert(std::string_view key, const NameEntry& in, Mode mode,
+                       const std::shared_ptr<const DeviceZone>& zone) {
   if (key.size() > 255) throw std::invalid_argument("name table key longer than 255");
+  NameEntry entry = in;
+  if (zone) {
+    const DeviceZone* raw = zone.get();
+    std::memcpy(entry.zone_bytes.data(), static_cast<const void*>(&raw), sizeof raw);
+    entry.flags |= NameEntry::kHasZone;
+    zones_.emplace(raw, zone);
+  } else {
+    entry.flags &= static_cast<std::uint8_t>(~NameEntry::kHasZone);
+  }
   const std::uint64_t h = hash_key(key);
   const std::uint64_t tag = h & kTagMask;
   for (std::uint64_t i = h & mask_;; i = (i + 1) & mask_) {
@@ -44,7 +61,7 @@ void NameTable::insert(std::string_view key, const NameEntry& entry, Mode mode) 
     if (slot == 0) {
       if ((entries_ + 1) * 2 > slots_.size()) {
         grow();
-        insert(key, entry, mode);
+        insert(key, in, mode, zone);
         return;
       }
       const std::size_t at = arena_.size();

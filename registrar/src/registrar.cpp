@@ -42,7 +42,17 @@ class Registrar::Impl {
  public:
   Impl(const std::filesystem::path& data_dir, const std::vector<DeviceRecord>& initial)
       : store(data_dir), devices(initial.size()) {
-    for (const auto& r : initial) add_parents(r.name, nullptr);
+    for (const auto& r : initial) {
+      add_parents(r.name, nullptr);
+      user_bytes[user_of(r.name)] += record_bytes(r);
+    }
+  }
+
+  static std::string user_of(const std::string& name) { return parents_of(name).first; }
+  static std::size_t record_bytes(const DeviceRecord& r) {
+    std::size_t n = 0;
+    for (const auto& s : r.rrsets) n += s.wire_bytes();
+    return n;
   }
 
   // Counts devices below each interior name; a name appears with its first
@@ -50,7 +60,7 @@ class Registrar::Impl {
   void add_parents(const std::string& name, std::vector<Snapshot::Change>* out) {
     const auto [ua, a] = parents_of(name);
     for (const auto& p : {ua, a}) {
-      if (interior[p]++ == 0 && out) out->push_back({p, NameEntry::interior()});
+      if (interior[p]++ == 0 && out) out->push_back({p, NameEntry::interior(), nullptr});
     }
   }
   void remove_parents(const std::string& name, std::vector<Snapshot::Change>* out) {
@@ -59,7 +69,7 @@ class Registrar::Impl {
       auto it = interior.find(p);
       if (it != interior.end() && --it->second == 0) {
         interior.erase(it);
-        out->push_back({p, NameEntry::tombstone()});
+        out->push_back({p, NameEntry::tombstone(), nullptr});
       }
     }
   }
@@ -67,12 +77,14 @@ class Registrar::Impl {
   DeviceStore store;
   std::size_t devices;
   std::unordered_map<std::string, std::uint32_t> interior;
+  // RRset bytes per "user.agent", for the per-user limit; kept as of the last commit.
+  std::unordered_map<std::string, std::size_t> user_bytes;
   std::atomic<std::uint64_t> commits{0}, changes{0}, failed{0};
 };
 
 Registrar::Registrar(const std::filesystem::path& data_dir, SnapshotHolder& snapshots,
-                     const std::vector<DeviceRecord>& initial)
-    : impl_(std::make_unique<Impl>(data_dir, initial)), snapshots_(snapshots) {
+                     const std::vector<DeviceRecord>& initial, RecordLimits limits)
+    : impl_(std::make_unique<Impl>(data_dir, initial)), snapshots_(snapshots), limits_(limits) {
   writer_ = std::thread([this] { run(); });
 }
 
@@ -85,15 +97,27 @@ void Registrar::stop() {
 }
 
 std::vector<ChangeResult> Registrar::apply(std::vector<DeviceChange> changes) {
-  std::future<std::vector<ChangeResult>> result;
+  auto promise = std::make_shared<std::promise<std::vector<ChangeResult>>>();
+  auto result = promise->get_future();
+  apply_async(std::move(changes),
+              [promise](std::vector<ChangeResult> r) { promise->set_value(std::move(r)); });
+  return result.get();
+}
+
+void Registrar::apply_async(std::vector<DeviceChange> changes, Done done) {
   {
     auto q = queue_.lock();
-    if (q->stopping) return std::vector<ChangeResult>(changes.size());  // store_error
-    q->items.push_back(Pending{std::move(changes), {}});
-    result = q->items.back().done.get_future();
+    if (!q->stopping) {
+      q->items.push_back(Pending{std::move(changes), std::move(done)});
+      changes.clear();
+      done = nullptr;
+    }
+  }
+  if (done) {
+    done(std::vector<ChangeResult>(changes.size()));  // store_error: stopping
+    return;
   }
   queue_cv_.notify_one();
-  return result.get();
 }
 
 RegistrarStats Registrar::stats() const {
@@ -123,6 +147,8 @@ void Registrar::commit_group(std::vector<Pending>& group) {
   // Device entries to publish, in order; interior names are derived after commit.
   std::vector<std::pair<std::string, std::optional<DeviceRecord>>> written;
   const std::int64_t now = unix_now();
+  // Per-user RRset bytes as this group changes them; kept only if it commits.
+  auto user_bytes = impl_->user_bytes;
   try {
     store.begin();
     for (std::size_t g = 0; g < group.size(); ++g) {
@@ -134,19 +160,41 @@ void Registrar::commit_group(std::vector<Pending>& group) {
           if (old) {
             store.erase(c.name, now);
             written.emplace_back(c.name, std::nullopt);
+            user_bytes[Impl::user_of(c.name)] -= Impl::record_bytes(*old);
           }
+        } else if (c.edit && !old) {
+          r.status = ChangeStatus::not_found;
         } else {
-          DeviceRecord next = old ? *old : DeviceRecord{c.name, {}, {}, now, {}};
+          DeviceRecord next = old ? *old : DeviceRecord{};
+          if (!old) {
+            next.name = c.name;
+            next.updated = now;
+          }
           next.ipv4 = changed(next.ipv4, c.ipv4);
           next.ipv6 = changed(next.ipv6, c.ipv6);
+          next.ipv6_iid = changed(next.ipv6_iid, c.ipv6_iid);
           if (c.services) next.services = *c.services;
+          if (c.ttl) next.ttl = *c.ttl;
+          const std::string user = Impl::user_of(c.name);
+          const std::size_t before = old ? Impl::record_bytes(*old) : 0;
+          if (c.edit) r.error = c.edit(next);
+          if (!r.error && (c.edit || c.ttl || !next.rrsets.empty())) {
+            r.error = check_records(next, limits_, user_bytes[user] - before);
+          }
           const bool same = old && old->ipv4 == next.ipv4 && old->ipv6 == next.ipv6 &&
-                            old->services == next.services;
-          if (same) {
+                            old->services == next.services && old->ttl == next.ttl &&
+                            old->ipv6_iid == next.ipv6_iid && old->rrsets == next.rrsets;
+          if (r.error) {
+            r.status = r.error->kind == EditError::Kind::not_found ? ChangeStatus::not_found
+                                                                   : ChangeStatus::refused;
+            next = old ? *old : DeviceRecord{};
+          } else if (same) {
             r.status = ChangeStatus::unchanged;
           } else {
             next.updated = now;
-            store.put(next);
+            const bool rrsets_changed = !old || old->rrsets != next.rrsets;
+            store.put(next, rrsets_changed);
+            user_bytes[user] += Impl::record_bytes(next) - before;
             written.emplace_back(c.name, next);
             r.status = old ? ChangeStatus::changed : ChangeStatus::created;
           }
@@ -159,9 +207,10 @@ void Registrar::commit_group(std::vector<Pending>& group) {
   } catch (const std::exception&) {
     store.rollback();
     impl_->failed.fetch_add(1);
-    for (auto& p : group) p.done.set_value(std::vector<ChangeResult>(p.changes.size()));
+    for (auto& p : group) p.done(std::vector<ChangeResult>(p.changes.size()));
     return;
   }
+  impl_->user_bytes = std::move(user_bytes);
 
   // Publish before answering, so that a DNS query sent after the answer sees it.
   if (!written.empty()) {
@@ -175,13 +224,13 @@ void Registrar::commit_group(std::vector<Pending>& group) {
         it = exists.emplace(name, e != nullptr && e->is_device()).first;
       }
       if (rec) {
-        changes.push_back({name, NameEntry::device(rec->ipv4, rec->ipv6)});
+        changes.push_back({name, NameEntry::device(rec->ipv4, rec->ipv6), Snapshot::zone_of(*rec)});
         if (!it->second) {
           impl_->add_parents(name, &changes);
           ++impl_->devices;
         }
       } else {
-        changes.push_back({name, NameEntry::tombstone()});
+        changes.push_back({name, NameEntry::tombstone(), nullptr});
         if (it->second) {
           impl_->remove_parents(name, &changes);
           --impl_->devices;
@@ -195,7 +244,7 @@ void Registrar::commit_group(std::vector<Pending>& group) {
   impl_->commits.fetch_add(1);
   for (std::size_t g = 0; g < group.size(); ++g) {
     impl_->changes.fetch_add(group[g].changes.size());
-    group[g].done.set_value(std::move(results[g]));
+    group[g].done(std::move(results[g]));
   }
 }
 

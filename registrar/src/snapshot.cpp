@@ -13,12 +13,20 @@ constexpr std::size_t kMergeFraction = 8;
 
 }  // namespace
 
+std::shared_ptr<const DeviceZone> Snapshot::zone_of(const DeviceRecord& r) {
+  if (r.ttl == 0 && r.rrsets.empty()) return nullptr;
+  auto z = std::make_shared<DeviceZone>();
+  z->ttl = r.ttl;
+  z->rrsets = r.rrsets;
+  return z;
+}
+
 std::shared_ptr<const Snapshot> Snapshot::build(std::span<const DeviceRecord> records,
                                                 std::uint32_t serial) {
   auto table = std::make_shared<NameTable>(records.size() + records.size() / 8 + 16);
   for (const auto& r : records) {
     std::string_view name = r.name;
-    table->insert(name, NameEntry::device(r.ipv4, r.ipv6));
+    table->insert(name, NameEntry::device(r.ipv4, r.ipv6), NameTable::Mode::merge, zone_of(r));
     // Interior names: "alice.uw" and "uw" exist so that they answer NODATA.
     for (auto dot = name.find('.'); dot != std::string_view::npos; dot = name.find('.')) {
       name.remove_prefix(dot + 1);
@@ -42,27 +50,34 @@ std::shared_ptr<const Snapshot> Snapshot::with_changes(std::span<const Change> c
   const std::size_t pending = delta_size() + changes.size();
   if (pending < std::max(kMinMergeSize, base_->size() / kMergeFraction)) {
     auto delta = std::make_shared<NameTable>(pending);
-    if (delta_)
-      delta_->for_each([&](std::string_view k, const NameEntry& e) { delta->insert(k, e); });
+    if (delta_) {
+      delta_->for_each([&](std::string_view k, const NameEntry& e) {
+        delta->insert(k, e, NameTable::Mode::merge, delta_->zone_owner(e));
+      });
+    }
     // A change always wins, even an interior entry over a tombstone.
-    for (const auto& [key, entry] : changes) delta->insert(key, entry, NameTable::Mode::replace);
+    for (const auto& c : changes) delta->insert(c.key, c.entry, NameTable::Mode::replace, c.zone);
     snap->base_ = base_;
     snap->delta_ = std::move(delta);
     return snap;
   }
   // Merge: the overlay (delta, then changes) wins over the base; tombstones vanish.
-  std::unordered_map<std::string, NameEntry> overlay;
+  std::unordered_map<std::string, std::pair<NameEntry, std::shared_ptr<const DeviceZone>>> overlay;
   overlay.reserve(pending);
   if (delta_) {
-    delta_->for_each([&](std::string_view k, const NameEntry& e) { overlay[std::string(k)] = e; });
+    delta_->for_each([&](std::string_view k, const NameEntry& e) {
+      overlay[std::string(k)] = {e, delta_->zone_owner(e)};
+    });
   }
-  for (const auto& [key, entry] : changes) overlay[key] = entry;
+  for (const auto& c : changes) overlay[c.key] = {c.entry, c.zone};
   auto base = std::make_shared<NameTable>(base_->size() + overlay.size());
   base_->for_each([&](std::string_view k, const NameEntry& e) {
-    if (overlay.find(std::string(k)) == overlay.end()) base->insert(k, e);
+    if (overlay.find(std::string(k)) == overlay.end()) {
+      base->insert(k, e, NameTable::Mode::merge, base_->zone_owner(e));
+    }
   });
-  for (const auto& [key, entry] : overlay) {
-    if (!entry.is_tombstone()) base->insert(key, entry);
+  for (const auto& [key, v] : overlay) {
+    if (!v.first.is_tombstone()) base->insert(key, v.first, NameTable::Mode::merge, v.second);
   }
   base->shrink();
   snap->base_ = std::move(base);

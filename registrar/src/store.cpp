@@ -19,7 +19,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kSchemaVersion = 1;
+// 2 added device ttl, ipv6_iid and RRsets; a version-1 store is migrated on open.
+constexpr int kSchemaVersion = 2;
+constexpr int kOldestMigratable = 1;
 constexpr const char* kStoreFile = "pweb.db";
 
 // The schema version as stored (text), checked: a message if this build cannot read it.
@@ -30,7 +32,7 @@ std::optional<std::string> schema_problem(const fs::path& db, const std::string&
     return db.string() + " has schema version '" + text + "', which is not a number; this build " +
            "reads schema version " + std::to_string(kSchemaVersion);
   }
-  if (found != kSchemaVersion) {
+  if (found < kOldestMigratable || found > kSchemaVersion) {
     return db.string() + " has schema version " + std::to_string(found) +
            "; this build reads schema version " + std::to_string(kSchemaVersion);
   }
@@ -104,9 +106,18 @@ std::string column_text(sqlite3_stmt* s, int col) {
 }
 
 constexpr const char* kUpsertSql =
-    "INSERT INTO devices(name, ipv4, ipv6, services, updated) VALUES(?,?,?,?,?) "
+    "INSERT INTO devices(name, ipv4, ipv6, services, updated, ttl, ipv6_iid, nrrsets) "
+    "VALUES(?,?,?,?,?,?,?,?) "
     "ON CONFLICT(name) DO UPDATE SET ipv4=excluded.ipv4, ipv6=excluded.ipv6, "
-    "services=excluded.services, updated=excluded.updated";
+    "services=excluded.services, updated=excluded.updated, ttl=excluded.ttl, "
+    "ipv6_iid=excluded.ipv6_iid, nrrsets=excluded.nrrsets";
+constexpr const char* kDeviceColumns =
+    "name, ipv4, ipv6, services, updated, ttl, ipv6_iid, nrrsets";
+constexpr const char* kRrsetsOfSql =
+    "SELECT subname, type, ttl, rdata FROM rrsets WHERE device=? ORDER BY subname, type";
+constexpr const char* kDropRrsetsSql = "DELETE FROM rrsets WHERE device=?";
+constexpr const char* kPutRrsetSql =
+    "INSERT INTO rrsets(device, subname, type, ttl, rdata) VALUES(?,?,?,?,?)";
 
 constexpr const char* kUnremoveSql = "DELETE FROM removed WHERE name=?";
 
@@ -117,7 +128,46 @@ DeviceRecord read_device(sqlite3_stmt* s) {
   if (auto v6 = column_text(s, 2); !v6.empty()) r.ipv6 = parse_ipv6(v6);
   r.services = column_text(s, 3);
   r.updated = sqlite3_column_int64(s, 4);
+  r.ttl = static_cast<std::uint32_t>(sqlite3_column_int64(s, 5));
+  if (auto iid = column_text(s, 6); !iid.empty()) r.ipv6_iid = parse_ipv6(iid);
   return r;
+}
+
+// Records of one RRset in one blob: (2-byte length, rdata)*. A blob that does
+// not parse is damage, reported, never skipped.
+std::string encode_rdata(const std::vector<std::string>& rdata) {
+  std::string out;
+  for (const auto& r : rdata) {
+    out.push_back(static_cast<char>(r.size() >> 8));
+    out.push_back(static_cast<char>(r.size() & 0xFF));
+    out += r;
+  }
+  return out;
+}
+
+std::vector<std::string> decode_rdata(const std::string& device, const unsigned char* p,
+                                      std::size_t n) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at < n) {
+    if (n - at < 2) throw StoreError("store: RRset data of " + device + " is damaged");
+    const std::size_t len = (std::size_t{p[at]} << 8) | p[at + 1];
+    at += 2;
+    if (n - at < len) throw StoreError("store: RRset data of " + device + " is damaged");
+    out.emplace_back(reinterpret_cast<const char*>(p + at), len);
+    at += len;
+  }
+  return out;
+}
+
+RRset read_rrset(sqlite3_stmt* s, const std::string& device) {
+  RRset set;
+  set.subname = column_text(s, 0);
+  set.type = static_cast<std::uint16_t>(sqlite3_column_int(s, 1));
+  set.ttl = static_cast<std::uint32_t>(sqlite3_column_int64(s, 2));
+  set.rdata = decode_rdata(device, static_cast<const unsigned char*>(sqlite3_column_blob(s, 3)),
+                           static_cast<std::size_t>(sqlite3_column_bytes(s, 3)));
+  return set;
 }
 
 void bind_device(sqlite3_stmt* s, const DeviceRecord& r) {
@@ -136,6 +186,13 @@ void bind_device(sqlite3_stmt* s, const DeviceRecord& r) {
   }
   sqlite3_bind_text(s, 4, r.services.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(s, 5, r.updated);
+  sqlite3_bind_int64(s, 6, r.ttl);
+  if (r.ipv6_iid) {
+    sqlite3_bind_text(s, 7, format_ipv6(*r.ipv6_iid).c_str(), -1, SQLITE_TRANSIENT);
+  } else {
+    sqlite3_bind_null(s, 7);
+  }
+  sqlite3_bind_int64(s, 8, static_cast<sqlite3_int64>(r.rrsets.size()));
 }
 
 // Creates `p` (if `create`) or tightens it to 0600, whatever the umask: the
@@ -375,18 +432,75 @@ DeviceStore::DeviceStore(const std::filesystem::path& data_dir)
         " name TEXT PRIMARY KEY,"
         " removed INTEGER NOT NULL)");
     exec("CREATE INDEX IF NOT EXISTS removed_time ON removed(removed)");
-    Statement check(db_, "SELECT value FROM meta WHERE key='schema_version'");
-    if (check.step()) {
-      if (auto problem = schema_problem(path_, column_text(check.get(), 0))) {
-        throw StoreError("store: " + *problem);
+    exec(
+        "CREATE TABLE IF NOT EXISTS rrsets("
+        " device TEXT NOT NULL,"
+        " subname TEXT NOT NULL,"
+        " type INTEGER NOT NULL,"
+        " ttl INTEGER NOT NULL,"
+        " rdata BLOB NOT NULL,"
+        " PRIMARY KEY(device, subname, type))");
+    int version = kSchemaVersion;
+    {
+      Statement check(db_, "SELECT value FROM meta WHERE key='schema_version'");
+      if (check.step()) {
+        const std::string text = column_text(check.get(), 0);
+        if (auto problem = schema_problem(path_, text)) throw StoreError("store: " + *problem);
+        version = std::stoi(text);
+      } else {
+        exec("INSERT INTO meta(key, value) VALUES('schema_version', '1')");
+        version = 1;
       }
-    } else {
-      exec("INSERT INTO meta(key, value) VALUES('schema_version', '1')");
     }
+    if (version == 1) migrate_from_v1();
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
     throw;
+  }
+}
+
+// Version 1 had no device ttl, interface id or RRsets: added in one transaction.
+void DeviceStore::migrate_from_v1() {
+  exec("BEGIN IMMEDIATE");
+  try {
+    bool has_ttl = false;
+    {
+      Statement cols(db_, "SELECT name FROM pragma_table_info('devices')");
+      while (cols.step()) has_ttl = has_ttl || column_text(cols.get(), 0) == "ttl";
+    }
+    if (!has_ttl) {
+      exec("ALTER TABLE devices ADD COLUMN ttl INTEGER NOT NULL DEFAULT 0");
+      exec("ALTER TABLE devices ADD COLUMN ipv6_iid TEXT");
+      exec("ALTER TABLE devices ADD COLUMN nrrsets INTEGER NOT NULL DEFAULT 0");
+    }
+    exec("UPDATE meta SET value='2' WHERE key='schema_version'");
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+void DeviceStore::read_rrsets(DeviceRecord& r) const {
+  Statement s(db_, kRrsetsOfSql, *cache_);
+  sqlite3_bind_text(s.get(), 1, r.name.c_str(), -1, SQLITE_TRANSIENT);
+  while (s.step()) r.rrsets.push_back(read_rrset(s.get(), r.name));
+}
+
+void DeviceStore::write_rrsets(const DeviceRecord& r) {
+  Statement drop(db_, kDropRrsetsSql, *cache_);
+  sqlite3_bind_text(drop.get(), 1, r.name.c_str(), -1, SQLITE_TRANSIENT);
+  drop.step();
+  for (const auto& set : r.rrsets) {
+    Statement put(db_, kPutRrsetSql, *cache_);
+    const std::string blob = encode_rdata(set.rdata);
+    sqlite3_bind_text(put.get(), 1, r.name.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(put.get(), 2, set.subname.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(put.get(), 3, set.type);
+    sqlite3_bind_int64(put.get(), 4, set.ttl);
+    sqlite3_bind_blob(put.get(), 5, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    put.step();
   }
 }
 
@@ -406,32 +520,44 @@ void DeviceStore::exec(const char* sql) {
 
 std::vector<DeviceRecord> DeviceStore::load_all() const {
   std::vector<DeviceRecord> out;
-  Statement s(db_, "SELECT name, ipv4, ipv6, services, updated FROM devices ORDER BY name");
-  while (s.step()) out.push_back(read_device(s.get()));
+  Statement s(db_,
+              (std::string("SELECT ") + kDeviceColumns + " FROM devices ORDER BY name").c_str());
+  while (s.step()) {
+    out.push_back(read_device(s.get()));
+    if (sqlite3_column_int64(s.get(), 7) > 0) read_rrsets(out.back());
+  }
   return out;
 }
 
 std::optional<DeviceRecord> DeviceStore::get(const std::string& name) const {
-  Statement s(db_, "SELECT name, ipv4, ipv6, services, updated FROM devices WHERE name=?", *cache_);
+  Statement s(db_,
+              "SELECT name, ipv4, ipv6, services, updated, ttl, ipv6_iid, nrrsets FROM devices "
+              "WHERE name=?",
+              *cache_);
   sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
   if (!s.step()) return std::nullopt;
-  return read_device(s.get());
+  auto r = read_device(s.get());
+  if (sqlite3_column_int64(s.get(), 7) > 0) read_rrsets(r);
+  return r;
 }
 
 std::vector<ListedDevice> DeviceStore::list(const std::string& after, std::int64_t since,
                                             std::size_t limit, bool with_removed) const {
   std::vector<ListedDevice> out;
   Statement s(db_,
-              "SELECT name, ipv4, ipv6, services, updated, 0 FROM devices "
+              "SELECT name, ipv4, ipv6, services, updated, ttl, ipv6_iid, nrrsets, 0 FROM devices "
               "WHERE name > ?1 AND updated >= ?2 "
-              "UNION ALL SELECT name, NULL, NULL, '', removed, 1 FROM removed "
+              "UNION ALL SELECT name, NULL, NULL, '', removed, 0, NULL, 0, 1 FROM removed "
               "WHERE ?4 AND name > ?1 AND removed >= ?2 "
               "ORDER BY 1 LIMIT ?3");
   sqlite3_bind_text(s.get(), 1, after.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(s.get(), 2, since);
   sqlite3_bind_int64(s.get(), 3, static_cast<sqlite3_int64>(limit));
   sqlite3_bind_int(s.get(), 4, with_removed ? 1 : 0);
-  while (s.step()) out.push_back({read_device(s.get()), sqlite3_column_int(s.get(), 5) != 0});
+  while (s.step()) {
+    out.push_back({read_device(s.get()), sqlite3_column_int(s.get(), 8) != 0});
+    if (sqlite3_column_int64(s.get(), 7) > 0) read_rrsets(out.back().device);
+  }
   return out;
 }
 
@@ -439,10 +565,11 @@ void DeviceStore::begin() { exec("BEGIN IMMEDIATE"); }
 void DeviceStore::commit() { exec("COMMIT"); }
 void DeviceStore::rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
-void DeviceStore::put(const DeviceRecord& r) {
+void DeviceStore::put(const DeviceRecord& r, bool rrsets_changed) {
   Statement s(db_, kUpsertSql, *cache_);
   bind_device(s.get(), r);
   s.step();
+  if (rrsets_changed) write_rrsets(r);
   Statement back(db_, kUnremoveSql, *cache_);  // a name registered again is no longer removed
   sqlite3_bind_text(back.get(), 1, r.name.c_str(), -1, SQLITE_TRANSIENT);
   back.step();
@@ -452,6 +579,9 @@ void DeviceStore::erase(const std::string& name, std::int64_t when) {
   Statement s(db_, "DELETE FROM devices WHERE name=?", *cache_);
   sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
   s.step();
+  Statement drop(db_, kDropRrsetsSql, *cache_);
+  sqlite3_bind_text(drop.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  drop.step();
   Statement mark(db_, "INSERT OR REPLACE INTO removed(name, removed) VALUES(?,?)", *cache_);
   sqlite3_bind_text(mark.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(mark.get(), 2, when);
@@ -501,6 +631,7 @@ void DeviceStore::upsert(const std::vector<DeviceRecord>& records) {
       bind_device(s.get(), r);
       s.step();
       s.reset();
+      write_rrsets(r);
       sqlite3_bind_text(back.get(), 1, r.name.c_str(), -1, SQLITE_TRANSIENT);
       back.step();
       back.reset();
@@ -516,7 +647,11 @@ bool DeviceStore::remove(const std::string& name) {
   Statement s(db_, "DELETE FROM devices WHERE name=?");
   sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
   s.step();
-  return sqlite3_changes(db_) > 0;
+  const bool removed = sqlite3_changes(db_) > 0;
+  Statement drop(db_, kDropRrsetsSql, *cache_);
+  sqlite3_bind_text(drop.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  drop.step();
+  return removed;
 }
 
 }  // namespace pweb::registrar

@@ -317,20 +317,20 @@ TEST(StoreDamage, OverwrittenHeader) {
 TEST(StoreDamage, OtherSchemaVersionSaysWhichFoundAndWhichNeeded) {
   TempDir dir;
   make_store(dir.path(), 1);
-  set_schema_version(dir.path(), "2");
+  set_schema_version(dir.path(), "3");
   const std::string db = (dir.path() / "pweb.db").string();
   EXPECT_EQ(damage_changing_nothing(dir.path()),
-            db + " has schema version 2; this build reads schema version 1");
+            db + " has schema version 3; this build reads schema version 2");
   try {
     DeviceStore store(dir.path());
-    FAIL() << "opened a store of schema version 2";
+    FAIL() << "opened a store of schema version 3";
   } catch (const StoreError& e) {
-    EXPECT_NE(std::string(e.what()).find("has schema version 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("has schema version 3"), std::string::npos) << e.what();
   }
   set_schema_version(dir.path(), "two");
   EXPECT_EQ(damage_changing_nothing(dir.path()),
             db + " has schema version 'two', which is not a number; this build reads schema "
-                 "version 1");
+                 "version 2");
   try {
     DeviceStore store(dir.path());
     FAIL() << "opened a store of schema version 'two'";
@@ -395,6 +395,108 @@ TEST(DeviceStore, FilesArePrivateWhateverTheUmask) {
     }
   }
   ::umask(old);
+}
+
+}  // namespace
+}  // namespace pweb::registrar
+
+namespace pweb::registrar {
+namespace {
+
+TEST(DeviceStoreRecords, RrsetsTtlAndInterfaceIdSurviveReopenAndGoWithTheDevice) {
+  testutil::TempDir dir;
+  DeviceRecord d = rec("laptop.alice.uw", "192.0.2.1", nullptr);
+  d.ttl = 120;
+  d.ipv6_iid = parse_ipv6("::1:2");
+  d.rrsets = {RRset{"", 16, 300, {std::string("\x05hello", 6), std::string("\x00", 1)}},
+              RRset{"_acme-challenge",
+                    16,
+                    60,
+                    {std::string("\x03"
+                                 "abc",
+                                 4)}},
+              RRset{"www",
+                    5,
+                    300,
+                    {std::string("\x01"
+                                 "a\x00",
+                                 3)}}};
+  {
+    DeviceStore store(dir.path());
+    store.begin();
+    store.put(d, true);
+    store.put(rec("phone.alice.uw", "192.0.2.2", nullptr));
+    store.commit();
+  }
+  DeviceStore again(dir.path());
+  EXPECT_EQ(again.get("laptop.alice.uw"), d);
+  const auto all = again.load_all();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0], d);
+  EXPECT_TRUE(all[1].rrsets.empty());
+  const auto listed = again.list("", 0, 10);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].device, d);
+  // Fewer RRsets are written as fewer, not left behind.
+  d.rrsets.pop_back();
+  again.begin();
+  again.put(d, true);
+  again.commit();
+  EXPECT_EQ(again.get("laptop.alice.uw")->rrsets.size(), 2u);
+  again.begin();
+  again.erase("laptop.alice.uw", 1700000001);
+  again.put(rec("laptop.alice.uw", "192.0.2.1", nullptr));
+  again.commit();
+  EXPECT_TRUE(again.get("laptop.alice.uw")->rrsets.empty()) << "records outlived their device";
+}
+
+TEST(DeviceStoreRecords, DamagedRrsetDataIsReportedNotSkipped) {
+  testutil::TempDir dir;
+  DeviceRecord d = rec("laptop.alice.uw", "192.0.2.1", nullptr);
+  d.rrsets = {RRset{"www",
+                    16,
+                    300,
+                    {std::string("\x03"
+                                 "abc",
+                                 4)}}};
+  {
+    DeviceStore store(dir.path());
+    store.upsert({d});
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() / "pweb.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE rrsets SET rdata=x'0009ab'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  DeviceStore again(dir.path());
+  EXPECT_THROW((void)again.load_all(), StoreError);
+}
+
+// A store written by the previous version (schema 1) opens, migrated, devices kept.
+TEST(DeviceStoreRecords, SchemaOneStoreIsMigrated) {
+  testutil::TempDir dir;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() / "pweb.db").c_str(), &db), SQLITE_OK);
+  const char* v1 =
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "INSERT INTO meta VALUES('schema_version','1');"
+      "CREATE TABLE devices(name TEXT PRIMARY KEY, ipv4 TEXT, ipv6 TEXT,"
+      " services TEXT NOT NULL DEFAULT '', updated INTEGER NOT NULL);"
+      "CREATE TABLE users(name TEXT PRIMARY KEY, pwhash TEXT NOT NULL, created INTEGER NOT NULL);"
+      "CREATE TABLE removed(name TEXT PRIMARY KEY, removed INTEGER NOT NULL);"
+      "INSERT INTO devices VALUES('laptop.alice.uw','192.0.2.1',NULL,'',1700000000);";
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(store_damage(dir.path()), std::nullopt);
+  {
+    DeviceStore store(dir.path());
+    const auto d = store.get("laptop.alice.uw");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->ipv4, parse_ipv4("192.0.2.1"));
+    EXPECT_EQ(d->ttl, 0u);
+  }
+  DeviceStore again(dir.path());  // a second open finds version 2
+  EXPECT_TRUE(again.get("laptop.alice.uw"));
 }
 
 }  // namespace

@@ -4,6 +4,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "pweb/rrset.hpp"
 
 namespace pweb::registrar {
 
@@ -18,6 +21,12 @@ struct DeviceRecord {
   std::optional<Ipv6> ipv6;
   std::int64_t updated = 0;  // unix seconds
   std::string services;      // e.g. "http:8080,ssh:22"; empty if none
+  std::uint32_t ttl = 0;     // of its addresses; 0: the node's --ttl
+  // Interface id for `ipv6prefix=` updates (only the low 64 bits are used).
+  std::optional<Ipv6> ipv6_iid;
+  // Everything but the device's own addresses, sorted by (subname, type); the
+  // "@" A/AAAA RRsets are `ipv4`/`ipv6` above.
+  std::vector<RRset> rrsets;
 
   friend bool operator==(const DeviceRecord&, const DeviceRecord&) = default;
 };

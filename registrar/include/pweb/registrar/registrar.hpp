@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 
 #include "pweb/lock_guarded.hpp"
 #include "pweb/registrar/device.hpp"
+#include "pweb/registrar/records.hpp"
 #include "pweb/registrar/snapshot.hpp"
 
 namespace pweb::registrar {
@@ -29,19 +31,28 @@ struct FieldChange {
   static FieldChange clear() { return {Kind::clear, {}}; }
 };
 
+// An edit of an existing device's records, run by the writer thread on the
+// device as stored (so prerequisites see what the edit changes); an error
+// refuses the whole change.
+using RecordEdit = std::function<std::optional<EditError>(DeviceRecord&)>;
+
 struct DeviceChange {
   std::string name;  // valid, lowercase device.user.agent
   bool remove = false;
   FieldChange<Ipv4> ipv4;
   FieldChange<Ipv6> ipv6;
   std::optional<std::string> services;  // nullopt: keep
+  std::optional<std::uint32_t> ttl;     // 0: the node's
+  FieldChange<Ipv6> ipv6_iid;
+  RecordEdit edit;  // only on a device that exists (else not_found)
 };
 
-enum class ChangeStatus { created, changed, unchanged, removed, not_found, store_error };
+enum class ChangeStatus { created, changed, unchanged, removed, not_found, refused, store_error };
 
 struct ChangeResult {
   ChangeStatus status = ChangeStatus::store_error;
-  DeviceRecord device;  // the device after the change (empty name if none)
+  DeviceRecord device;             // the device after the change (empty name if none)
+  std::optional<EditError> error;  // why, when refused
 };
 
 struct RegistrarStats {
@@ -55,20 +66,25 @@ class Registrar {
   // Opens its own connection to the store in `data_dir`; `initial` is what the
   // snapshot was built from (for the interior-name counts).
   Registrar(const std::filesystem::path& data_dir, SnapshotHolder& snapshots,
-            const std::vector<DeviceRecord>& initial);
+            const std::vector<DeviceRecord>& initial, RecordLimits limits = {});
   ~Registrar();
   Registrar(const Registrar&) = delete;
   Registrar& operator=(const Registrar&) = delete;
 
   // Applies one request's changes in order, all in the same commit group.
   std::vector<ChangeResult> apply(std::vector<DeviceChange> changes);
+  // The same without waiting: `done` runs on the writer thread once the changes
+  // are durable and visible (or failed without effect); it must not block.
+  using Done = std::function<void(std::vector<ChangeResult>)>;
+  void apply_async(std::vector<DeviceChange> changes, Done done);
+  [[nodiscard]] const RecordLimits& limits() const noexcept { return limits_; }
   [[nodiscard]] RegistrarStats stats() const;
   void stop();
 
  private:
   struct Pending {
     std::vector<DeviceChange> changes;
-    std::promise<std::vector<ChangeResult>> done;
+    Done done;
   };
   struct Queue {
     std::deque<Pending> items;
@@ -81,6 +97,7 @@ class Registrar {
   class Impl;
   std::unique_ptr<Impl> impl_;
   SnapshotHolder& snapshots_;
+  RecordLimits limits_;
   LockGuarded<Queue> queue_;
   std::condition_variable queue_cv_;
   std::thread writer_;

@@ -20,6 +20,9 @@ class Snapshot {
   using Entry = NameEntry;
 
   // Records must already be valid and lowercase (the store guarantees it).
+  // The zone a device record needs in a snapshot, or null when it has nothing
+  // but addresses.
+  static std::shared_ptr<const DeviceZone> zone_of(const DeviceRecord& r);
   static std::shared_ptr<const Snapshot> build(std::span<const DeviceRecord> records,
                                                std::uint32_t serial);
 
@@ -27,7 +30,13 @@ class Snapshot {
   // name). Cheap: changes go to a small delta table that is merged into the base
   // only when it grows past a fraction of it, so one update does not copy
   // every device.
-  using Change = std::pair<std::string, NameEntry>;
+  struct Change {
+    Change(std::string k, const NameEntry& e, std::shared_ptr<const DeviceZone> z = nullptr)
+        : key(std::move(k)), entry(e), zone(std::move(z)) {}
+    std::string key;
+    NameEntry entry;
+    std::shared_ptr<const DeviceZone> zone;  // a device's RRsets and TTL, if any
+  };
   [[nodiscard]] std::shared_ptr<const Snapshot> with_changes(std::span<const Change> changes,
                                                              std::size_t device_count,
                                                              std::uint32_t serial) const;

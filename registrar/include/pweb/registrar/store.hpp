@@ -78,7 +78,8 @@ class DeviceStore {
   void rollback() noexcept;
   // Inside a transaction: one device written, or deleted at `when` (unix seconds;
   // its name is then listed as removed, and older removals are forgotten).
-  void put(const DeviceRecord& record);
+  // `rrsets_changed`: rewrite its RRsets too (skipped on address-only updates).
+  void put(const DeviceRecord& record, bool rrsets_changed = false);
   void erase(const std::string& name, std::int64_t when);
 
   // Accounts. add_user returns false if the user exists.
@@ -93,6 +94,9 @@ class DeviceStore {
 
  private:
   void exec(const char* sql);
+  void migrate_from_v1();
+  void read_rrsets(DeviceRecord& r) const;
+  void write_rrsets(const DeviceRecord& r);
 
   std::filesystem::path path_;
   std::unique_ptr<StatementCache> cache_;
