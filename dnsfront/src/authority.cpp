@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "pweb/registrar/names.hpp"
+#include "pweb/registrar/records.hpp"
 
 namespace pweb::dns {
 namespace {
@@ -21,6 +22,55 @@ bool append_lower_hostname(std::span<const std::uint8_t> label, char*& out) noex
     *out++ = static_cast<char>(c);
   }
   return true;
+}
+
+// Labels below a device may also hold '_' ("_acme-challenge") or be "*".
+bool append_lower_subname(std::span<const std::uint8_t> label, char*& out) noexcept {
+  if (label.size() == 1 && label[0] == '*') {
+    *out++ = '*';
+    return true;
+  }
+  for (std::uint8_t c : label) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<std::uint8_t>(c + ('a' - 'A'));
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) return false;
+    *out++ = static_cast<char>(c);
+  }
+  return true;
+}
+
+// Whether a name below the device exists only because names sit below it
+// (an empty non-terminal: "_tcp" of "_http._tcp").
+bool is_empty_nonterminal(const registrar::DeviceZone& z, std::string_view sub) noexcept {
+  for (const auto& set : z.rrsets) {
+    const std::string_view n = set.subname;
+    if (n.size() > sub.size() + 1 && n.ends_with(sub) && n[n.size() - sub.size() - 1] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+const RRset* find_set(const registrar::DeviceZone& z, std::string_view sub, std::uint16_t qtype) noexcept {
+  for (const auto& set : z.rrsets) {
+    if (set.subname == sub && (set.type == qtype || qtype == type::ANY)) return &set;
+  }
+  return nullptr;
+}
+
+bool has_name(const registrar::DeviceZone& z, std::string_view sub) noexcept {
+  for (const auto& set : z.rrsets) {
+    if (set.subname == sub) return true;
+  }
+  return false;
+}
+
+// The records at one existing name: the qtype's RRset, else its CNAME, else nothing.
+const RRset* answer_at(const registrar::DeviceZone* z, std::string_view sub, std::uint16_t qtype) noexcept {
+  if (!z) return nullptr;
+  if (const RRset* s = find_set(*z, sub, qtype)) return s;
+  if (qtype != registrar::rrtype::CNAME) return find_set(*z, sub, registrar::rrtype::CNAME);
+  return nullptr;
 }
 
 // "ns<N>" with 1 <= N <= count; returns N-1 or -1.
@@ -93,8 +143,6 @@ LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) 
     const bool has = q.qtype == type::SOA || q.qtype == type::NS || any;
     return with(has ? Outcome::answer : Outcome::nodata, Node::apex, zone_label);
   }
-  if (depth > kDeviceDepth) return with(Outcome::nxdomain, Node::none, zone_label);
-
   if (depth == 1) {
     const int ns = name_server_index(q.qname.label(0), config_.name_servers.size());
     if (ns >= 0) {
@@ -107,16 +155,22 @@ LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) 
     }
   }
 
-  // Relative key "device.user.agent", lowercase, built on the stack.
+  // Relative key "sub.device.user.agent", lowercase, built on the stack; the
+  // labels below the device may hold '_' and be '*'.
+  const std::size_t below = depth > kDeviceDepth ? depth - kDeviceDepth : 0;
   std::array<char, kMaxNameSize> key{};
   char* out = key.data();
+  std::size_t device_at = 0;  // where "device.user.agent" starts in the key
   for (std::size_t i = 0; i < depth; ++i) {
     if (i > 0) *out++ = '.';
-    if (!append_lower_hostname(q.qname.label(i), out)) {
-      return with(Outcome::nxdomain, Node::none, zone_label);
-    }
+    if (i == below) device_at = static_cast<std::size_t>(out - key.data());
+    const bool ok = i < below ? append_lower_subname(q.qname.label(i), out)
+                              : append_lower_hostname(q.qname.label(i), out);
+    if (!ok) return with(Outcome::nxdomain, Node::none, zone_label);
   }
-  const std::string_view k(key.data(), static_cast<std::size_t>(out - key.data()));
+  const std::string_view full(key.data(), static_cast<std::size_t>(out - key.data()));
+  const std::string_view k = full.substr(device_at);
+  const std::string_view sub = below ? full.substr(0, device_at - 1) : std::string_view();
   if (depth == 1 && k == config_.label) return with(Outcome::nodata, Node::interior, zone_label);
 
   const auto* entry = snap.find(k);
@@ -133,17 +187,58 @@ LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) 
     }
     if (depth < kDeviceDepth) return with(Outcome::nodata, Node::interior, zone_label);
     auto r = with(Outcome::remote, Node::device, zone_label);
-    std::copy(k.begin(), k.end(), r.key.begin());
-    r.key_size = static_cast<std::uint8_t>(k.size());
+    std::copy(full.begin(), full.end(), r.key.begin());
+    r.key_size = static_cast<std::uint8_t>(full.size());
     return r;
   }
-  if (!entry->is_device()) return with(Outcome::nodata, Node::interior, zone_label);
-  const bool has = (q.qtype == type::A && entry->has_v4()) ||
-                   (q.qtype == type::AAAA && entry->has_v6()) ||
-                   (any && (entry->has_v4() || entry->has_v6()));
-  auto r = with(has ? Outcome::answer : Outcome::nodata, Node::device, zone_label);
+  if (!entry->is_device()) {
+    // Nothing lives below a user or an agent but devices.
+    return with(below ? Outcome::nxdomain : Outcome::nodata, Node::interior, zone_label);
+  }
+  const registrar::DeviceZone* dz = entry->zone();
+  auto r = with(Outcome::nodata, Node::device, zone_label);
   r.device = entry;
-  r.ttl = config_.ttl;
+  r.ttl = dz && dz->ttl ? dz->ttl : config_.ttl;
+  if (!below) {
+    const bool has = (q.qtype == type::A && entry->has_v4()) ||
+                     (q.qtype == type::AAAA && entry->has_v6()) ||
+                     (any && (entry->has_v4() || entry->has_v6()));
+    if (has) {
+      r.outcome = Outcome::answer;
+    } else if ((r.rrset = answer_at(dz, "", q.qtype))) {
+      r.outcome = Outcome::answer;
+    }
+    return r;
+  }
+  // Below the device: its own names, empty non-terminals, then the wildcard of
+  // the closest encloser (RFC 4592 §3.3.1).
+  if (!dz) return with(Outcome::nxdomain, Node::none, zone_label);
+  if (has_name(*dz, sub)) {
+    r.rrset = answer_at(dz, sub, q.qtype);
+    if (r.rrset) r.outcome = Outcome::answer;
+    return r;
+  }
+  if (is_empty_nonterminal(*dz, sub)) return r;
+  std::string_view encloser = sub;
+  for (;;) {
+    const auto dot = encloser.find('.');
+    encloser = dot == std::string_view::npos ? std::string_view() : encloser.substr(dot + 1);
+    if (encloser.empty() || has_name(*dz, encloser) || is_empty_nonterminal(*dz, encloser)) {
+      break;
+    }
+  }
+  std::array<char, kMaxNameSize> wild{};
+  wild[0] = '*';
+  std::size_t wild_size = 1;
+  if (!encloser.empty()) {
+    wild[wild_size++] = '.';
+    std::copy(encloser.begin(), encloser.end(), wild.begin() + 2);
+    wild_size += encloser.size();
+  }
+  const std::string_view source(wild.data(), wild_size);
+  if (!has_name(*dz, source)) return with(Outcome::nxdomain, Node::none, zone_label);
+  r.rrset = answer_at(dz, source, q.qtype);
+  if (r.rrset) r.outcome = Outcome::answer;
   return r;
 }
 

@@ -116,6 +116,15 @@ class Sections {
     return n;
   }
 
+  std::uint16_t rrset(const RRset& set) noexcept {
+    for (const auto& rdata : set.rdata) {
+      write_record_head(w_, kQnameOffset, set.type, set.ttl);
+      w_.u16(static_cast<std::uint16_t>(rdata.size()));
+      w_.bytes(as_bytes(rdata));
+    }
+    return static_cast<std::uint16_t>(set.rdata.size());
+  }
+
   std::uint16_t device(const registrar::Snapshot::Entry& e, std::uint32_t ttl, bool want4,
                        bool want6) noexcept {
     std::uint16_t n = 0;
@@ -172,7 +181,11 @@ Counts write_sections(WireWriter& w, const Query& q, const LookupResult& r, cons
       c.an = s.addresses(kQnameOffset, auth.name_servers()[r.name_server], want4, want6);
       break;
     case Node::device:
-      if (r.device) c.an = s.device(*r.device, r.ttl, want4, want6);
+      if (r.rrset) {
+        c.an = s.rrset(*r.rrset);
+      } else if (r.device) {
+        c.an = s.device(*r.device, r.ttl, want4, want6);
+      }
       break;
     case Node::none:
     case Node::interior:

@@ -49,9 +49,14 @@ struct LookupResult {
   std::uint8_t zone_label = 0;    // index of the zone's first label in the qname
   std::uint16_t name_server = 0;  // index into name_servers for Node::name_server
   const registrar::Snapshot::Entry* device = nullptr;
-  std::uint32_t ttl = 0;  // of the device's records
+  std::uint32_t ttl = 0;  // of the device's addresses
+  // Outcome::answer with an RRset of the device's records (the qtype's, or a
+  // CNAME): written instead of the addresses, owned by the qname (also when a
+  // wildcard matched, RFC 4592 §4.1). Lives as long as the snapshot (or answer).
+  const RRset* rrset = nullptr;
   ExtendedError ede;      // from a remote answer
-  // Outcome::remote: the relative lowercase key ("laptop.alice.uw").
+  // Outcome::remote: the relative lowercase key ("laptop.alice.uw", or
+  // "_acme-challenge.laptop.alice.uw" below a device).
   std::array<char, kMaxNameSize> key{};
   std::uint8_t key_size = 0;
   [[nodiscard]] std::string_view key_view() const noexcept { return {key.data(), key_size}; }
