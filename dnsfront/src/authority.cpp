@@ -51,7 +51,8 @@ bool is_empty_nonterminal(const registrar::DeviceZone& z, std::string_view sub) 
   return false;
 }
 
-const RRset* find_set(const registrar::DeviceZone& z, std::string_view sub, std::uint16_t qtype) noexcept {
+const RRset* find_set(const registrar::DeviceZone& z, std::string_view sub,
+                      std::uint16_t qtype) noexcept {
   for (const auto& set : z.rrsets) {
     if (set.subname == sub && (set.type == qtype || qtype == type::ANY)) return &set;
   }
@@ -66,7 +67,8 @@ bool has_name(const registrar::DeviceZone& z, std::string_view sub) noexcept {
 }
 
 // The records at one existing name: the qtype's RRset, else its CNAME, else nothing.
-const RRset* answer_at(const registrar::DeviceZone* z, std::string_view sub, std::uint16_t qtype) noexcept {
+const RRset* answer_at(const registrar::DeviceZone* z, std::string_view sub,
+                       std::uint16_t qtype) noexcept {
   if (!z) return nullptr;
   if (const RRset* s = find_set(*z, sub, qtype)) return s;
   if (qtype != registrar::rrtype::CNAME) return find_set(*z, sub, registrar::rrtype::CNAME);

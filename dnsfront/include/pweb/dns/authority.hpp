@@ -54,7 +54,7 @@ struct LookupResult {
   // CNAME): written instead of the addresses, owned by the qname (also when a
   // wildcard matched, RFC 4592 §4.1). Lives as long as the snapshot (or answer).
   const RRset* rrset = nullptr;
-  ExtendedError ede;      // from a remote answer
+  ExtendedError ede;  // from a remote answer
   // Outcome::remote: the relative lowercase key ("laptop.alice.uw", or
   // "_acme-challenge.laptop.alice.uw" below a device).
   std::array<char, kMaxNameSize> key{};
