@@ -223,8 +223,11 @@ int run_node(const NodeConfig& cfg) {
                  initial->device_count(), initial->memory_bytes());
     // Only an agent with a label has users and devices of its own to register.
     if (!cfg.label.empty()) {
+      registrar::RecordLimits limits;
+      limits.default_ttl = cfg.ttl;
+      limits.min_ttl = cfg.min_ttl;
       registration = std::make_unique<registrar::RegistrationService>(cfg.label, cfg.data_dir,
-                                                                      *snapshots, records);
+                                                                      *snapshots, records, limits);
     }
   }
   malloc_trim(0);  // the load's temporaries are gone; give their pages back

@@ -109,6 +109,11 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
   app.add_option("--ttl", cfg.ttl, "TTL of device records and negative answers, seconds")
       ->check(CLI::Range(0u, 86400u))
       ->capture_default_str();
+  app.add_option("--min-ttl", cfg.min_ttl,
+                 "Lowest TTL a device or an RRset may have, seconds (RFC 2136 adds are raised "
+                 "to it)")
+      ->check(CLI::Range(0u, 86400u))
+      ->capture_default_str();
   app.add_option("--timeout", cfg.timeout, "Timeout of remote lookups, seconds")
       ->check(CLI::Range(0.01, 60.0))
       ->capture_default_str();

@@ -1,5 +1,7 @@
 #include "pweb/registrar/dyndns2.hpp"
 
+#include <charconv>
+
 #include "pweb/registrar/names.hpp"
 
 namespace pweb::registrar {
@@ -91,7 +93,10 @@ NicUpdatePlan plan_nic_update(const std::string& agent, const std::string& user,
                               const NicUpdateRequest& req) {
   NicUpdatePlan plan;
   if (!req.hostname || trim(*req.hostname).empty()) {
-    plan.answer = NicUpdateAnswer{false, "notfqdn\n"};
+    // A router renewing its prefix need not name a host.
+    if (!req.ipv6prefix || trim(*req.ipv6prefix).empty()) {
+      plan.answer = NicUpdateAnswer{false, "notfqdn\n"};
+    }
     return plan;
   }
   const auto hosts = split(*req.hostname, ',');
@@ -136,12 +141,78 @@ NicUpdatePlan plan_nic_update(const std::string& agent, const std::string& user,
   return plan;
 }
 
+PrefixResult parse_ipv6_prefix(std::string_view text) {
+  PrefixResult out;
+  const auto slash = text.find('/');
+  const std::string quoted = "'" + printable(text) + "'";
+  if (slash == std::string_view::npos) {
+    out.error = quoted + " has no /length";
+    return out;
+  }
+  const auto addr = parse_ipv6(std::string(text.substr(0, slash)));
+  const std::string_view len_text = text.substr(slash + 1);
+  unsigned len = 0;
+  const auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
+  if (!addr || ec != std::errc() || end != len_text.data() + len_text.size()) {
+    out.error = quoted + " is not an IPv6 prefix such as 2001:db8:1::/64";
+    return out;
+  }
+  if (len < 1 || len > 64) {
+    out.error = quoted + ": the length must be 1 to 64 (the rest is each device's interface id)";
+    return out;
+  }
+  if ((*addr)[0] == 0xFF || (*addr)[0] == 0) {
+    out.error = quoted + " is not a global unicast prefix";
+    return out;
+  }
+  out.prefix = Ipv6Prefix{*addr, len};
+  return out;
+}
+
+Ipv6 with_prefix(const Ipv6Prefix& prefix, const Ipv6& iid) noexcept {
+  Ipv6 out{};
+  for (unsigned i = 0; i < 16; ++i) {
+    const unsigned bits = prefix.length > i * 8 ? std::min(8u, prefix.length - i * 8) : 0;
+    const auto mask = static_cast<std::uint8_t>(bits == 0 ? 0 : (0xFF << (8 - bits)) & 0xFF);
+    out[i] = static_cast<std::uint8_t>((prefix.address[i] & mask) | (iid[i] & ~mask));
+  }
+  return out;
+}
+
 NicUpdateAnswer DynDns2::update(const std::string& user, const NicUpdateRequest& req) {
   NicUpdatePlan plan = plan_nic_update(agent_, user, req);
   if (plan.answer) return *plan.answer;
   auto& lines = plan.lines;
+  // ipv6prefix: one change per device with an interface id, in the same commit
+  // group as the hosts' changes; each change computes the address from the
+  // interface id the writer sees.
+  std::optional<Ipv6Prefix> prefix;
+  const std::size_t host_changes = plan.changes.size();
+  if (req.ipv6prefix && !trim(*req.ipv6prefix).empty()) {
+    const auto p = parse_ipv6_prefix(trim(*req.ipv6prefix));
+    if (!p.prefix) return NicUpdateAnswer{true, "ipv6prefix " + p.error + "\n"};
+    prefix = p.prefix;
+    const std::string user_agent = user + "." + agent_;
+    for (auto& name : iid_devices_ ? iid_devices_(user_agent) : std::vector<std::string>{}) {
+      DeviceChange c;
+      c.name = std::move(name);
+      c.edit = [pfx = *prefix](DeviceRecord& d) -> std::optional<EditError> {
+        if (d.ipv6_iid) d.ipv6 = with_prefix(pfx, *d.ipv6_iid);
+        return std::nullopt;
+      };
+      plan.changes.push_back(std::move(c));
+    }
+  }
   if (!plan.changes.empty()) {
-    const auto results = registrar_.apply(std::move(plan.changes));
+    auto results = registrar_.apply(std::move(plan.changes));
+    std::size_t prefix_changed = 0;
+    for (std::size_t k = host_changes; k < results.size(); ++k) {
+      if (results[k].status == ChangeStatus::changed) ++prefix_changed;
+    }
+    results.resize(host_changes);
+    if (lines.empty() && prefix) {
+      lines.push_back(std::string(prefix_changed ? "good " : "nochg ") + trim(*req.ipv6prefix));
+    }
     for (std::size_t k = 0; k < results.size(); ++k) {
       const auto& r = results[k];
       std::string& line = lines[plan.line_of_change[k]];
@@ -166,6 +237,7 @@ NicUpdateAnswer DynDns2::update(const std::string& user, const NicUpdateRequest&
       if (!text.empty()) line += " " + text;
     }
   }
+  if (lines.empty() && prefix) lines.push_back("nochg " + trim(*req.ipv6prefix));
   NicUpdateAnswer answer;
   for (const auto& l : lines) answer.body += l + "\n";
   return answer;

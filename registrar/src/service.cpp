@@ -12,12 +12,15 @@ constexpr std::size_t kMaxServices = 16;
 
 RegistrationService::RegistrationService(std::string label, const std::filesystem::path& data_dir,
                                          SnapshotHolder& snapshots,
-                                         const std::vector<DeviceRecord>& initial)
+                                         const std::vector<DeviceRecord>& initial,
+                                         RecordLimits limits)
     : label_(std::move(label)),
       reader_(data_dir),
       accounts_([this](const std::string& user) { return reader_.lock()->password_hash(user); }),
-      registrar_(data_dir, snapshots, initial),
-      dyndns_(label_, registrar_) {}
+      registrar_(data_dir, snapshots, initial, limits),
+      dyndns_(label_, registrar_, [this](const std::string& user_agent) {
+        return reader_.lock()->devices_with_iid(user_agent);
+      }) {}
 
 namespace {
 

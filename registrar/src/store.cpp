@@ -591,6 +591,23 @@ void DeviceStore::erase(const std::string& name, std::int64_t when) {
   forget.step();
 }
 
+std::vector<std::string> DeviceStore::devices_with_iid(const std::string& user_agent) const {
+  std::vector<std::string> out;
+  // Device names hold only a-z 0-9 - and dots: no LIKE wildcards to escape.
+  Statement s(db_, "SELECT name FROM devices WHERE name LIKE ? AND ipv6_iid IS NOT NULL", *cache_);
+  const std::string pattern = "%." + user_agent;
+  sqlite3_bind_text(s.get(), 1, pattern.c_str(), -1, SQLITE_TRANSIENT);
+  while (s.step()) {
+    auto name = column_text(s.get(), 0);
+    // LIKE is case-insensitive and "%.alice.uw" also matches "x.y.alice.uw": check.
+    if (name.size() > pattern.size() - 1 && name.ends_with(user_agent) &&
+        name.find('.') == name.size() - user_agent.size() - 1) {
+      out.push_back(std::move(name));
+    }
+  }
+  return out;
+}
+
 bool DeviceStore::add_user(const std::string& name, const std::string& password_hash,
                            std::int64_t created) {
   Statement s(db_, "INSERT OR IGNORE INTO users(name, pwhash, created) VALUES(?,?,?)");

@@ -92,3 +92,26 @@ TEST_F(DynDns2Test, BadInputChangesNothing) {
 
 }  // namespace
 }  // namespace pweb::registrar
+
+namespace pweb::registrar {
+namespace {
+
+TEST(Ipv6Prefix, ParsesAndCombinesWithInterfaceIds) {
+  const auto p = parse_ipv6_prefix("2001:db8:1::/64");
+  ASSERT_TRUE(p.prefix) << p.error;
+  EXPECT_EQ(format_ipv6(with_prefix(*p.prefix, *parse_ipv6("::1:2"))), "2001:db8:1::1:2");
+  // The prefix's host bits do not leak into the address; a /56 takes 8 bits of the iid's half.
+  const auto p56 = parse_ipv6_prefix("2001:db8:1:ff00::/56");
+  ASSERT_TRUE(p56.prefix);
+  EXPECT_EQ(format_ipv6(with_prefix(*p56.prefix, *parse_ipv6("::12:0:0:1:2"))),
+            "2001:db8:1:ff12::1:2");
+  for (const char* bad : {"2001:db8::", "2001:db8::/65", "2001:db8::/0", "x/64", "ff02::/64",
+                          "::/64", "2001:db8::/64x", "192.0.2.0/24"}) {
+    const auto r = parse_ipv6_prefix(bad);
+    EXPECT_FALSE(r.prefix) << bad;
+    EXPECT_FALSE(r.error.empty()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace pweb::registrar

@@ -37,8 +37,9 @@ struct NodeConfig {
   std::uint32_t network_id = 0;
   std::vector<std::string> suffix{"dht."};
   std::uint32_t ttl = 60;
-  double timeout = 2.0;  // seconds
-  unsigned threads = 0;  // 0 = one per core
+  std::uint32_t min_ttl = 30;  // the lowest TTL a device or RRset may ask for
+  double timeout = 2.0;        // seconds
+  unsigned threads = 0;        // 0 = one per core
   std::vector<std::string> home_agent;
   std::string log_level = "info";
   bool query_log = false;        // one log line per DNS query

@@ -3,6 +3,7 @@
 // hostnames per request, one answer line each (good, nochg, nohost, notfqdn,
 // numhost, dnserr), myip with IPv4, IPv6 or both, offline=YES. Knows nothing
 // of HTTP: the caller has parsed the query string and authenticated the user.
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,7 +19,10 @@ struct NicUpdateRequest {
   std::optional<std::string> myip;      // v4, v6, or "v4,v6"
   std::optional<std::string> myipv6;
   std::optional<std::string> offline;  // "YES" removes the addresses
-  std::string client_address;          // the caller, used when no myip is given
+  // "2001:db8:1::/64": every device of the user with an interface id gets
+  // prefix + iid as its IPv6 address, in the same transaction.
+  std::optional<std::string> ipv6prefix;
+  std::string client_address;  // the caller, used when no myip is given
 };
 
 struct NicUpdateAnswer {
@@ -39,16 +43,34 @@ struct NicUpdatePlan {
 NicUpdatePlan plan_nic_update(const std::string& agent, const std::string& user,
                               const NicUpdateRequest& req);
 
+struct Ipv6Prefix {
+  Ipv6 address{};
+  unsigned length = 0;
+};
+// "2001:db8:1::/64" (length 1-64: the rest is the interface id); a reason if not.
+struct PrefixResult {
+  std::optional<Ipv6Prefix> prefix;
+  std::string error;
+};
+PrefixResult parse_ipv6_prefix(std::string_view text);
+// The prefix's first `length` bits, then the interface id's remaining bits.
+Ipv6 with_prefix(const Ipv6Prefix& prefix, const Ipv6& iid) noexcept;
+
 class DynDns2 {
  public:
-  DynDns2(std::string agent_label, Registrar& registrar)
-      : agent_(std::move(agent_label)), registrar_(registrar) {}
+  // The devices of "user.agent" that have an interface id (the store).
+  using IidDevices = std::function<std::vector<std::string>(const std::string& user_agent)>;
+  DynDns2(std::string agent_label, Registrar& registrar, IidDevices iid_devices = {})
+      : agent_(std::move(agent_label)),
+        registrar_(registrar),
+        iid_devices_(std::move(iid_devices)) {}
 
   NicUpdateAnswer update(const std::string& user, const NicUpdateRequest& req);
 
  private:
   std::string agent_;
   Registrar& registrar_;
+  IidDevices iid_devices_;
 };
 
 }  // namespace pweb::registrar

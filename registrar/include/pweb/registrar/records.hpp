@@ -22,7 +22,8 @@ inline constexpr std::uint16_t ANY = 255;
 }  // namespace rrtype
 
 struct RecordLimits {
-  std::uint32_t min_ttl = 30;
+  std::uint32_t default_ttl = 60;  // --ttl: of addresses with no TTL of their own
+  std::uint32_t min_ttl = 30;      // --min-ttl
   std::uint32_t max_ttl = 7 * 24 * 3600;
   std::size_t max_rrsets_per_device = 64;
   std::size_t max_records_per_device = 256;

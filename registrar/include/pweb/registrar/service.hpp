@@ -27,7 +27,8 @@ using UpdateCounts = std::array<std::uint64_t, kUpdateResults.size()>;
 class RegistrationService {
  public:
   RegistrationService(std::string label, const std::filesystem::path& data_dir,
-                      SnapshotHolder& snapshots, const std::vector<DeviceRecord>& initial);
+                      SnapshotHolder& snapshots, const std::vector<DeviceRecord>& initial,
+                      RecordLimits limits = {});
 
   [[nodiscard]] const std::string& label() const noexcept { return label_; }
   AuthResult authenticate(const std::string& user, std::string_view password,
@@ -45,6 +46,10 @@ class RegistrationService {
   [[nodiscard]] std::optional<DeviceRecord> get(const std::string& name);
   [[nodiscard]] std::vector<ListedDevice> list(const std::string& after, std::int64_t since,
                                                std::size_t limit, bool with_removed = false);
+  void apply_async(std::vector<DeviceChange> changes, Registrar::Done done) {
+    registrar_.apply_async(std::move(changes), std::move(done));
+  }
+  [[nodiscard]] const RecordLimits& limits() const noexcept { return registrar_.limits(); }
   [[nodiscard]] RegistrarStats stats() const { return registrar_.stats(); }
   void stop() { registrar_.stop(); }
 

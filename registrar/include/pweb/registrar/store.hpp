@@ -82,6 +82,9 @@ class DeviceStore {
   void put(const DeviceRecord& record, bool rrsets_changed = false);
   void erase(const std::string& name, std::int64_t when);
 
+  // Names of the devices "*.<user_agent>" that have an interface id.
+  [[nodiscard]] std::vector<std::string> devices_with_iid(const std::string& user_agent) const;
+
   // Accounts. add_user returns false if the user exists.
   bool add_user(const std::string& name, const std::string& password_hash, std::int64_t created);
   bool remove_user(const std::string& name);
