@@ -97,7 +97,10 @@ UpdateParse parse_update(std::span<const std::uint8_t> packet, UpdateMessage& ou
     return UpdateParse::formerr;
   }
   // Bytes after the last record would not be covered by the TSIG MAC.
-  if (!r.ok() || r.remaining() != 0) return UpdateParse::formerr;
+  if (!r.ok() || r.remaining() != 0) {
+    out.has_tsig = false;  // a FORMERR goes back unsigned
+    return UpdateParse::formerr;
+  }
   return UpdateParse::ok;
 }
 

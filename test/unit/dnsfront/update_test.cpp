@@ -251,6 +251,7 @@ TEST(ParseUpdate, WrongCountsAndSectionsAreFormerr) {
   auto trailing = good;
   trailing.push_back(0);
   EXPECT_EQ(parse(trailing, m), UpdateParse::formerr);
+  EXPECT_FALSE(m.has_tsig);  // so the FORMERR goes back unsigned
 
   spec.ztype = type::A;  // §3.1.1: the zone section's type must be SOA
   EXPECT_EQ(parse(build_update(spec), m), UpdateParse::formerr);
