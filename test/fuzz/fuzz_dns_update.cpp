@@ -13,8 +13,8 @@ namespace {
 using namespace pweb;
 
 constexpr std::string_view kSecretText = "0123456789abcdef0123456789abcdef";
-const std::span<const std::uint8_t> kSecret(reinterpret_cast<const std::uint8_t*>(kSecretText.data()),
-                                            kSecretText.size());
+const std::span<const std::uint8_t> kSecret(
+    reinterpret_cast<const std::uint8_t*>(kSecretText.data()), kSecretText.size());
 
 const dns::Name& key_name() {
   static const dns::Name n = [] {
@@ -51,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   static std::array<std::uint8_t, 65535> out;
-  const std::size_t n = dns::write_update_response(in, msg, rcode, tsig, secret, 1'796'597'228, out);
+  const std::size_t n =
+      dns::write_update_response(in, msg, rcode, tsig, secret, 1'796'597'228, out);
   if (n == 0) return 0;
   if (n < dns::kHeaderSize || out[0] != data[0] || out[1] != data[1]) std::abort();
   if ((out[2] & 0x80) == 0) std::abort();  // QR
