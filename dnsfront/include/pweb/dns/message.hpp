@@ -13,18 +13,29 @@ namespace pweb::dns {
 namespace type {
 inline constexpr std::uint16_t A = 1;
 inline constexpr std::uint16_t NS = 2;
+inline constexpr std::uint16_t CNAME = 5;
 inline constexpr std::uint16_t SOA = 6;
 inline constexpr std::uint16_t AAAA = 28;
 inline constexpr std::uint16_t OPT = 41;
+inline constexpr std::uint16_t TKEY = 249;
+inline constexpr std::uint16_t TSIG = 250;
 inline constexpr std::uint16_t IXFR = 251;
 inline constexpr std::uint16_t AXFR = 252;
+inline constexpr std::uint16_t MAILB = 253;
+inline constexpr std::uint16_t MAILA = 254;
 inline constexpr std::uint16_t ANY = 255;
 }  // namespace type
 
 namespace cls {
 inline constexpr std::uint16_t IN = 1;
+inline constexpr std::uint16_t NONE = 254;  // RFC 2136: "must not exist" / "delete this RR"
 inline constexpr std::uint16_t ANY = 255;
 }  // namespace cls
+
+namespace opcode {
+inline constexpr std::uint8_t QUERY = 0;
+inline constexpr std::uint8_t UPDATE = 5;  // RFC 2136
+}  // namespace opcode
 
 // Extended rcodes above 15 need EDNS: the low 4 bits go in the header, the rest in OPT.
 enum class Rcode : std::uint16_t {
@@ -34,7 +45,22 @@ enum class Rcode : std::uint16_t {
   nxdomain = 3,
   notimp = 4,
   refused = 5,
+  yxdomain = 6,  // RFC 2136: a name exists that should not
+  yxrrset = 7,   // an RRset exists that should not
+  nxrrset = 8,   // an RRset that should exist does not
+  notauth = 9,   // not authoritative for the zone, or (RFC 8945) TSIG failed
+  notzone = 10,  // a name outside the zone of the zone section
   badvers = 16,
+};
+
+// RFC 8945 TSIG error codes, carried in the TSIG RR's Error field (the header says
+// NOTAUTH). 16 is BADSIG here and BADVERS in an OPT RR: a separate type keeps them apart.
+enum class TsigError : std::uint16_t {
+  none = 0,
+  badsig = 16,
+  badkey = 17,
+  badtime = 18,
+  badtrunc = 22,
 };
 
 namespace flag {
