@@ -13,12 +13,21 @@ namespace pweb::dns {
 namespace type {
 inline constexpr std::uint16_t A = 1;
 inline constexpr std::uint16_t NS = 2;
+inline constexpr std::uint16_t CNAME = 5;
 inline constexpr std::uint16_t SOA = 6;
+inline constexpr std::uint16_t MX = 15;
+inline constexpr std::uint16_t TXT = 16;
 inline constexpr std::uint16_t AAAA = 28;
+inline constexpr std::uint16_t SRV = 33;
 inline constexpr std::uint16_t OPT = 41;
+inline constexpr std::uint16_t TLSA = 52;
+inline constexpr std::uint16_t SVCB = 64;
+inline constexpr std::uint16_t HTTPS = 65;
+inline constexpr std::uint16_t TSIG = 250;
 inline constexpr std::uint16_t IXFR = 251;
 inline constexpr std::uint16_t AXFR = 252;
 inline constexpr std::uint16_t ANY = 255;
+inline constexpr std::uint16_t CAA = 257;
 }  // namespace type
 
 namespace cls {
