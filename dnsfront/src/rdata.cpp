@@ -260,7 +260,8 @@ std::string ip_to_text(int family, ByteSpan addr) {
 }
 
 bool ip_from_text(int family, std::string_view text, Bytes& out) {
-  const std::string s(text);  // inet_pton needs a terminated string
+  if (text.find('\0') != std::string_view::npos) return false;  // inet_pton would stop there
+  const std::string s(text);                                    // it needs a terminated string
   std::array<std::uint8_t, 16> addr{};
   if (s.size() > INET6_ADDRSTRLEN || inet_pton(family, s.c_str(), addr.data()) != 1) return false;
   out.insert(out.end(), addr.begin(), addr.begin() + (family == AF_INET ? 4 : 16));

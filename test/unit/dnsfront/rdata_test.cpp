@@ -167,6 +167,8 @@ TEST(Rdata, MalformedTextIsRefusedWithAReason) {
       {type::A, "", "expected 1 field"},
       {type::AAAA, "1.2.3.4", "AAAA: invalid IPv6 address"},
       {type::AAAA, "2001:db8:::1", "invalid IPv6"},
+      {type::A, std::string("1.2.3.4\0x", 9), "invalid IPv4"},
+      {type::HTTPS, R"(1 . ipv4hint=1.2.3.4\000x)", "ipv4hint: invalid address"},
       {type::CNAME, "example.com", "CNAME: name must be absolute"},
       {type::CNAME, "a..b.", "empty label"},
       {type::CNAME, ".a.", "empty label"},
