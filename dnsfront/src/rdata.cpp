@@ -158,6 +158,16 @@ void append_quoted(std::string& out, ByteSpan bytes) {
 
 // ---- Fields ----
 
+// Input echoed in an error: printable ASCII only and short, so that the message is
+// always valid UTF-8 (it may end up in JSON) and bounded.
+std::string quote_input(std::string_view s) {
+  constexpr std::size_t kMax = 40;
+  std::string out = "'";
+  for (char c : s.substr(0, kMax)) out.push_back(c >= 0x20 && c < 0x7F ? c : '?');
+  if (s.size() > kMax) out += "...";
+  return out + "'";
+}
+
 bool parse_uint(const Token& t, std::uint32_t max, std::uint32_t& v) noexcept {
   if (t.quoted || t.raw.empty() || t.raw.size() > 10) return false;
   std::uint64_t x = 0;
@@ -354,8 +364,12 @@ using SvcParams = std::vector<std::pair<std::uint16_t, Bytes>>;
 // Rules across params (RFC 9460 §2.4.3, §7, §8); `params` sorted by key.
 std::string check_svc_params(std::uint32_t priority, const SvcParams& params) {
   if (priority == 0 && !params.empty()) return "AliasMode (priority 0) takes no SvcParams";
+  // Binary search: keys are checked increasing before use, and a hostile rdata may
+  // hold thousands of params and mandatory keys.
   auto has = [&](std::uint16_t key) {
-    return std::any_of(params.begin(), params.end(), [&](const auto& p) { return p.first == key; });
+    const auto it = std::lower_bound(params.begin(), params.end(), key,
+                                     [](const auto& p, std::uint16_t k) { return p.first < k; });
+    return it != params.end() && it->first == key;
   };
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (i > 0 && params[i].first <= params[i - 1].first)
@@ -406,15 +420,17 @@ std::string svc_value_from_text(std::uint16_t key, ByteSpan value, Bytes& out) {
       out.insert(out.end(), item.begin(), item.end());
     } else if (key == svc::mandatory) {
       const auto k = svc_key_from_text(s);
-      if (!k) return "mandatory: unknown key '" + std::string(s) + "'";
-      if (std::find(keys.begin(), keys.end(), *k) != keys.end())
-        return "mandatory: key " + svc_key_to_text(*k) + " listed twice";
+      if (!k) return "mandatory: unknown key " + quote_input(s);
       keys.push_back(*k);
     } else if (!ip_from_text(key == svc::ipv4hint ? AF_INET : AF_INET6, s, out)) {
-      return svc_key_to_text(key) + ": invalid address '" + std::string(s) + "'";
+      return svc_key_to_text(key) + ": invalid address " + quote_input(s);
     }
   }
   std::sort(keys.begin(), keys.end());  // wire order is increasing (RFC 9460 §7)
+  for (std::size_t i = 1; i < keys.size(); ++i) {
+    if (keys[i] == keys[i - 1])
+      return "mandatory: key " + svc_key_to_text(keys[i]) + " listed twice";
+  }
   for (auto k : keys) put16(out, k);
   return {};
 }
@@ -431,10 +447,7 @@ std::string parse_svcb(std::span<const Token> t, Bytes& out) {
     const auto eq = tok.raw.find('=');
     const auto name = tok.raw.substr(0, eq);
     const auto key = svc_key_from_text(name);
-    if (!key) return "unknown SvcParam key '" + std::string(name) + "'";
-    for (const auto& p : params) {
-      if (p.first == *key) return "SvcParam key " + svc_key_to_text(*key) + " appears twice";
-    }
+    if (!key) return "unknown SvcParam key " + quote_input(name);
     Bytes value;
     if (eq != std::string_view::npos) {
       auto raw = tok.raw.substr(eq + 1);
@@ -454,6 +467,10 @@ std::string parse_svcb(std::span<const Token> t, Bytes& out) {
   }
   std::sort(params.begin(), params.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (std::size_t i = 1; i < params.size(); ++i) {
+    if (params[i].first == params[i - 1].first)
+      return "SvcParam key " + svc_key_to_text(params[i].first) + " appears twice";
+  }
   if (auto e = check_svc_params(priority, params); !e.empty()) return e;
   for (const auto& [key, value] : params) {
     put16(out, key);

@@ -1,7 +1,7 @@
 // Any text as the rdata of every supported type, and any bytes as wire rdata.
 // Invariants: no crash; whatever parses prints in a form that parses back to the
 // same wire (text -> wire -> text -> wire), never as the generic "\#" form; and the
-// wire is already canonical for rdata_from_wire.
+// wire is already canonical for rdata_from_wire; errors are printable ASCII.
 #include <cstdint>
 #include <cstdlib>
 #include <span>
@@ -35,6 +35,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (auto t : kTypes) {
     const auto parsed = dns::rdata_from_text(t, text);
     if (parsed.ok() == !parsed.error.empty()) std::abort();
+    // Errors may be shown to users (JSON): printable ASCII only.
+    for (char c : parsed.error) {
+      if (c < 0x20 || c > 0x7E) std::abort();
+    }
     if (parsed.ok()) check_stable(t, parsed.wire);
     // The same bytes as a received message whose rdata starts after the first byte
     // (so CNAME/MX pointers have something before them to point to).

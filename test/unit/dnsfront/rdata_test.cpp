@@ -222,6 +222,7 @@ TEST(Rdata, MalformedTextIsRefusedWithAReason) {
       {type::HTTPS, "1 . mandatory=mandatory", "must not list itself"},
       {type::HTTPS, "1 . mandatory=alpn,alpn alpn=h2", "listed twice"},
       {type::HTTPS, "1 . mandatory=bogus", "mandatory: unknown key 'bogus'"},
+      {type::HTTPS, R"(1 . mandatory=b\255g)", "mandatory: unknown key 'b?g'"},
       {type::HTTPS, "1 . no-default-alpn", "no-default-alpn requires alpn"},
       {type::HTTPS, "1 . no-default-alpn=x alpn=h2", "no-default-alpn: takes no value"},
       {type::HTTPS, "1 . alpn", "alpn: needs a value"},
@@ -419,6 +420,30 @@ TEST(RdataFromWire, CorruptedPacketsAreRefused) {
       EXPECT_EQ(text.rfind("\\# ", 0), 0u) << text;
     }
   }
+}
+
+TEST(RdataFromWire, ManySvcParamsRoundTrip) {
+  // mandatory listing 10000 generic keys, each present and empty: 60007 bytes.
+  constexpr std::uint32_t kKeys = 10000;
+  Bytes rd = {0,
+              1,
+              0,
+              0,
+              0,
+              static_cast<std::uint8_t>((2 * kKeys) >> 8),
+              static_cast<std::uint8_t>(2 * kKeys)};
+  for (std::uint32_t k = 7; k < 7 + kKeys; ++k) {
+    rd.push_back(static_cast<std::uint8_t>(k >> 8));
+    rd.push_back(static_cast<std::uint8_t>(k));
+  }
+  for (std::uint32_t k = 7; k < 7 + kKeys; ++k)
+    rd.insert(rd.end(), {static_cast<std::uint8_t>(k >> 8), static_cast<std::uint8_t>(k), 0, 0});
+  const auto r = from_rdata(type::SVCB, rd);
+  ASSERT_TRUE(r.ok()) << r.error;
+  const auto text = rdata_to_text(type::SVCB, rd);
+  EXPECT_EQ(rdata_from_text(type::SVCB, text).wire, rd);
+  rd.resize(rd.size() - 4);  // the last listed key is now missing
+  EXPECT_NE(from_rdata(type::SVCB, rd).error.find("key10006 is missing"), std::string::npos);
 }
 
 TEST(RdataFromWire, OffsetOutsideTheMessageIsRefused) {
