@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH="${FUZZ_SECONDS:-60}"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPWEB_FUZZ=ON >/dev/null
-cmake --build build-fuzz --target fuzz_dns_query fuzz_tcp_framer fuzz_gateway_frame fuzz_agent_record fuzz_nic_update fuzz_dns_update
+cmake --build build-fuzz --target fuzz_dns_query fuzz_tcp_framer fuzz_gateway_frame fuzz_agent_record fuzz_nic_update \
+  fuzz_dns_update fuzz_rdata_text
 mkdir -p build-fuzz/crashes
 passed=0
-for target in dns_query tcp_framer gateway_frame agent_record nic_update dns_update; do
+for target in dns_query tcp_framer gateway_frame agent_record nic_update dns_update rdata_text; do
   bin="build-fuzz/test/fuzz/fuzz_${target}"
   seeds="test/fuzz/corpus/${target}"
   work="build-fuzz/corpus-${target}"

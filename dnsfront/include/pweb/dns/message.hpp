@@ -15,8 +15,14 @@ inline constexpr std::uint16_t A = 1;
 inline constexpr std::uint16_t NS = 2;
 inline constexpr std::uint16_t CNAME = 5;
 inline constexpr std::uint16_t SOA = 6;
+inline constexpr std::uint16_t MX = 15;
+inline constexpr std::uint16_t TXT = 16;
 inline constexpr std::uint16_t AAAA = 28;
+inline constexpr std::uint16_t SRV = 33;
 inline constexpr std::uint16_t OPT = 41;
+inline constexpr std::uint16_t TLSA = 52;
+inline constexpr std::uint16_t SVCB = 64;
+inline constexpr std::uint16_t HTTPS = 65;
 inline constexpr std::uint16_t TKEY = 249;
 inline constexpr std::uint16_t TSIG = 250;
 inline constexpr std::uint16_t IXFR = 251;
@@ -24,6 +30,7 @@ inline constexpr std::uint16_t AXFR = 252;
 inline constexpr std::uint16_t MAILB = 253;
 inline constexpr std::uint16_t MAILA = 254;
 inline constexpr std::uint16_t ANY = 255;
+inline constexpr std::uint16_t CAA = 257;
 }  // namespace type
 
 namespace cls {
