@@ -25,7 +25,7 @@ void skip_record(WireReader& r) noexcept {
 }
 
 // Parses the additional section; the only record we use is OPT.
-bool read_additional(WireReader& r, std::uint16_t count, Edns& edns) noexcept {
+bool read_additional(WireReader& r, std::uint16_t count, Edns& edns, bool& tsig) noexcept {
   for (std::uint16_t i = 0; i < count; ++i) {
     Name owner;
     if (!read_name(r, owner)) return false;
@@ -35,6 +35,7 @@ bool read_additional(WireReader& r, std::uint16_t count, Edns& edns) noexcept {
     const std::uint16_t rdlen = r.u16();
     auto rdata = r.bytes(rdlen);
     if (!r.ok()) return false;
+    if (rtype == type::TSIG) tsig = true;
     if (rtype != type::OPT) continue;
     // RFC 6891: one OPT, owned by the root.
     if (edns.present || owner.size != 1) return false;
@@ -140,6 +141,7 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& out) noexce
   out.header.nscount = r.u16();
   out.header.arcount = r.u16();
   out.has_question = false;
+  out.has_tsig = false;
   out.edns = Edns{};
   if (out.header.qr()) return ParseStatus::drop;
 
@@ -157,7 +159,7 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& out) noexce
       skip_record(r);
     }
     Edns edns;
-    malformed = !r.ok() || !read_additional(r, out.header.arcount, edns);
+    malformed = !r.ok() || !read_additional(r, out.header.arcount, edns, out.has_tsig);
     if (!malformed) out.edns = edns;
   }
   if (out.header.opcode() != 0) return ParseStatus::notimp;

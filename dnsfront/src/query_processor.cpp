@@ -62,6 +62,7 @@ Processed process_query(std::span<const std::uint8_t> query, std::span<std::uint
   Query q;
   const ParseStatus status = parse_query(query, q);
   p.qtype = q.has_question ? q.qtype : 0;
+  p.special = status != ParseStatus::drop && (q.header.opcode() == 5 /* UPDATE */ || q.has_tsig);
   LookupResult result;
   if (status == ParseStatus::ok && !(q.edns.present && q.edns.version > 0)) {
     result = authority.lookup(q, snapshot);

@@ -26,13 +26,17 @@ RrlConfig worker_share(const ServerConfig& cfg) {
 }  // namespace
 
 Worker::Worker(const Authority& auth, const registrar::SnapshotHolder& holder,
-               const ServerConfig& cfg, RemoteResolver* remote)
+               const ServerConfig& cfg, RemoteResolver* remote,
+               SignedMessageHandler* signed_handler)
     : authority(auth),
       snapshots(holder),
       config(cfg),
       resolver(remote),
       remote_cache(cfg.remote_cache_entries),
-      rrl(worker_share(cfg)) {}
+      signed_messages(signed_handler),
+      rrl(worker_share(cfg)) {
+  gate->io = &io;
+}
 
 std::size_t Worker::limit_udp(const sockaddr_storage& peer, std::span<std::uint8_t> response,
                               std::size_t size, Clock::time_point now) noexcept {
@@ -60,7 +64,10 @@ std::size_t Worker::limit_udp(const sockaddr_storage& peer, std::span<std::uint8
   stats.rrl_dropped.inc();
   return 0;
 }
-Worker::~Worker() = default;
+Worker::~Worker() {
+  std::lock_guard lock(gate->mutex);
+  gate->io = nullptr;
+}
 
 namespace {
 
@@ -82,6 +89,12 @@ std::string peer_text(const sockaddr* peer, socklen_t size) {
 }
 
 }  // namespace
+
+std::string peer_ip(const sockaddr* peer, socklen_t size) {
+  std::string text = peer_text(peer, size);
+  if (text.starts_with('[')) return text.substr(1, text.find(']') - 1);
+  return text.substr(0, text.rfind(':'));
+}
 
 void Worker::log_query(std::span<const std::uint8_t> query, const Processed& p, Transport t,
                        Clock::duration took, const sockaddr* peer, socklen_t peer_size) noexcept {
@@ -136,14 +149,15 @@ struct DnsServer::Impl {
 };
 
 DnsServer::DnsServer(ServerConfig config, const Authority& authority,
-                     const registrar::SnapshotHolder& snapshots, RemoteResolver* remote)
+                     const registrar::SnapshotHolder& snapshots, RemoteResolver* remote,
+                     SignedMessageHandler* signed_messages)
     : impl_(std::make_unique<Impl>()) {
   impl_->config = std::move(config);
   const auto& cfg = impl_->config;
   if (cfg.listen.empty()) throw BindError("no DNS listen address");
   const unsigned threads = cfg.threads == 0 ? 1 : cfg.threads;
   for (unsigned t = 0; t < threads; ++t) {
-    auto w = std::make_unique<Worker>(authority, snapshots, cfg, remote);
+    auto w = std::make_unique<Worker>(authority, snapshots, cfg, remote, signed_messages);
     for (const auto& l : cfg.listen) {
       asio::error_code ec;
       const auto addr = asio::ip::make_address(l.host, ec);

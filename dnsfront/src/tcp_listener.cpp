@@ -14,6 +14,7 @@ constexpr std::size_t kReadChunk = 4096;
 // Stop reading while this much is waiting to be written: a client that sends
 // without reading cannot make us buffer without bound.
 constexpr std::size_t kMaxPendingOutput = 256 * 1024;
+constexpr std::size_t kMaxTcpResponse = 65535;
 
 class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
  public:
@@ -27,7 +28,8 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     asio::error_code ignored;
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
     arm_idle_timer();
-    if (worker_.config.query_log) {
+    // The client's address: for the query log, and for tokens limited to subnets.
+    if (worker_.config.query_log || worker_.signed_messages) {
       asio::error_code ec;
       const auto ep = socket_.remote_endpoint(ec);
       if (!ec) {
@@ -78,6 +80,10 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     while (auto msg = framer_.next()) {
       const Processed p = process_query(*msg, worker_.tcp_scratch, Transport::tcp,
                                         worker_.authority, snapshot, remote);
+      if (p.special && worker_.signed_messages) {
+        hand_over(*msg, p, started);
+        continue;
+      }
       if (p.pending) {
         worker_.stats.cache_misses.inc();
         defer(*msg, p.pending_key, started);
@@ -99,6 +105,39 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     pending_.push_back(static_cast<std::uint8_t>(p.response.size));
     pending_.insert(pending_.end(), scratch.begin(),
                     scratch.begin() + static_cast<std::ptrdiff_t>(p.response.size));
+  }
+
+  // An UPDATE or a signed query: answered by the handler, perhaps after later
+  // queries on this connection.
+  void hand_over(std::span<const std::uint8_t> msg, const Processed& p,
+                 Worker::Clock::time_point started) {
+    ++awaiting_;
+    const std::uint16_t qtype = p.qtype;
+    worker_.signed_messages->handle(
+        std::vector<std::uint8_t>(msg.begin(), msg.end()), Transport::tcp,
+        peer_size_ ? peer_ip(sockaddr_ptr(), peer_size_) : std::string(), kMaxTcpResponse,
+        [self = shared_from_this(), gate = worker_.gate, qtype,
+         started](std::vector<std::uint8_t> response) {
+          gate->post([self, qtype, started, response = std::move(response)] {
+            --self->awaiting_;
+            Processed done;
+            done.qtype = qtype;
+            done.response.size = response.size();
+            done.response.rcode =
+                response.size() >= 4 ? static_cast<Rcode>(response[3] & 0xF) : Rcode::noerror;
+            self->worker_.stats.count(done, Transport::tcp);
+            if (!self->closed_ && !response.empty()) {
+              self->pending_.push_back(static_cast<std::uint8_t>(response.size() >> 8));
+              self->pending_.push_back(static_cast<std::uint8_t>(response.size()));
+              self->pending_.insert(self->pending_.end(), response.begin(), response.end());
+              self->worker_.stats.latency.observe(Worker::Clock::now() - started);
+              self->flush();
+            }
+            if (self->close_after_writes_ && !self->writing_ && self->awaiting_ == 0) {
+              self->close();
+            }
+          });
+        });
   }
 
   // Another agent's name: answered when the resolver has it, perhaps after

@@ -69,6 +69,10 @@ void UdpListener::drain() {
       std::span<std::uint8_t> out(out_.data() + replies * kServerUdpPayload, kServerUdpPayload);
       const Processed p =
           process_query(query, out, Transport::udp, worker_.authority, snapshot, remote);
+      if (p.special && worker_.signed_messages) {
+        hand_over(query, peers_[static_cast<std::size_t>(i)], in.msg_hdr.msg_namelen, p, started);
+        continue;
+      }
       if (p.pending) {
         worker_.stats.cache_misses.inc();
         defer(query, peers_[static_cast<std::size_t>(i)], in.msg_hdr.msg_namelen, p.pending_key,
@@ -113,6 +117,43 @@ void UdpListener::drain() {
 }  // namespace pweb::dns
 
 namespace pweb::dns {
+
+// Answered off the lock-free path (keys, the writer); sent from this worker's
+// thread when ready. Bounded: past kMaxSignedInFlight per worker, dropped (the
+// client retries).
+void UdpListener::hand_over(std::span<const std::uint8_t> query, const sockaddr_storage& peer,
+                            socklen_t peer_size, const Processed& p,
+                            Worker::Clock::time_point started) {
+  if (worker_.signed_in_flight.load(std::memory_order_relaxed) >= kMaxSignedInFlight) {
+    WorkerStats::bump(worker_.stats.udp_queries);
+    WorkerStats::bump(worker_.stats.dropped);
+    return;
+  }
+  worker_.signed_in_flight.fetch_add(1, std::memory_order_relaxed);
+  Query q;
+  (void)parse_query(query, q);
+  const std::size_t max_size = response_limit(q, Transport::udp);
+  const std::uint16_t qtype = p.qtype;
+  worker_.signed_messages->handle(
+      std::vector<std::uint8_t>(query.begin(), query.end()), Transport::udp,
+      peer_ip(reinterpret_cast<const sockaddr*>(&peer), peer_size), max_size,
+      [this, gate = worker_.gate, peer, peer_size, qtype,
+       started](std::vector<std::uint8_t> response) {
+        gate->post([this, peer, peer_size, qtype, started, response = std::move(response)] {
+          worker_.signed_in_flight.fetch_sub(1, std::memory_order_relaxed);
+          Processed done;
+          done.qtype = qtype;
+          done.response.size = response.size();
+          done.response.rcode =
+              response.size() >= 4 ? static_cast<Rcode>(response[3] & 0xF) : Rcode::noerror;
+          worker_.stats.count(done, Transport::udp);
+          if (response.empty() || !socket_.is_open()) return;
+          worker_.stats.latency.observe(Worker::Clock::now() - started);
+          (void)::sendto(socket_.native_handle(), response.data(), response.size(), MSG_DONTWAIT,
+                         reinterpret_cast<const sockaddr*>(&peer), peer_size);
+        });
+      });
+}
 
 void UdpListener::defer(std::span<const std::uint8_t> query, const sockaddr_storage& peer,
                         socklen_t peer_size, const std::string& key,

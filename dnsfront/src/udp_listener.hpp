@@ -26,6 +26,9 @@ class UdpListener {
 
   void wait();
   void drain();
+  static constexpr std::uint64_t kMaxSignedInFlight = 1024;
+  void hand_over(std::span<const std::uint8_t> query, const sockaddr_storage& peer,
+                 socklen_t peer_size, const Processed& p, Worker::Clock::time_point started);
   // Answers `query` once the resolver has `key` (another agent's device).
   void defer(std::span<const std::uint8_t> query, const sockaddr_storage& peer, socklen_t peer_size,
              const std::string& key, Worker::Clock::time_point started);

@@ -193,39 +193,7 @@ std::size_t write_update_response(std::span<const std::uint8_t> packet, const Up
   if (!w.ok()) return 0;
   if (!with_tsig) return w.pos();
 
-  const auto& t = req.tsig;
-  if (t.mac_offset + t.mac_size > packet.size()) return 0;  // not this request's TSIG
-  const std::uint64_t now48 = std::min<std::uint64_t>(now, (std::uint64_t{1} << 48) - 1);
-  const std::uint8_t server_time[6] = {
-      static_cast<std::uint8_t>(now48 >> 40), static_cast<std::uint8_t>(now48 >> 32),
-      static_cast<std::uint8_t>(now48 >> 24), static_cast<std::uint8_t>(now48 >> 16),
-      static_cast<std::uint8_t>(now48 >> 8),  static_cast<std::uint8_t>(now48)};
-  TsigSign s;
-  s.key_name = &t.key_name;
-  s.algorithm = &t.algorithm;
-  s.secret = secret;
-  s.time_signed = now48;
-  s.original_id = req.header.id;
-  s.error = tsig_error(tsig);
-  switch (tsig) {
-    case TsigResult::badkey:
-    case TsigResult::badsig:
-      // §5.3.2: the request MAC did not verify, so nothing may be signed with it.
-      s.unsigned_error = true;
-      break;
-    case TsigResult::badtime:
-      // The client's own time back, so it can verify; ours in Other Data (§5.2.3).
-      s.time_signed = t.time_signed;
-      s.other = server_time;
-      s.request_mac = t.mac(packet);
-      break;
-    case TsigResult::ok:
-    case TsigResult::badtrunc:
-    case TsigResult::formerr:
-      s.request_mac = t.mac(packet);
-      break;
-  }
-  if (!tsig_append(w, s)) return 0;
+  if (!tsig_sign_response(w, packet, req.tsig, req.header.id, tsig, secret, now)) return 0;
   return w.pos();
 }
 

@@ -101,6 +101,14 @@ void WireWriter::set_limit(std::size_t limit) noexcept {
   if (pos_ > limit_) ok_ = false;
 }
 
+void WireWriter::resume_at(std::size_t pos) noexcept {
+  if (pos > limit_) {
+    ok_ = false;
+    return;
+  }
+  pos_ = pos;
+}
+
 void WireWriter::rollback(std::size_t pos) noexcept {
   if (pos <= pos_) {
     pos_ = pos;

@@ -5,12 +5,14 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "pweb/dns/message_handler.hpp"
 #include "pweb/dns/query_processor.hpp"
 #include "pweb/dns/server.hpp"
 
@@ -52,13 +54,16 @@ struct alignas(64) WorkerStats {
   }
 };
 
+// The peer's IP address as text (no port), for rules on client addresses.
+std::string peer_ip(const sockaddr* peer, socklen_t size);
+
 class UdpListener;
 class TcpListener;
 
 struct Worker {
   // Out of line: the listener types are complete only in server.cpp.
   Worker(const Authority& auth, const registrar::SnapshotHolder& holder, const ServerConfig& cfg,
-         RemoteResolver* remote);
+         RemoteResolver* remote, SignedMessageHandler* signed_messages);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -82,6 +87,22 @@ struct Worker {
   // Runs `resume` with the answer for `key` once the resolver has it (one
   // lookup per key however many wait). False, and nothing queued, when full.
   bool await_remote(const std::string& key, Resume resume);
+
+  // UPDATEs and TSIG-signed queries go here (null: answered as unknown).
+  SignedMessageHandler* signed_messages;
+  std::atomic<std::uint64_t> signed_in_flight{0};
+  // Answers of the handler come back from other threads (the writer), maybe
+  // after this worker is gone: they post through this gate, closed on destruction.
+  struct PostGate {
+    std::mutex mutex;
+    asio::io_context* io = nullptr;
+    template <typename F>
+    void post(F&& f) {
+      std::lock_guard lock(mutex);
+      if (io) asio::post(*io, std::forward<F>(f));
+    }
+  };
+  std::shared_ptr<PostGate> gate = std::make_shared<PostGate>();
 
   using Clock = std::chrono::steady_clock;
   RateLimiter rrl;

@@ -3,6 +3,8 @@
 
 #include <charconv>
 
+#include "device_auth.hpp"
+#include "device_json.hpp"
 #include "http_util.hpp"
 #include "pweb/registrar/names.hpp"
 
@@ -12,14 +14,6 @@ namespace {
 using nlohmann::json;
 constexpr std::size_t kDefaultLimit = 100;
 constexpr std::size_t kMaxLimit = 1000;
-
-json to_json(const registrar::DeviceRecord& d) {
-  return {{"name", d.name},
-          {"ipv4", d.ipv4 ? json(registrar::format_ipv4(*d.ipv4)) : json(nullptr)},
-          {"ipv6", d.ipv6 ? json(registrar::format_ipv6(*d.ipv6)) : json(nullptr)},
-          {"updated", d.updated},
-          {"services", registrar::split_services(d.services)}};
-}
 
 std::optional<std::int64_t> integer(const std::string& s) {
   std::int64_t v = 0;
@@ -64,49 +58,12 @@ void list_devices(registrar::RegistrationService& service, const httplib::Reques
     if (e.removed) {
       removed.push_back({{"name", e.device.name}, {"removed", e.device.updated}});
     } else {
-      devices.push_back(to_json(e.device));
+      devices.push_back(device_to_json(e.device));
     }
   }
   json body = {{"devices", devices}, {"next_cursor", next}};
   if (with_removed) body["removed"] = removed;
   send_json_cached(req, res, body);
-}
-
-// Authenticates the caller as the owner of `name`; answers and returns nullopt if not.
-std::optional<std::string> owned_name(registrar::RegistrationService& service,
-                                      const httplib::Request& req, httplib::Response& res) {
-  const auto parsed = registrar::parse_device_name(req.matches[1].str());
-  if (!parsed.name) {
-    send_error(res, 400, parsed.error);
-    return std::nullopt;
-  }
-  const auto creds = basic_auth(req);
-  if (!creds) {
-    ask_for_credentials(res);
-    send_error(res, 401, "authentication required (HTTP Basic)");
-    return std::nullopt;
-  }
-  const std::string user = registrar::to_lower(creds->user);
-  switch (service.authenticate(user, creds->password, req.remote_addr)) {
-    case registrar::AuthResult::bad:
-      ask_for_credentials(res);
-      send_error(res, 401, "wrong user name or password");
-      return std::nullopt;
-    case registrar::AuthResult::throttled:
-      send_error(res, 429,
-                 "too many failed logins from this address, its network or for this user; "
-                 "try later");
-      return std::nullopt;
-    case registrar::AuthResult::ok:
-      break;
-  }
-  if (parsed.name->user != user || parsed.name->agent != service.label()) {
-    send_error(
-        res, 403,
-        "'" + parsed.name->full() + "' is not yours: you own *." + user + "." + service.label());
-    return std::nullopt;
-  }
-  return parsed.name->full();
 }
 
 // Parses a PUT body into a change; an error message if malformed.
@@ -146,8 +103,22 @@ std::string parse_put(const std::string& body, registrar::DeviceChange& c) {
       const auto v = registrar::validate_services(list);
       if (!v.joined) return v.error;
       c.services = *v.joined;
+    } else if (key == "ttl") {
+      if (!value.is_number_unsigned() || value.get<std::uint64_t>() > 0x7FFFFFFF) {
+        return "ttl must be a number of seconds (0: the node's default)";
+      }
+      c.ttl = static_cast<std::uint32_t>(value.get<std::uint64_t>());
+    } else if (key == "ipv6_iid") {
+      if (value.is_null()) {
+        c.ipv6_iid = registrar::FieldChange<registrar::Ipv6>::clear();
+        continue;
+      }
+      const auto iid =
+          value.is_string() ? registrar::parse_ipv6(value.get<std::string>()) : std::nullopt;
+      if (!iid) return "ipv6_iid must be an IPv6 interface id such as \"::1:2\", or null";
+      c.ipv6_iid = registrar::FieldChange<registrar::Ipv6>::set(*iid);
     } else {
-      return "unknown field '" + key + "' (expected ipv4, ipv6, services)";
+      return "unknown field '" + key + "' (expected ipv4, ipv6, services, ttl, ipv6_iid)";
     }
   }
   return {};
@@ -166,7 +137,7 @@ void register_device_routes(RouteTable& routes, registrar::RegistrationService& 
     if (!name) return;
     const auto d = service.get(*name);
     if (!d) return send_error(res, 404, "no device '" + *name + "'");
-    send_json(res, 200, to_json(*d));
+    send_json(res, 200, device_to_json(*d));
   });
 
   routes.put(one, [&service](const httplib::Request& req, httplib::Response& res) {
@@ -184,7 +155,11 @@ void register_device_routes(RouteTable& routes, registrar::RegistrationService& 
     if (r.status == registrar::ChangeStatus::store_error) {
       return send_error(res, 503, "the device store is unavailable; nothing was changed");
     }
-    send_json(res, r.status == registrar::ChangeStatus::created ? 201 : 200, to_json(r.device));
+    if (r.status == registrar::ChangeStatus::refused) {
+      return send_error(res, 422, r.error ? r.error->message : "refused");
+    }
+    send_json(res, r.status == registrar::ChangeStatus::created ? 201 : 200,
+              device_to_json(r.device));
   });
 
   routes.del(one, [&service](const httplib::Request& req, httplib::Response& res) {

@@ -14,6 +14,7 @@
 #include "nic_routes.hpp"
 #include "pweb/metrics.hpp"
 #include "route_table.hpp"
+#include "rrset_routes.hpp"
 #include "status_page_routes.hpp"
 
 namespace pweb::rest {
@@ -143,6 +144,7 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
   if (registration) {
     register_nic_routes(routes, *registration);
     register_device_routes(routes, *registration);
+    register_rrset_routes(routes, *registration);
   }
   if (directory) register_directory_routes(routes, *directory);
   register_checkip_route(routes);

@@ -45,6 +45,7 @@ void register_nic_routes(RouteTable& routes, registrar::RegistrationService& ser
     r.myip = param(req, "myip");
     r.myipv6 = param(req, "myipv6");
     r.offline = param(req, "offline");
+    r.ipv6prefix = param(req, "ipv6prefix");
     r.client_address = req.remote_addr;
     const auto answer = service.nic_update(user, r);
     plain(res, answer.bad_request ? 400 : 200, answer.body);

@@ -151,6 +151,7 @@ struct Edns {
 struct Query {
   Header header;
   bool has_question = false;
+  bool has_tsig = false;  // a TSIG RR in the additional section (verified elsewhere)
   Name qname;
   std::uint16_t qtype = 0;
   std::uint16_t qclass = 0;

@@ -25,6 +25,10 @@ struct Processed {
   // resolver for `pending_key`, then process the query again with its answer.
   bool pending = false;
   std::string pending_key;
+  // An RFC 2136 UPDATE or a TSIG-signed message: the lock-free path answered it
+  // as if it knew nothing of either (NOTIMP, or unsigned); a SignedMessageHandler,
+  // when the server has one, answers it instead.
+  bool special = false;
 };
 
 // How names of other agents are answered.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pweb/dns/authority.hpp"
+#include "pweb/dns/message_handler.hpp"
 #include "pweb/dns/remote.hpp"
 #include "pweb/dns/rrl.hpp"
 #include "pweb/metrics.hpp"
@@ -89,8 +90,11 @@ class DnsServer {
  public:
   // Binds every listener now so that a busy port fails start-up (BindError).
   // `remote` (optional) resolves other agents' names; it must outlive stop().
+  // `signed_messages` (optional) answers RFC 2136 UPDATEs and TSIG-signed
+  // queries; it must outlive stop().
   DnsServer(ServerConfig config, const Authority& authority,
-            const registrar::SnapshotHolder& snapshots, RemoteResolver* remote = nullptr);
+            const registrar::SnapshotHolder& snapshots, RemoteResolver* remote = nullptr,
+            SignedMessageHandler* signed_messages = nullptr);
   ~DnsServer();
   DnsServer(const DnsServer&) = delete;
   DnsServer& operator=(const DnsServer&) = delete;

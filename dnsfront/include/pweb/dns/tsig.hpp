@@ -93,4 +93,12 @@ struct TsigSign {
 // on bad parameters (no key name, empty secret for a signed RR; w untouched).
 bool tsig_append(WireWriter& w, const TsigSign& s) noexcept;
 
+// Appends the TSIG RR of a response to the request `packet` whose TSIG is `t`
+// (already verified with result `tsig`): signed with the request MAC when the
+// key verified (ok, BADTIME with the server's time in Other Data), unsigned
+// for BADKEY/BADSIG (§5.3.2). Counts itself in the response's ARCOUNT.
+bool tsig_sign_response(WireWriter& w, std::span<const std::uint8_t> packet, const TsigRecord& t,
+                        std::uint16_t id, TsigResult tsig, std::span<const std::uint8_t> secret,
+                        std::uint64_t now) noexcept;
+
 }  // namespace pweb::dns

@@ -52,6 +52,9 @@ class WireWriter {
   // Forgets everything after `pos` and clears a failure: used to drop records that
   // did not fit and mark the answer truncated.
   void rollback(std::size_t pos) noexcept;
+  // Takes the first `pos` bytes of the buffer as written (by another writer,
+  // e.g. a response that gets a TSIG RR appended); past the limit fails.
+  void resume_at(std::size_t pos) noexcept;
 
   [[nodiscard]] bool ok() const noexcept { return ok_; }
   [[nodiscard]] std::size_t pos() const noexcept { return pos_; }
