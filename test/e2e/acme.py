@@ -512,14 +512,14 @@ def nsupdate(target: DnsTarget, updates: Sequence[str], tcp: bool = False, timeo
     cmd = [tool("nsupdate"), "-y", f"{target.algorithm}:{target.key_name}:{target.secret}", "-t", "10"]
     if tcp:
         cmd.append("-v")
-    return run(cmd, stdin="\n".join(script))
+    return run(cmd, timeout=timeout, stdin="\n".join(script))
 
 
 def knsupdate(target: DnsTarget, updates: Sequence[str], timeout: float = TOOL_TIMEOUT) -> Proc:
     """The same with Knot's `knsupdate -y ALG:NAME:SECRET`."""
     script = [f"server {target.host} {target.port}", f"zone {target.zone}", *updates, "send", "quit", ""]
     cmd = [tool("knsupdate"), "-y", f"{target.algorithm}:{target.key_name}:{target.secret}", "-t", "10"]
-    return run(cmd, stdin="\n".join(script))
+    return run(cmd, timeout=timeout, stdin="\n".join(script))
 
 
 def update_rcode(p: Proc) -> str:

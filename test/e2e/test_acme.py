@@ -87,10 +87,16 @@ def assert_device_address_kept(target):
     assert status == "NOERROR" and got == [DEVICE_V4], f"{NAME} A: {status} {got}, want [{DEVICE_V4}]"
 
 
-def test_zone_answers_soa_authoritatively(target):
-    """Both clients locate the zone by an SOA query; the apex must answer it."""
-    status, soa = acme.dig(target.host, target.port, ZONE, "SOA")
+def test_zone_answers_soa_at_apex_only(acme_node):
+    """Both clients locate the zone by SOA queries walking up from
+    _acme-challenge.NAME: only the apex may have the SOA in its ANSWER (a
+    device name answering SOA would become the UPDATE's zone)."""
+    n = acme_node.node
+    status, soa = acme.dig(n.host, n.port, ZONE, "SOA")
     assert status == "NOERROR" and len(soa) == 1, f"{ZONE} SOA: {status} {soa}"
+    for name in (CHALLENGE, NAME, f"alice.uw.{ZONE}", f"uw.{ZONE}"):
+        status, soa = acme.dig(n.host, n.port, name, "SOA")
+        assert status in ("NOERROR", "NXDOMAIN") and not soa, f"{name} SOA: {status} {soa}"
 
 
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])

@@ -12,6 +12,7 @@ against the node run here too, so their expected rcodes come from BIND.
 """
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -82,7 +83,6 @@ zone "{ZONE.rstrip('.')}" {{
         return conf
 
     def start(self) -> "Named":
-        import subprocess
         exe = acme.tool("named")
         for attempt in range(3):
             self.port = acme.free_port()
@@ -106,7 +106,7 @@ zone "{ZONE.rstrip('.')}" {{
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)
-            except Exception:
+            except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
 
