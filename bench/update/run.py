@@ -63,6 +63,17 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 PEER_KEYS = ("bind", "knot")
 PEER_NAMES = {"bind": "BIND 9 nsupdate+TSIG", "knot": "Knot DNS nsupdate+TSIG"}
+# pweb-node driven by the same nsupdate+TSIG load as the peers (RFC 2136
+# UPDATE on its DNS listener, one device token per nsupdate process as key)
+RFC2136_KEY = "pweb2136"
+RFC2136_NAME = "pweb-node nsupdate+TSIG"
+SYSTEM_NAMES = {"pweb": "pweb-node", RFC2136_KEY: RFC2136_NAME, **PEER_NAMES}
+ALL_KEYS = ("pweb", RFC2136_KEY) + PEER_KEYS
+
+
+class NotAvailable(BenchError):
+    """The node lacks a feature the run needs (e.g. RFC 2136 before issue
+    13): the table says n/a with the reason; not a failure of the run."""
 
 
 
@@ -837,21 +848,25 @@ zone:
 
 
 def write_nsupdate_scripts(d: Path, port: int, total: int, procs: int, names: int,
-                           rnd: int, base: int) -> Tuple[List[Path], Dict[str, str]]:
+                           rnd: int, base: int, zone: str = PEER_ZONE,
+                           name_of: Optional[Callable[[int, int], str]] = None,
+                           tag: str = "") -> Tuple[List[Path], Dict[str, str]]:
     """`procs` scripts, `total` updates in all, one record per update
     (delete + add of the A record, then send). Process j updates names
-    h0-j .. h{names-1}-j in turn; update number base + m sets 10.0.0.0 + m + 1,
-    so every update changes something and the final value of every name is
-    known."""
+    h0-j .. h{names-1}-j in turn (or name_of(k, j)); update number base + m
+    sets 10.0.0.0 + m + 1, so every update changes something and the final
+    value of every name is known."""
+    if name_of is None:
+        name_of = lambda k, j: f"h{k}-{j}.{zone}"  # noqa: E731
     paths: List[Path] = []
     final: Dict[str, str] = {}
     per = [total // procs + (1 if j < total % procs else 0) for j in range(procs)]
     m = base
     for j in range(procs):
-        path = d / f"nsupdate-{rnd}-{j}.txt"
-        lines = [f"server 127.0.0.1 {port}", f"zone {PEER_ZONE}"]
+        path = d / f"nsupdate-{tag}{rnd}-{j}.txt"
+        lines = [f"server 127.0.0.1 {port}", f"zone {zone}"]
         for k in range(per[j]):
-            name = f"h{k % names}-{j}.{PEER_ZONE}"
+            name = name_of(k % names, j)
             ip = ip_of(m % ((1 << 24) - 2))
             m += 1
             lines += [f"update delete {name} A", f"update add {name} 60 A {ip}", "send"]
@@ -861,12 +876,22 @@ def write_nsupdate_scripts(d: Path, port: int, total: int, procs: int, names: in
     return paths, final
 
 
-def run_nsupdate_round(server: Server, port: int, keyfile: Path, args, n: int, d: Path, rnd: int) -> Dict[str, object]:
-    scripts, final = write_nsupdate_scripts(d, port, n, args.nsupdate_procs, args.peer_names, rnd, (rnd - 1) * n)
+def run_nsupdate_round(server: Server, port: int, keyfile, args, n: int, d: Path, rnd: int,
+                       zone: str = PEER_ZONE, procs_n: Optional[int] = None,
+                       name_of: Optional[Callable[[int, int], str]] = None,
+                       status_port: Optional[int] = None, tag: str = "") -> Dict[str, object]:
+    """`keyfile`: one key file for every process, or a list with one per
+    process (pweb-node: one device token each). With `status_port` (pweb-node)
+    the group-commit size comes from /api/v1/status instead of the SOA serial."""
+    procs_n = procs_n or args.nsupdate_procs
+    keyfiles = keyfile if isinstance(keyfile, list) else [keyfile] * procs_n
+    scripts, final = write_nsupdate_scripts(d, port, n, procs_n, args.peer_names, rnd, (rnd - 1) * n,
+                                            zone=zone, name_of=name_of, tag=tag)
     idle = wait_for_idle(args.idle_wait)
     dns = DnsClient(port)
     try:
-        ans0 = dns.query_retry(PEER_ZONE, "SOA")
+        st0 = (node_status(status_port) or {}) if status_port else {}
+        ans0 = dns.query_retry(zone, "SOA")
         serial0 = ans0[2] if ans0 else None
         c0 = server.cpu_ticks()
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -874,7 +899,7 @@ def run_nsupdate_round(server: Server, port: int, keyfile: Path, args, n: int, d
         procs = []
         t0 = time.monotonic()
         for j, s in enumerate(scripts):
-            procs.append(subprocess.Popen(pinned(["nsupdate", "-k", str(keyfile), str(s)], CLIENT_CPU),
+            procs.append(subprocess.Popen(pinned(["nsupdate", "-k", str(keyfiles[j]), str(s)], CLIENT_CPU),
                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                           stdin=subprocess.DEVNULL))
         outputs = []
@@ -900,8 +925,9 @@ def run_nsupdate_round(server: Server, port: int, keyfile: Path, args, n: int, d
             raise BenchError(f"{server.name}: " + "; ".join(failed[:3]))
         if not server.alive():
             raise BenchError(f"{server.name} died during the run; log:\n{tail(server.log_path)}")
-        ans1 = dns.query_retry(PEER_ZONE, "SOA")
+        ans1 = dns.query_retry(zone, "SOA")
         serial1 = ans1[2] if ans1 else None
+        st1 = (node_status(status_port) or {}) if status_port else {}
         wrong = []
         for name, ip in sorted(final.items()):
             ans = dns.query_retry(name, "A")
@@ -913,11 +939,18 @@ def run_nsupdate_round(server: Server, port: int, keyfile: Path, args, n: int, d
         dns.close()
     cpu_s = (c1 - c0) / CLK_TCK
     serial_delta = (serial1 - serial0) % (1 << 32) if serial0 is not None and serial1 is not None else None
+    per_commit = round(n / serial_delta, 2) if serial_delta else None
+    commits = None
+    if status_port:
+        s0, s1 = st0.get("store", {}), st1.get("store", {})
+        commits = (s1.get("commits", 0) - s0.get("commits", 0)) if s0 and s1 else None
+        per_commit = round(n / commits, 2) if commits else None
     return {
         "idle_before": idle, "updates": n, "nsupdate_processes": len(scripts), "elapsed_s": round(elapsed, 3),
         "updates_per_s": round(n / elapsed, 1), "serial_delta": serial_delta,
-        # each SOA serial increment is one zone transaction (one journal sync)
-        "updates_per_commit": round(n / serial_delta, 2) if serial_delta else None,
+        # peers: each SOA serial increment is one zone transaction (one
+        # journal sync); pweb-node: store commits from /api/v1/status
+        "updates_per_commit": per_commit, "store_commits": commits,
         "names_checked": len(final),
         "server_cpu_s": round(cpu_s, 3), "server_cpu_utilisation": round(cpu_s / elapsed, 3),
         "updates_per_cpu_s": round(n / cpu_s, 1) if cpu_s > 0 else None,
@@ -950,6 +983,114 @@ def bench_peer(key: str, args, work: Path, ports: set, result: Dict[str, object]
 
 
 # ---------------------------------------------------------------------------
+# pweb-node: the peers' nsupdate+TSIG load through RFC 2136 on its DNS port
+# ---------------------------------------------------------------------------
+
+RFC2136_USER = "u0"
+
+
+def _json_request(port: int, method: str, path: str, auth: str, body: object) -> Tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10.0)
+    try:
+        conn.request(method, path, body=json.dumps(body),
+                     headers={"Authorization": auth, "Content-Type": "application/json"})
+        r = conn.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def rfc2136_feature_probe(port: int, zone: str, name: str, keyfile: Path) -> None:
+    """One single update with the first key; an answer that says the node does
+    not do RFC 2136 (NOTIMP, FORMERR, REFUSED, NOTAUTH, no answer) -> n/a."""
+    script = f"server 127.0.0.1 {port}\nzone {zone}\nupdate delete {name} A\nupdate add {name} 60 A 198.18.255.1\nsend\n"
+    try:
+        r = run_tool(["nsupdate", "-t", "5", "-k", str(keyfile)], timeout=30.0, stdin=script)
+    except subprocess.TimeoutExpired:
+        raise NotAvailable("nsupdate got no answer within 30 s")
+    if r.returncode != 0 or r.stdout.strip():
+        out = " ".join(r.stdout.split())[:160]
+        raise NotAvailable(f"first UPDATE: nsupdate status {r.returncode}: {out}")
+    ans = dns_once(port, name, "A", timeout=1.0)
+    if ans is None or ans[1] != ["198.18.255.1"]:
+        raise BenchError(f"UPDATE of {name} answered NOERROR but {name} A -> {ans}")
+
+
+def bench_pweb_rfc2136(args, work: Path, ports: set, result: Dict[str, object]) -> None:
+    """Users: one (u0). Devices r0.u0.uw .. r{P-1}.u0.uw, one per nsupdate
+    process, each with a token (`--rfc2136-scope`, default records) used as
+    that process's TSIG key. Scope records: process j updates h0.rJ.u0.uw.dht.
+    .. h{names-1}.rJ... (A records below its device, like the peers' 50 names);
+    scope update: the device's own A. Same scripts and checks as the peers."""
+    binary = (build_dir(args) / "node" / "pweb-node").resolve()
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        raise StartError(f"pweb-node binary not found at {binary} (build it, or pass --build-dir)")
+    d = work / "pweb-rfc2136"
+    data_dir = d / "data"
+    data_dir.mkdir(parents=True)
+    password = secrets.token_urlsafe(12)
+    auth = "Basic " + base64.b64encode(f"{RFC2136_USER}:{password}".encode()).decode()
+    r = run_tool([str(binary), "user", "add", RFC2136_USER, "--password-stdin", "--data-dir", str(data_dir)],
+                 stdin=password + "\n")
+    if r.returncode != 0:
+        raise StartError(f"pweb-node user add {RFC2136_USER} failed (status {r.returncode}): {r.stdout.strip()}")
+    dns_port, http_port = free_port(ports), free_port(ports)
+    cmd = pinned([str(binary), "--label", AGENT, "--data-dir", str(data_dir),
+                  "--dns-listen", f"127.0.0.1:{dns_port}", "--http-listen", f"127.0.0.1:{http_port}",
+                  "--threads", "1", "--log-level", "warn", "--dht-port", "0",
+                  "--gateway-listen", "127.0.0.1:0", "--identity-bits", "2048"], SERVER_CPU)
+    node = Server("pweb-node", cmd, d / "pweb-node.log", lambda: node_status(http_port) is not None)
+    procs_n = args.pweb_nsupdate_procs or args.nsupdate_procs
+    n = args.pweb_rfc2136_updates
+    devices = [f"r{j}.{RFC2136_USER}.{AGENT}" for j in range(procs_n)]
+    if args.rfc2136_scope == "records":
+        name_of = lambda k, j: f"h{k}.{devices[j]}.{SUFFIX}"  # noqa: E731
+    else:
+        name_of = lambda k, j: f"{devices[j]}.{SUFFIX}"  # noqa: E731
+    result.update({"system": RFC2136_NAME, "command": " ".join(cmd),
+                   "version": run_tool([str(binary), "--version"]).stdout.strip(), "port": dns_port,
+                   "token_scope": args.rfc2136_scope, "nsupdate_processes": procs_n})
+    try:
+        result["start_s"] = round(node.start(args.start_timeout), 3)
+        keyfiles: List[Path] = []
+        for j, dev in enumerate(devices):
+            path = "/api/v1/devices/" + urllib.parse.quote(dev, safe="")
+            st, body = _json_request(http_port, "PUT", path, auth, {"ipv4": f"198.18.1.{j + 1}"})
+            if st not in (200, 201):
+                raise BenchError(f"PUT {path} answered {st}: {body[:200]}")
+            st, body = _json_request(http_port, "POST", path + "/tokens", auth, {"scope": args.rfc2136_scope})
+            if st in (404, 405, 501):
+                raise NotAvailable(f"POST {path}/tokens answered {st}: no device tokens yet")
+            try:
+                tok = json.loads(body) if st in (200, 201) else None
+            except ValueError:
+                tok = None
+            if not isinstance(tok, dict) or not isinstance(tok.get("id"), str) or not isinstance(tok.get("token"), str):
+                raise BenchError(f'POST {path}/tokens answered {st}, not {{"id", "token"}}: {body[:200]}')
+            kf = d / f"token-{j}.key"
+            kf.write_text(f'key "{tok["id"]}" {{\n\talgorithm hmac-sha256;\n\tsecret "{tok["token"]}";\n}};\n')
+            keyfiles.append(kf)
+        rfc2136_feature_probe(dns_port, SUFFIX, name_of(0, 0), keyfiles[0])
+        runs = []
+        for rnd in range(1, args.rounds + 1):
+            log(f"pweb-node RFC 2136: round {rnd}/{args.rounds}: {n} updates from {procs_n} nsupdate processes")
+            r = run_nsupdate_round(node, dns_port, keyfiles, args, n, d, rnd, zone=SUFFIX, procs_n=procs_n,
+                                   name_of=name_of, status_port=http_port, tag="pweb-")
+            log(f"pweb-node RFC 2136: round {rnd}: {r['updates_per_s']:,.0f} updates/s "
+                f"({r['updates_per_commit']} updates/commit, cpu {r['server_cpu_s']:.2f} s)")
+            runs.append(r)
+        chosen = sorted(runs, key=lambda r: r["updates_per_s"])[(len(runs) - 1) // 2]
+        result["load"] = dict(chosen, round_chosen=runs.index(chosen) + 1)
+        result["rounds"] = runs
+        result["threads_after_load"] = thread_count(node.pid)
+    finally:
+        rc = node.stop()
+        result["exit_status"] = rc
+        if rc not in (0, None) and "load" in result and "error" not in result:
+            raise BenchError(f"pweb-node exited with status {rc} after SIGTERM; log:\n{tail(node.log_path)}")
+
+
+# ---------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------
 
@@ -979,6 +1120,19 @@ def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
             summary["pweb_latency_ms"] = {k: ld["latency_ms"].get(k) for k in ("p50", "p99")}
         else:
             print(f"{label:<30} FAILED: {pw.get('error', '?').splitlines()[0]}")
+    r = results.get(RFC2136_KEY)
+    if r is not None:
+        ld = r.get("load")
+        if "na" in r:
+            print(f"{RFC2136_NAME:<30} {'n/a':>10}  ({r['na']})")
+        elif ld and "error" not in r:
+            per = ld.get("updates_per_commit")
+            dur = f"yes (fsync per group commit{f', {per:.1f} updates/commit' if per else ''})"
+            print(f"{RFC2136_NAME:<30} {ld['updates_per_s']:>10,.0f} {'-':>7} {'-':>7} "
+                  f"{ld['server_cpu_utilisation'] * 100:>5.0f} {fmt(ld['updates_per_cpu_s'], ',.0f'):>10}  {dur}")
+            summary["pweb_rfc2136_updates_per_s"] = ld["updates_per_s"]
+        else:
+            print(f"{RFC2136_NAME:<30} FAILED: {r.get('error', '?').splitlines()[0]}")
     for key in PEER_KEYS:
         r = results.get(key)
         if r is None:
@@ -1004,6 +1158,16 @@ def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
         ratio = summary["pweb_updates_per_s"] / summary["knot_updates_per_s"]
         summary["ratio_pweb_knot"] = round(ratio, 2)
         print(f"ratio pweb/Knot: {ratio:.2f}")
+    if "pweb_rfc2136_updates_per_s" in summary and "bind_updates_per_s" in summary:
+        ratio = summary["pweb_rfc2136_updates_per_s"] / summary["bind_updates_per_s"]
+        summary["ratio_pweb_rfc2136_bind"] = round(ratio, 2)
+        summary["ratio_rfc2136_target_met"] = ratio >= TARGET_RATIO
+        print(f"ratio pweb/BIND, both nsupdate+TSIG: {ratio:.2f} "
+              f"(target >= {TARGET_RATIO:.0f}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
+    if "pweb_rfc2136_updates_per_s" in summary and "knot_updates_per_s" in summary:
+        ratio = summary["pweb_rfc2136_updates_per_s"] / summary["knot_updates_per_s"]
+        summary["ratio_pweb_rfc2136_knot"] = round(ratio, 2)
+        print(f"ratio pweb/Knot, both nsupdate+TSIG: {ratio:.2f}")
     if pw is not None and "probe" in pw:
         pr = pw["probe"]
         print(f"update->DNS answer: p50 {pr['update_to_answer_ms']['p50']:.2f} ms, "
@@ -1020,8 +1184,11 @@ def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
         summary["durability_ok"] = d["wrong_count"] == 0
     print(f"servers on CPU {SERVER_CPU}, load generators on CPU {CLIENT_CPU}; p50/p99 = wrk latency under load; "
           f"peers: {args.nsupdate_procs} parallel nsupdate processes, updates/s = updates / elapsed")
+    if RFC2136_KEY in results:
+        print(f"{RFC2136_NAME}: {args.pweb_nsupdate_procs or args.nsupdate_procs} parallel nsupdate processes, "
+              f"one device token (scope {args.rfc2136_scope}) each as TSIG key")
     for key, r in results.items():
-        name = "pweb-node" if key == "pweb" else PEER_NAMES[key]
+        name = SYSTEM_NAMES[key]
         if "error" in r and r.get("load"):
             print(f"note: {name}: FAILED after the load run: {r['error'].splitlines()[0]}")
         idle = [x.get("idle_before", {}) for x in r.get("rounds", [])]
@@ -1044,7 +1211,17 @@ def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="Durable update rate: pweb-node /nic/update vs BIND 9 (and Knot) RFC 2136.")
-    ap.add_argument("--systems", default="pweb,bind,knot", help="comma-separated subset of pweb,bind,knot")
+    ap.add_argument("--systems", default="pweb,pweb2136,bind,knot",
+                    help="comma-separated subset of pweb (DynDNS2), pweb2136 (pweb-node RFC 2136), bind, knot")
+    ap.add_argument("--rfc2136", action="store_true",
+                    help="only the nsupdate+TSIG rows: same as --systems pweb2136,bind,knot")
+    ap.add_argument("--pweb-rfc2136-updates", type=int,
+                    help="updates per pweb-node RFC 2136 round (default 4000; --quick 600)")
+    ap.add_argument("--pweb-nsupdate-procs", type=int,
+                    help="parallel nsupdate processes against pweb-node (default: --nsupdate-procs)")
+    ap.add_argument("--rfc2136-scope", choices=("records", "update"), default="records",
+                    help="scope of the device tokens used as TSIG keys: records = A records below the "
+                         "device (h0..h{names-1}.rJ.u0.uw), update = the device's own A (default records)")
     ap.add_argument("--build-dir", default=str(REPO / "build"), help="CMake build dir (default: repo build/)")
     ap.add_argument("--users", type=int, help="pweb users u0.. (default 100; --quick 20)")
     ap.add_argument("--devices", type=int, help="devices per user (default 10; --quick 5)")
@@ -1072,15 +1249,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     q = args.quick
     defaults = {"users": (100, 20), "devices": (10, 5), "duration": (10, 3), "rounds": (3, 1), "probe": (200, 50),
-                "bind_updates": (4000, 600), "knot_updates": (300, 60), "idle_wait": (60.0, 5.0)}
+                "bind_updates": (4000, 600), "knot_updates": (300, 60), "idle_wait": (60.0, 5.0),
+                "pweb_rfc2136_updates": (4000, 600)}
     for k, (full, quick) in defaults.items():
         if getattr(args, k) is None:
             setattr(args, k, quick if q else full)
     keys = []
+    if args.rfc2136:
+        args.systems = f"{RFC2136_KEY},bind,knot"
     for s in args.systems.split(","):
-        s = {"pweb-node": "pweb", "named": "bind", "bind9": "bind", "knotd": "knot"}.get(s.strip().lower(), s.strip().lower())
-        if s not in ("pweb",) + PEER_KEYS:
-            ap.error(f"unknown system {s!r} (choose from pweb, bind, knot)")
+        s = {"pweb-node": "pweb", "named": "bind", "bind9": "bind", "knotd": "knot", "pweb-rfc2136": RFC2136_KEY,
+             "rfc2136": RFC2136_KEY}.get(s.strip().lower(), s.strip().lower())
+        if s not in ALL_KEYS:
+            ap.error(f"unknown system {s!r} (choose from pweb, pweb2136, bind, knot)")
         if s not in keys:
             keys.append(s)
     args.keys = keys
@@ -1094,6 +1275,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
               (1 <= args.bind_updates <= 1_000_000, "--bind-updates must be 1..1000000"),
               (1 <= args.knot_updates <= 1_000_000, "--knot-updates must be 1..1000000"),
               (1 <= args.nsupdate_procs <= 64, "--nsupdate-procs must be 1..64"),
+              (1 <= args.pweb_rfc2136_updates <= 1_000_000, "--pweb-rfc2136-updates must be 1..1000000"),
+              (args.pweb_nsupdate_procs is None or 1 <= args.pweb_nsupdate_procs <= 256,
+               "--pweb-nsupdate-procs must be 1..256"),
               (1 <= args.peer_names <= 10000, "--peer-names must be 1..10000"),
               (0 <= args.idle_wait <= 3600, "--idle-wait must be 0..3600 s")]
     for ok, msg in checks:
@@ -1106,7 +1290,7 @@ def preflight(args) -> None:
     tools = ["taskset"]
     if "pweb" in args.keys:
         tools.append("wrk")
-    if any(k in PEER_KEYS for k in args.keys):
+    if any(k in PEER_KEYS + (RFC2136_KEY,) for k in args.keys):
         tools.append("nsupdate")
     missing = [t for t in tools if not shutil.which(t)]
     if missing:
@@ -1141,13 +1325,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ports: set = set()
     try:
         for key in args.keys:
-            name = "pweb-node" if key == "pweb" else PEER_NAMES[key]
+            name = SYSTEM_NAMES[key]
             results[key] = {"system": name}
             try:
                 if key == "pweb":
                     bench_pweb(args, work, ports, results[key])
+                elif key == RFC2136_KEY:
+                    bench_pweb_rfc2136(args, work, ports, results[key])
                 else:
                     bench_peer(key, args, work, ports, results[key])
+            except NotAvailable as e:
+                results[key]["na"] = str(e)
+                log(f"{name}: n/a: {e}")
             except StartError as e:
                 start_failed = True
                 failed.append(name)
@@ -1163,6 +1352,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "duration": args.duration, "connections": args.connections, "wrk_threads": args.wrk_threads,
             "rounds": args.rounds, "probe_iterations": args.probe, "bind_updates": args.bind_updates,
             "knot_updates": args.knot_updates, "nsupdate_processes": args.nsupdate_procs,
+            "pweb_rfc2136_updates": args.pweb_rfc2136_updates, "rfc2136_scope": args.rfc2136_scope,
+            "pweb_nsupdate_processes": args.pweb_nsupdate_procs or args.nsupdate_procs,
             "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU, "kernel": platform.release(),
             "cpus": os.cpu_count(), "cpu_model": cpu_model(), "wrk_version": _version(["wrk", "--version"]),
             "nsupdate_version": _version(["nsupdate", "-V"]), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
