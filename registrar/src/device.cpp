@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace pweb::registrar {
 
@@ -30,7 +31,21 @@ std::string format_ipv4(const Ipv4& a) {
 std::string format_ipv6(const Ipv6& a) {
   char buf[INET6_ADDRSTRLEN] = {};
   inet_ntop(AF_INET6, a.data(), buf, sizeof buf);
-  return buf;
+  std::string out = buf;
+  // glibc prints ::1:2 (an interface id) in the deprecated IPv4-compatible form
+  // "::0.1.0.2"; RFC 5952 says hex unless IPv4-mapped.
+  if (out.starts_with("::") && out.find('.') != std::string::npos &&
+      !out.starts_with("::ffff:")) {
+    char hex[16];
+    const unsigned hi = (unsigned{a[12]} << 8) | a[13], lo = (unsigned{a[14]} << 8) | a[15];
+    if (hi != 0) {
+      std::snprintf(hex, sizeof hex, "::%x:%x", hi, lo);
+    } else {
+      std::snprintf(hex, sizeof hex, "::%x", lo);
+    }
+    out = hex;
+  }
+  return out;
 }
 
 }  // namespace pweb::registrar

@@ -64,3 +64,14 @@ TEST(DeviceAddress, OneRuleTable) {
 
 }  // namespace
 }  // namespace pweb::registrar
+
+namespace pweb::registrar {
+namespace {
+TEST(FormatIpv6, InterfaceIdsInHexNotIpv4CompatibleForm) {
+  EXPECT_EQ(format_ipv6(*parse_ipv6("::1:2")), "::1:2");
+  EXPECT_EQ(format_ipv6(*parse_ipv6("::2")), "::2");
+  EXPECT_EQ(format_ipv6(*parse_ipv6("::ffff:192.0.2.1")), "::ffff:192.0.2.1");
+  EXPECT_EQ(format_ipv6(*parse_ipv6("2001:db8::1")), "2001:db8::1");
+}
+}  // namespace
+}  // namespace pweb::registrar
