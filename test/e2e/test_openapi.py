@@ -1036,6 +1036,99 @@ def sc_list_neighbors(env: Env, api: Api):
     api.call(env.gateway.http_port, "GET", "/api/v1/neighbors", expect=503)
 
 
+RR_ONE = "/api/v1/devices/{name}/rrsets/{subname}/{type}"
+RR_ALL = "/api/v1/devices/{name}/rrsets"
+
+
+def sc_list_rrsets(env: Env, api: Api):
+    port = env.uw
+    alice = creds(env, "alice")
+    name = "oa-rr.alice.uw"
+    put(env, "alice", name, {"ipv4": "192.0.2.110"})
+    api.call(port, "PUT", RR_ONE, path_params={"name": name, "subname": "www", "type": "TXT"},
+             auth=alice, json_body={"ttl": 60, "records": ['"a"']}, expect=200)
+    doc = api.call(port, "GET", RR_ALL, path_params={"name": name}, auth=alice, expect=200).json()
+    assert {(d["subname"], d["type"]) for d in doc} == {("@", "A"), ("www", "TXT")}, doc
+    api.call(port, "GET", RR_ALL, path_params={"name": "oa-rr-none.alice.uw"}, auth=alice,
+             expect=404)
+    api.call(port, "GET", RR_ALL, path_params={"name": "bad_label.alice.uw"}, auth=alice,
+             expect=400)
+    api.call(port, "GET", RR_ALL, path_params={"name": name}, expect=401)
+    api.call(port, "GET", RR_ALL, path_params={"name": name}, auth=creds(env, "bob"), expect=403)
+    throttle(api, port, "GET", RR_ALL, "carol", "127.0.111.1", path_params={"name": "x.carol.uw"})
+    api.call(env.nolabel.http_port, "GET", RR_ALL, path_params={"name": name}, auth=alice,
+             expect=404)
+
+
+def sc_get_rrset(env: Env, api: Api):
+    port = env.uw
+    alice = creds(env, "alice")
+    name = "oa-rrget.alice.uw"
+    put(env, "alice", name, {"ipv4": "192.0.2.111"})
+    pp = {"name": name, "subname": "@", "type": "A"}
+    doc = api.call(port, "GET", RR_ONE, path_params=pp, auth=alice, expect=200).json()
+    assert doc["records"] == ["192.0.2.111"], doc
+    api.call(port, "GET", RR_ONE, path_params={**pp, "type": "TXT"}, auth=alice, expect=404)
+    for bad in ({"type": "NS"}, {"type": "BOGUS"}, {"subname": "a..b"}, {"name": "alice.uw"}):
+        api.call(port, "GET", RR_ONE, path_params={**pp, **bad}, auth=alice, expect=400)
+    api.call(port, "GET", RR_ONE, path_params=pp, expect=401)
+    api.call(port, "GET", RR_ONE, path_params=pp, auth=creds(env, "bob"), expect=403)
+    throttle(api, port, "GET", RR_ONE, "carol", "127.0.112.1",
+             path_params={**pp, "name": "x.carol.uw"})
+
+
+def sc_put_rrset(env: Env, api: Api):
+    port = env.uw
+    alice = creds(env, "alice")
+    name = "oa-rrput.alice.uw"
+    put(env, "alice", name, {"ipv4": "192.0.2.112"})
+    pp = {"name": name, "subname": "_acme-challenge", "type": "TXT"}
+    doc = api.call(port, "PUT", RR_ONE, path_params=pp, auth=alice, body_valid=True,
+                   json_body={"ttl": 60, "records": ['"abc"', '"def"']}, expect=200).json()
+    assert doc["subname"] == "_acme-challenge" and len(doc["records"]) == 2, doc
+    # `records` is required, so the generic body probe (which sends {}) does not fit.
+    for bad in ({}, {"records": "x"}, {"records": [1]}, {"ttl": "x", "records": []},
+                {"ttl": None, "records": []}, {"records": None}, {"no_such_field_in_the_spec": 1},
+                {"records": ['"a"'] * 257}):
+        api.call(port, "PUT", RR_ONE, path_params=pp, auth=alice, json_body=bad,
+                 body_valid=False, expect=400)
+    api.call(port, "PUT", RR_ONE, path_params=pp, auth=alice, json_body={"records": []},
+             expect=204)
+    api.call(port, "PUT", RR_ONE, path_params=pp, auth=alice,
+             json_body={"ttl": 1, "records": ['"x"']}, expect=422)
+    api.call(port, "PUT", RR_ONE, path_params=pp, auth=alice,
+             json_body={"ttl": 60, "records": ['"unterminated']}, expect=400)
+    api.call(port, "PUT", RR_ONE, path_params={**pp, "name": "oa-rrnone.alice.uw"}, auth=alice,
+             json_body={"ttl": 60, "records": ['"x"']}, expect=404)
+    for raw in (b"", b"not json", b"[]"):
+        api.call(port, "PUT", RR_ONE, path_params=pp, auth=alice, body=raw,
+                 headers={"Content-Type": "application/json"}, expect=400)
+    api.call(port, "PUT", RR_ONE, path_params=pp, json_body={"records": []}, expect=401)
+    api.call(port, "PUT", RR_ONE, path_params=pp, auth=creds(env, "bob"),
+             json_body={"records": []}, expect=403)
+    throttle(api, port, "PUT", RR_ONE, "carol", "127.0.113.1",
+             path_params={**pp, "name": "x.carol.uw"}, json_body={"records": []})
+
+
+def sc_delete_rrset(env: Env, api: Api):
+    port = env.uw
+    alice = creds(env, "alice")
+    name = "oa-rrdel.alice.uw"
+    put(env, "alice", name, {"ipv4": "192.0.2.113"})
+    pp = {"name": name, "subname": "www", "type": "TXT"}
+    api.call(port, "PUT", RR_ONE, path_params=pp, auth=alice,
+             json_body={"ttl": 60, "records": ['"a"']}, expect=200)
+    api.call(port, "DELETE", RR_ONE, path_params=pp, auth=alice, expect=204)
+    api.call(port, "GET", RR_ONE, path_params=pp, auth=alice, expect=404)
+    api.call(port, "DELETE", RR_ONE, path_params={**pp, "type": "BOGUS"}, auth=alice, expect=400)
+    api.call(port, "DELETE", RR_ONE, path_params={**pp, "name": "oa-rrnone.alice.uw"},
+             auth=alice, expect=404)
+    api.call(port, "DELETE", RR_ONE, path_params=pp, expect=401)
+    api.call(port, "DELETE", RR_ONE, path_params=pp, auth=creds(env, "bob"), expect=403)
+    throttle(api, port, "DELETE", RR_ONE, "carol", "127.0.114.1",
+             path_params={**pp, "name": "x.carol.uw"})
+
+
 SCENARIOS: Dict[str, Callable[[Env, Api], None]] = {
     "nicUpdate": sc_nic_update,
     "checkIp": sc_check_ip,
@@ -1048,6 +1141,10 @@ SCENARIOS: Dict[str, Callable[[Env, Api], None]] = {
     "getDevice": sc_get_device,
     "putDevice": sc_put_device,
     "deleteDevice": sc_delete_device,
+    "listRrsets": sc_list_rrsets,
+    "getRrset": sc_get_rrset,
+    "putRrset": sc_put_rrset,
+    "deleteRrset": sc_delete_rrset,
     "resolveName": sc_resolve,
     "getAgent": sc_get_agent,
     "listNeighbors": sc_list_neighbors,
