@@ -4,6 +4,7 @@
 
 #include "pweb/dht/agent_directory.hpp"
 #include "pweb/dns/server.hpp"
+#include "pweb/dns/signed_messages.hpp"
 #include "pweb/gateway/server.hpp"
 #include "pweb/metrics.hpp"
 #include "pweb/node/resolver.hpp"
@@ -127,6 +128,21 @@ std::string render_metrics(const MetricsSources& src) {
           static_cast<double>(snap->memory_bytes()));
   }
   if (src.registration) registrar_metrics(w, *src.registration);
+  if (src.signed_messages) {
+    const auto& m = *src.signed_messages;
+    const auto counts = m.update_counts();
+    w.family("pweb_registrar_rfc2136_updates_total", "counter",
+             "RFC 2136 UPDATEs answered on the DNS listeners, by rcode");
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      w.sample("pweb_registrar_rfc2136_updates_total", {{"result", dns::kUpdateRcodes[i]}},
+               counts[i]);
+    }
+    counter(w, "pweb_dns_tsig_queries_total", "TSIG-signed queries answered", m.signed_queries());
+    counter(w, "pweb_dns_tsig_failures_total",
+            "Signed messages whose TSIG did not verify (unknown key, bad MAC, outside the time "
+            "window)",
+            m.tsig_failures());
+  }
   if (src.dns) dns_metrics(w, src.dns->stats());
   if (src.resolver) resolver_metrics(w, src.resolver->stats());
   if (src.gateway) {

@@ -6,7 +6,8 @@
 
 namespace pweb::dns {
 class DnsServer;
-}
+class SignedMessages;
+}  // namespace pweb::dns
 namespace pweb::gateway {
 class GatewayServer;
 }
@@ -34,6 +35,7 @@ struct MetricsSources {
   const gateway::GatewayServer* gateway = nullptr;
   const dht::AgentDirectory* directory = nullptr;
   const registrar::RegistrationService* registration = nullptr;
+  const dns::SignedMessages* signed_messages = nullptr;
 };
 
 std::string render_metrics(const MetricsSources& sources);

@@ -233,11 +233,11 @@ DAMAGES = {
                                              (d / "pweb.db").stat().st_size // 2 // 4096 * 4096),
                        "pweb.db is truncated"),
     "junk-page": (junk_page, "pweb.db is corrupt"),
-    "schema-2": (lambda d: set_schema_version(d, "2"),
-                 "pweb.db has schema version 2; this build reads schema version 1"),
+    "schema-3": (lambda d: set_schema_version(d, "3"),
+                 "pweb.db has schema version 3; this build reads schema version 2"),
     "schema-text": (lambda d: set_schema_version(d, "two"),
                     "pweb.db has schema version 'two', which is not a number; this build reads "
-                    "schema version 1"),
+                    "schema version 2"),
 }
 
 
