@@ -30,20 +30,20 @@ std::int64_t unix_now() {
       .count();
 }
 
-// Parses a POST body; an error message if malformed. Unknown fields are refused,
-// as for PUT on a device: a misspelt "expires" must not make a token that never expires.
+// Parses a POST body; an error message if malformed. Left out, the scope is
+// "update" (what DynDNS2 needs) and the token works from anywhere, forever.
+// Unknown fields are refused, as for PUT on a device: a misspelt "expires"
+// must not make a token that never expires.
 std::string parse_post(const std::string& body, registrar::TokenRequest& r) {
   const json j = json::parse(body, nullptr, false);
   if (j.is_discarded()) return "body is not valid JSON";
   if (!j.is_object()) return "body must be a JSON object";
-  bool scope_seen = false;
   for (const auto& [key, value] : j.items()) {
     if (key == "scope") {
       const auto scope =
           value.is_string() ? registrar::parse_scope(value.get<std::string>()) : std::nullopt;
       if (!scope) return "scope must be \"update\", \"acme\" or \"records\"";
       r.scope = *scope;
-      scope_seen = true;
     } else if (key == "allowed_subnets") {
       if (!value.is_array()) return "allowed_subnets must be an array of \"ADDRESS/PREFIX\"";
       if (value.size() > registrar::kMaxSubnetsPerToken) {
@@ -66,7 +66,6 @@ std::string parse_post(const std::string& body, registrar::TokenRequest& r) {
              "' (expected scope, allowed_subnets, expires)";
     }
   }
-  if (!scope_seen) return "scope is required: \"update\", \"acme\" or \"records\"";
   return {};
 }
 

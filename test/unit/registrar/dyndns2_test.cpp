@@ -90,6 +90,35 @@ TEST_F(DynDns2Test, BadInputChangesNothing) {
   EXPECT_EQ(holder.current()->find("d0.alice.uw"), nullptr);
 }
 
+TEST(RestrictPlan, OtherDevicesAnswerNohost) {
+  struct Case {
+    const char* hosts;
+    std::vector<std::string> lines;  // "" where the change decides
+    std::size_t changes;
+  };
+  const Case cases[] = {
+      {"laptop.alice.uw", {""}, 1},
+      {"phone.alice.uw", {"nohost"}, 0},
+      {"phone.alice.uw,laptop.alice.uw,x.bob.uw,bad_name", {"nohost", "", "nohost", "notfqdn"}, 1},
+      {"LAPTOP.alice.uw", {""}, 1},
+  };
+  for (const auto& c : cases) {
+    NicUpdateRequest r;
+    r.hostname = c.hosts;
+    r.myip = "192.0.2.1";
+    auto plan = plan_nic_update("uw", "alice", r);
+    ASSERT_FALSE(plan.answer) << c.hosts;
+    restrict_plan(plan, "laptop.alice.uw");
+    EXPECT_EQ(plan.lines, c.lines) << c.hosts;
+    ASSERT_EQ(plan.changes.size(), c.changes) << c.hosts;
+    ASSERT_EQ(plan.line_of_change.size(), c.changes);
+    for (std::size_t k = 0; k < plan.changes.size(); ++k) {
+      EXPECT_EQ(plan.changes[k].name, "laptop.alice.uw");
+      EXPECT_EQ(plan.lines[plan.line_of_change[k]], "");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pweb::registrar
 
