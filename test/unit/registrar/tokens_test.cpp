@@ -289,6 +289,10 @@ TEST_F(TokenService, CreateAuthenticateRevoke) {
   EXPECT_EQ(svc_.authenticate_token("laptop.alice.uw", made.token.substr(0, 43) + "A", "192.0.2.9")
                 .result,
             AuthResult::bad);
+  // The raw bytes are not the token: only its base64 text is.
+  EXPECT_EQ(
+      svc_.authenticate_token("laptop.alice.uw", *decode_token(made.token), "192.0.2.9").result,
+      AuthResult::bad);
   // The DNS side finds the secret by id.
   const auto* key = svc_.tokens().current()->find(made.info.id);
   ASSERT_TRUE(key);
