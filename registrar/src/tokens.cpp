@@ -117,6 +117,11 @@ SubnetResult parse_subnet(std::string_view text) {
     r.error = "subnet " + quoted + " does not start with an IPv4 or IPv6 address";
     return r;
   }
+  if (a->v4 && text.substr(0, slash).find(':') != std::string_view::npos) {
+    // Is "::ffff:192.0.2.0/120" a /120 of IPv6 or a /24 of IPv4? Neither: asked plainly.
+    r.error = "subnet " + quoted + ": write IPv4 subnets as IPv4 (192.0.2.0/24)";
+    return r;
+  }
   const int max = a->v4 ? 32 : 128;
   if (len.empty() || ec != std::errc() || end != len.data() + len.size() || prefix < 0 ||
       prefix > max || (len.size() > 1 && len[0] == '0')) {

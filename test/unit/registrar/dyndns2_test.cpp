@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "pweb/registrar/store.hpp"
 #include "temp_dir.hpp"
 
 namespace pweb::registrar {
@@ -140,6 +141,32 @@ TEST(Ipv6Prefix, ParsesAndCombinesWithInterfaceIds) {
     EXPECT_FALSE(r.prefix) << bad;
     EXPECT_FALSE(r.error.empty()) << bad;
   }
+}
+
+TEST(DynDns2Token, Ipv6PrefixMovesTheTokensDeviceOnly) {
+  testutil::TempDir dir;
+  SnapshotHolder holder{Snapshot::build({}, 1)};
+  Registrar reg{dir.path(), holder, {}};
+  std::vector<DeviceChange> setup;
+  for (const char* name : {"laptop.alice.uw", "tv.alice.uw"}) {
+    DeviceChange c;
+    c.name = name;
+    c.ipv6_iid = FieldChange<Ipv6>::set(*parse_ipv6("::1:2"));
+    setup.push_back(c);
+  }
+  reg.apply(setup);
+  DynDns2 dyn("uw", reg, [](const std::string&) {
+    return std::vector<std::string>{"laptop.alice.uw", "tv.alice.uw"};
+  });
+  NicUpdateRequest r;
+  r.hostname = "laptop.alice.uw";
+  r.myip = "192.0.2.1";
+  r.ipv6prefix = "2001:db8:1::/64";
+  const std::string device = "laptop.alice.uw";
+  dyn.update("alice", r, &device);
+  DeviceStore store(dir.path());
+  EXPECT_EQ(store.get("laptop.alice.uw")->ipv6, parse_ipv6("2001:db8:1::1:2"));
+  EXPECT_FALSE(store.get("tv.alice.uw")->ipv6);  // the token is the laptop's
 }
 
 }  // namespace

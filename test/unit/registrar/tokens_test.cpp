@@ -66,8 +66,9 @@ TEST(Subnet, ParseTable) {
       {"2001:DB8:0:100::/56", "2001:db8:0:100::/56"},
       {"::/0", "::/0"},
       {"2001:db8::1/128", "2001:db8::1/128"},
-      {"::ffff:192.0.2.0/24", "192.0.2.0/24"},  // IPv4-mapped is IPv4
-      {"192.0.2.7/24", nullptr},                // host bits set
+      {"::ffff:192.0.2.0/24", nullptr},  // IPv4 is written as IPv4
+      {"::ffff:192.0.2.0/120", nullptr},
+      {"192.0.2.7/24", nullptr},  // host bits set
       {"10.192.0.0/9", nullptr},
       {"2001:db8::1/64", nullptr},
       {"192.0.2.0/33", nullptr},
