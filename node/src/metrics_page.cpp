@@ -102,6 +102,15 @@ void registrar_metrics(TextWriter& w, const registrar::RegistrationService& r) {
   for (std::size_t i = 0; i < counts.size(); ++i) {
     w.sample("pweb_registrar_updates_total", {{"result", registrar::kUpdateResults[i]}}, counts[i]);
   }
+  const auto tokens = r.token_auth_counts();
+  w.family("pweb_registrar_token_auth_total", "counter",
+           "DynDNS2 logins with a device token, by result (ok, bad, refused, scope, throttled)");
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    w.sample("pweb_registrar_token_auth_total", {{"result", registrar::kTokenAuthResults[i]}},
+             tokens[i]);
+  }
+  w.family("pweb_registrar_tokens_stored", "gauge", "Device tokens stored");
+  w.sample("pweb_registrar_tokens_stored", {}, static_cast<double>(r.tokens().current()->size()));
   const auto s = r.stats();
   counter(w, "pweb_registrar_commits_total", "Store transactions committed", s.commits);
   counter(w, "pweb_registrar_changes_total", "Device changes committed", s.changes);

@@ -91,16 +91,30 @@ bool Accounts::trusted(const std::string& client_user) {
   return it != g->end() && Clock::now() - it->second < throttle_.trusted;
 }
 
+// Distinct namespaces: no address contains "/" with "net " nor starts with "user ".
+bool Accounts::throttled(const std::string& user, const std::string& client) {
+  const std::string client_user = client + '\0' + user;
+  if (blocked(client) || blocked(client_user)) return true;
+  return (blocked("net " + address_prefix(client)) || blocked("user " + user)) &&
+         !trusted(client_user);
+}
+
+void Accounts::record_failures(const std::string& user, const std::string& client) {
+  record_failure(client + '\0' + user, throttle_.max_failures);
+  record_failure(client, throttle_.max_address_failures);
+  record_failure("net " + address_prefix(client), throttle_.max_prefix_failures);
+  record_failure("user " + user, throttle_.max_user_failures);
+}
+
+void Accounts::record_success(const std::string& user, const std::string& client) {
+  auto g = good_logins_.lock();
+  if (g->size() > kMaxCachedUsers) g->clear();  // only real logins get here
+  (*g)[client + '\0' + user] = Clock::now();
+}
+
 AuthResult Accounts::authenticate(const std::string& user, std::string_view password,
                                   const std::string& client) {
-  const std::string client_user = client + '\0' + user;
-  // Distinct namespaces: no address contains "/" with "net " nor starts with "user ".
-  const std::string prefix = "net " + address_prefix(client);
-  const std::string user_key = "user " + user;
-  if (blocked(client) || blocked(client_user)) return AuthResult::throttled;
-  if ((blocked(prefix) || blocked(user_key)) && !trusted(client_user)) {
-    return AuthResult::throttled;
-  }
+  if (throttled(user, client)) return AuthResult::throttled;
   const auto stored = lookup_(user);
   const Digest d = digest(user, password);
   bool ok = false;
@@ -114,19 +128,25 @@ AuthResult Accounts::authenticate(const std::string& user, std::string_view pass
     // The slow path, outside any lock.
     ok = verify_password(password, stored ? *stored : dummy_hash_) && stored.has_value();
     if (!ok) {
-      record_failure(client_user, throttle_.max_failures);
-      record_failure(client, throttle_.max_address_failures);
-      record_failure(prefix, throttle_.max_prefix_failures);
-      record_failure(user_key, throttle_.max_user_failures);
+      record_failures(user, client);
       return AuthResult::bad;
     }
     auto v = verified_.lock();
     if (v->size() > kMaxCachedUsers) v->clear();
     (*v)[user] = Verified{d, *stored};
   }
-  auto g = good_logins_.lock();
-  if (g->size() > kMaxCachedUsers) g->clear();  // only real logins get here
-  (*g)[client_user] = Clock::now();
+  record_success(user, client);
+  return AuthResult::ok;
+}
+
+AuthResult Accounts::authenticate_with(const std::string& user, const std::string& client,
+                                       const std::function<bool()>& check) {
+  if (throttled(user, client)) return AuthResult::throttled;
+  if (!check()) {
+    record_failures(user, client);
+    return AuthResult::bad;
+  }
+  record_success(user, client);
   return AuthResult::ok;
 }
 

@@ -179,9 +179,26 @@ Ipv6 with_prefix(const Ipv6Prefix& prefix, const Ipv6& iid) noexcept {
   return out;
 }
 
-NicUpdateAnswer DynDns2::update(const std::string& user, const NicUpdateRequest& req) {
+void restrict_plan(NicUpdatePlan& plan, const std::string& device) {
+  std::vector<DeviceChange> kept;
+  std::vector<std::size_t> kept_lines;
+  for (std::size_t k = 0; k < plan.changes.size(); ++k) {
+    if (plan.changes[k].name == device) {
+      kept.push_back(std::move(plan.changes[k]));
+      kept_lines.push_back(plan.line_of_change[k]);
+    } else {
+      plan.lines[plan.line_of_change[k]] = "nohost";
+    }
+  }
+  plan.changes = std::move(kept);
+  plan.line_of_change = std::move(kept_lines);
+}
+
+NicUpdateAnswer DynDns2::update(const std::string& user, const NicUpdateRequest& req,
+                                const std::string* only_device) {
   NicUpdatePlan plan = plan_nic_update(agent_, user, req);
   if (plan.answer) return *plan.answer;
+  if (only_device) restrict_plan(plan, *only_device);
   auto& lines = plan.lines;
   // ipv6prefix: one change per device with an interface id, in the same commit
   // group as the hosts' changes; each change computes the address from the
@@ -194,6 +211,7 @@ NicUpdateAnswer DynDns2::update(const std::string& user, const NicUpdateRequest&
     prefix = p.prefix;
     const std::string user_agent = user + "." + agent_;
     for (auto& name : iid_devices_ ? iid_devices_(user_agent) : std::vector<std::string>{}) {
+      if (only_device && name != *only_device) continue;  // a device token moves its device only
       DeviceChange c;
       c.name = std::move(name);
       c.edit = [pfx = *prefix](DeviceRecord& d) -> std::optional<EditError> {

@@ -440,6 +440,18 @@ DeviceStore::DeviceStore(const std::filesystem::path& data_dir)
         " ttl INTEGER NOT NULL,"
         " rdata BLOB NOT NULL,"
         " PRIMARY KEY(device, subname, type))");
+    // Device tokens (token_store.cpp): a keyed hash and the sealed secret, never in clear.
+    exec(
+        "CREATE TABLE IF NOT EXISTS tokens("
+        " id TEXT PRIMARY KEY,"
+        " device TEXT NOT NULL,"
+        " scope TEXT NOT NULL,"
+        " subnets TEXT NOT NULL DEFAULT '',"
+        " expires INTEGER NOT NULL DEFAULT 0,"
+        " created INTEGER NOT NULL,"
+        " hash BLOB NOT NULL,"
+        " sealed BLOB NOT NULL)");
+    exec("CREATE INDEX IF NOT EXISTS tokens_device ON tokens(device)");
     int version = kSchemaVersion;
     {
       Statement check(db_, "SELECT value FROM meta WHERE key='schema_version'");
@@ -589,6 +601,7 @@ void DeviceStore::erase(const std::string& name, std::int64_t when) {
   Statement forget(db_, "DELETE FROM removed WHERE removed < ?", *cache_);
   sqlite3_bind_int64(forget.get(), 1, when - kRemovedRetentionSeconds);
   forget.step();
+  erase_tokens(name);
 }
 
 std::vector<std::string> DeviceStore::devices_with_iid(const std::string& user_agent) const {
@@ -668,6 +681,7 @@ bool DeviceStore::remove(const std::string& name) {
   Statement drop(db_, kDropRrsetsSql, *cache_);
   sqlite3_bind_text(drop.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
   drop.step();
+  erase_tokens(name);
   return removed;
 }
 

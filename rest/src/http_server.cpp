@@ -16,6 +16,7 @@
 #include "route_table.hpp"
 #include "rrset_routes.hpp"
 #include "status_page_routes.hpp"
+#include "token_routes.hpp"
 
 namespace pweb::rest {
 namespace {
@@ -145,6 +146,7 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
     register_nic_routes(routes, *registration);
     register_device_routes(routes, *registration);
     register_rrset_routes(routes, *registration);
+    register_token_routes(routes, *registration);
   }
   if (directory) register_directory_routes(routes, *directory);
   register_checkip_route(routes);

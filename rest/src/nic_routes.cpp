@@ -27,8 +27,22 @@ void register_nic_routes(RouteTable& routes, registrar::RegistrationService& ser
       plain(res, 401, "badauth\n");
       return;
     }
+    registrar::NicUpdateRequest r;
+    r.hostname = param(req, "hostname");
+    r.myip = param(req, "myip");
+    r.myipv6 = param(req, "myipv6");
+    r.offline = param(req, "offline");
+    r.ipv6prefix = param(req, "ipv6prefix");
+    r.client_address = req.remote_addr;
     const std::string user = registrar::to_lower(creds->user);
-    const auto auth = service.authenticate(user, creds->password, req.remote_addr);
+    // User names are single labels: a dotted one is a device name, the password its token.
+    const bool device_token = user.find('.') != std::string::npos;
+    registrar::TokenAuth token;
+    if (device_token) {
+      token = service.authenticate_token(user, creds->password, req.remote_addr);
+    }
+    const auto auth =
+        device_token ? token.result : service.authenticate(user, creds->password, req.remote_addr);
     service.count_refused_update(auth);
     switch (auth) {
       case registrar::AuthResult::bad:
@@ -40,14 +54,8 @@ void register_nic_routes(RouteTable& routes, registrar::RegistrationService& ser
       case registrar::AuthResult::ok:
         break;
     }
-    registrar::NicUpdateRequest r;
-    r.hostname = param(req, "hostname");
-    r.myip = param(req, "myip");
-    r.myipv6 = param(req, "myipv6");
-    r.offline = param(req, "offline");
-    r.ipv6prefix = param(req, "ipv6prefix");
-    r.client_address = req.remote_addr;
-    const auto answer = service.nic_update(user, r);
+    const auto answer =
+        device_token ? service.nic_update_token(token.info, r) : service.nic_update(user, r);
     plain(res, answer.bad_request ? 400 : 200, answer.body);
   });
 }

@@ -22,6 +22,11 @@ void RouteTable::put(const std::string& pattern, httplib::Server::Handler handle
   srv_.Put(pattern, std::move(handler));
 }
 
+void RouteTable::post(const std::string& pattern, httplib::Server::Handler handler) {
+  route(pattern).methods.emplace_back("POST");
+  srv_.Post(pattern, std::move(handler));
+}
+
 void RouteTable::del(const std::string& pattern, httplib::Server::Handler handler) {
   route(pattern).methods.emplace_back("DELETE");
   srv_.Delete(pattern, std::move(handler));
@@ -37,7 +42,7 @@ std::string RouteTable::allowed(const std::string& path) const {
     }
   }
   // In a fixed order, once each.
-  static constexpr std::array<const char*, 4> kOrder = {"GET", "HEAD", "PUT", "DELETE"};
+  static constexpr std::array<const char*, 5> kOrder = {"GET", "HEAD", "POST", "PUT", "DELETE"};
   std::string out;
   for (const char* m : kOrder) {
     if (std::find(methods.begin(), methods.end(), m) == methods.end()) continue;

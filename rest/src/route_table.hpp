@@ -16,6 +16,7 @@ class RouteTable {
 
   void get(const std::string& pattern, httplib::Server::Handler handler);
   void put(const std::string& pattern, httplib::Server::Handler handler);
+  void post(const std::string& pattern, httplib::Server::Handler handler);
   void del(const std::string& pattern, httplib::Server::Handler handler);
 
   // "GET, HEAD, PUT": the methods `path` has, or "" when no route matches it.

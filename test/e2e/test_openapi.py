@@ -1,7 +1,7 @@
 """docs/openapi.yaml against the server, both ways.
 
 1. Source -> spec: the routes registered in rest/src/*.cpp (`routes.get(...)`,
-   `put`, `del` on the RouteTable, or cpp-httplib's `srv.Get(...)`, with a string literal, a raw string or a named
+   `put`, `post`, `del` on the RouteTable, or cpp-httplib's `srv.Get(...)`, with a string literal, a raw string or a named
    constant) must be exactly the spec's operations; regex captures such as
    `([^/]+)` are matched by position against `{param}` in the spec's paths.
 2. Spec -> live server: every operation in the spec has a scenario below that
@@ -372,11 +372,11 @@ def strip_comments(text: str) -> str:
 LITERAL = r'(?:R"(?P<delim>[^()\\\s]{0,16})\((?P<raw>.*?)\)(?P=delim)"|"(?P<str>(?:[^"\\\n]|\\.)*)")'
 ROUTE_CALL = re.compile(
     r"(?:\b[A-Za-z_]\w*\s*(?:\.|->)\s*(?P<method>Get|Put|Post|Delete|Patch|Options)"
-    r"|\broutes\s*\.\s*(?P<table_method>get|put|del))\s*\(\s*"
+    r"|\broutes\s*\.\s*(?P<table_method>get|put|post|del))\s*\(\s*"
     r"(?:" + LITERAL + r"|(?P<ident>[A-Za-z_][\w:]*)\s*[,)])", re.S)
 ANY_ROUTE_CALL = re.compile(
     r"(?:\b[A-Za-z_]\w*\s*(?:\.|->)\s*(?:Get|Put|Post|Delete|Patch|Options)"
-    r"|\broutes\s*\.\s*(?:get|put|del))\s*\(")
+    r"|\broutes\s*\.\s*(?:get|put|post|del))\s*\(")
 # The route table forwards whatever pattern it is given: it registers no route itself.
 ROUTE_FORWARDERS = {"route_table.cpp"}
 MOUNTS = re.compile(r"\b(set_mount_point|set_base_dir|set_file_request_handler)\s*\(")
@@ -988,6 +988,97 @@ def sc_delete_device(env: Env, api: Api):
              auth=alice, expect=404)
 
 
+def sc_list_tokens(env: Env, api: Api):
+    port, P = env.uw, "/api/v1/devices/{name}/tokens"
+    alice = creds(env, "alice")
+    name = "oa-tokl.alice.uw"
+    put(env, "alice", name, {"ipv4": "192.0.2.110"})
+    pp = {"name": name}
+    assert api.call(port, "GET", P, path_params=pp, auth=alice, expect=200).json() == {"tokens": []}
+    made = env.reg.request("POST", f"/api/v1/devices/{name}/tokens", auth=alice, body="{}",
+                           headers={"Content-Type": "application/json"})
+    assert made.status == 201, made
+    doc = api.call(port, "GET", P, path_params=pp, auth=alice, expect=200).json()
+    assert [t["id"] for t in doc["tokens"]] == [made.json()["id"]], doc
+    assert "token" not in doc["tokens"][0], doc
+    api.call(port, "GET", P, path_params={"name": "bad_label.alice.uw"}, auth=alice, expect=400)
+    api.call(port, "GET", P, path_params=pp, expect=401)
+    api.call(port, "GET", P, path_params=pp, auth=("alice", "wrong"), source="127.0.0.110",
+             expect=401)
+    # a token is not the owner's password
+    api.call(port, "GET", P, path_params=pp, auth=(name, made.json()["token"]), expect=401)
+    api.call(port, "GET", P, path_params=pp, auth=creds(env, "bob"), expect=403)
+    throttle(api, port, "GET", P, "carol", "127.0.111.1", path_params={"name": "x.carol.uw"})
+    api.call(env.nolabel.http_port, "GET", P, path_params={"name": "laptop.alice.uw"},
+             auth=alice, expect=404)
+
+
+def sc_create_token(env: Env, api: Api):
+    port, P = env.uw, "/api/v1/devices/{name}/tokens"
+    alice = creds(env, "alice")
+    name = "oa-tokc.alice.uw"
+    put(env, "alice", name, {"ipv4": "192.0.2.112"})
+    pp = {"name": name}
+    doc = api.call(port, "POST", P, path_params=pp, auth=alice, body_valid=True,
+                   json_body={"scope": "acme", "allowed_subnets": ["192.0.2.0/24"],
+                              "expires": 4102444800}, expect=201).json()
+    assert (doc["device"], doc["scope"], doc["allowed_subnets"], doc["expires"]) == (
+        name, "acme", ["192.0.2.0/24"], 4102444800), doc
+    api.probe_json_body(port, "POST", P, ok=(201,), path_params=pp, auth=alice)
+    for bad in ({"scope": "admin"}, {"allowed_subnets": ["192.0.2.1/24"]},
+                {"allowed_subnets": ["192.0.2.0/33"]}, {"expires": 1}, {"expires": 1.5}):
+        api.call(port, "POST", P, path_params=pp, auth=alice, json_body=bad, expect=400)
+    for raw in (b"", b"not json", b"[]", b'{"scope": "update"'):
+        api.call(port, "POST", P, path_params=pp, auth=alice, body=raw,
+                 headers={"Content-Type": "application/json"}, expect=400)
+    api.call(port, "POST", P, path_params={"name": "oa-none.alice.uw"}, auth=alice, json_body={},
+             expect=404)
+    api.call(port, "POST", P, path_params={"name": "bad_label.alice.uw"}, auth=alice,
+             json_body={}, expect=400)
+    # up to 20 per device, then 409
+    for _ in range(20):
+        res = api.call(port, "POST", P, path_params=pp, auth=alice, json_body={})
+        if res.status == 409:
+            break
+        assert res.status == 201, res
+    api.call(port, "POST", P, path_params=pp, auth=alice, json_body={}, expect=409)
+    api.call(port, "POST", P, path_params=pp, json_body={}, expect=401)
+    api.call(port, "POST", P, path_params=pp, auth=("alice", "wrong"), source="127.0.0.112",
+             json_body={}, expect=401)
+    api.call(port, "POST", P, path_params=pp, auth=creds(env, "bob"), json_body={}, expect=403)
+    throttle(api, port, "POST", P, "carol", "127.0.113.1", path_params={"name": "x.carol.uw"},
+             json_body={})
+    api.call(env.nolabel.http_port, "POST", P, path_params={"name": "laptop.alice.uw"},
+             auth=alice, json_body={}, expect=404)
+
+
+def sc_revoke_token(env: Env, api: Api):
+    port, P = env.uw, "/api/v1/devices/{name}/tokens/{id}"
+    alice = creds(env, "alice")
+    name = "oa-tokr.alice.uw"
+    put(env, "alice", name, {"ipv4": "192.0.2.114"})
+    made = env.reg.request("POST", f"/api/v1/devices/{name}/tokens", auth=alice, body="{}",
+                           headers={"Content-Type": "application/json"})
+    assert made.status == 201, made
+    pp = {"name": name, "id": made.json()["id"]}
+    api.call(port, "DELETE", P, path_params=pp, expect=401)
+    api.call(port, "DELETE", P, path_params=pp, auth=("alice", "wrong"), source="127.0.0.114",
+             expect=401)
+    api.call(port, "DELETE", P, path_params=pp, auth=creds(env, "bob"), expect=403)
+    api.call(port, "DELETE", P, path_params={**pp, "name": "bad_label.alice.uw"}, auth=alice,
+             expect=400)
+    api.call(port, "DELETE", P, path_params={**pp, "name": "oa-tokc.alice.uw"}, auth=alice,
+             expect=404)
+    api.call(port, "DELETE", P, path_params=pp, auth=alice, expect=204)
+    api.call(port, "DELETE", P, path_params=pp, auth=alice, expect=404)
+    api.call(port, "DELETE", P, path_params={**pp, "id": "nosuch"}, auth=alice, expect=404)
+    throttle(api, port, "DELETE", P, "carol", "127.0.115.1",
+             path_params={"name": "x.carol.uw", "id": "t0123456789abcdef"})
+    api.call(env.nolabel.http_port, "DELETE", P,
+             path_params={"name": "laptop.alice.uw", "id": "t0123456789abcdef"}, auth=alice,
+             expect=404)
+
+
 def sc_resolve(env: Env, api: Api):
     port, P = env.uw, "/api/v1/resolve/{name}"
     put(env, "alice", "oa-res.alice.uw", {"ipv4": "192.0.2.100", "ipv6": None})
@@ -1145,6 +1236,9 @@ SCENARIOS: Dict[str, Callable[[Env, Api], None]] = {
     "getRrset": sc_get_rrset,
     "putRrset": sc_put_rrset,
     "deleteRrset": sc_delete_rrset,
+    "listTokens": sc_list_tokens,
+    "createToken": sc_create_token,
+    "revokeToken": sc_revoke_token,
     "resolveName": sc_resolve,
     "getAgent": sc_get_agent,
     "listNeighbors": sc_list_neighbors,

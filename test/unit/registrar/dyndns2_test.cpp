@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "pweb/registrar/store.hpp"
 #include "temp_dir.hpp"
 
 namespace pweb::registrar {
@@ -90,6 +91,35 @@ TEST_F(DynDns2Test, BadInputChangesNothing) {
   EXPECT_EQ(holder.current()->find("d0.alice.uw"), nullptr);
 }
 
+TEST(RestrictPlan, OtherDevicesAnswerNohost) {
+  struct Case {
+    const char* hosts;
+    std::vector<std::string> lines;  // "" where the change decides
+    std::size_t changes;
+  };
+  const Case cases[] = {
+      {"laptop.alice.uw", {""}, 1},
+      {"phone.alice.uw", {"nohost"}, 0},
+      {"phone.alice.uw,laptop.alice.uw,x.bob.uw,bad_name", {"nohost", "", "nohost", "notfqdn"}, 1},
+      {"LAPTOP.alice.uw", {""}, 1},
+  };
+  for (const auto& c : cases) {
+    NicUpdateRequest r;
+    r.hostname = c.hosts;
+    r.myip = "192.0.2.1";
+    auto plan = plan_nic_update("uw", "alice", r);
+    ASSERT_FALSE(plan.answer) << c.hosts;
+    restrict_plan(plan, "laptop.alice.uw");
+    EXPECT_EQ(plan.lines, c.lines) << c.hosts;
+    ASSERT_EQ(plan.changes.size(), c.changes) << c.hosts;
+    ASSERT_EQ(plan.line_of_change.size(), c.changes);
+    for (std::size_t k = 0; k < plan.changes.size(); ++k) {
+      EXPECT_EQ(plan.changes[k].name, "laptop.alice.uw");
+      EXPECT_EQ(plan.lines[plan.line_of_change[k]], "");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pweb::registrar
 
@@ -111,6 +141,32 @@ TEST(Ipv6Prefix, ParsesAndCombinesWithInterfaceIds) {
     EXPECT_FALSE(r.prefix) << bad;
     EXPECT_FALSE(r.error.empty()) << bad;
   }
+}
+
+TEST(DynDns2Token, Ipv6PrefixMovesTheTokensDeviceOnly) {
+  testutil::TempDir dir;
+  SnapshotHolder holder{Snapshot::build({}, 1)};
+  Registrar reg{dir.path(), holder, {}};
+  std::vector<DeviceChange> setup;
+  for (const char* name : {"laptop.alice.uw", "tv.alice.uw"}) {
+    DeviceChange c;
+    c.name = name;
+    c.ipv6_iid = FieldChange<Ipv6>::set(*parse_ipv6("::1:2"));
+    setup.push_back(c);
+  }
+  reg.apply(setup);
+  DynDns2 dyn("uw", reg, [](const std::string&) {
+    return std::vector<std::string>{"laptop.alice.uw", "tv.alice.uw"};
+  });
+  NicUpdateRequest r;
+  r.hostname = "laptop.alice.uw";
+  r.myip = "192.0.2.1";
+  r.ipv6prefix = "2001:db8:1::/64";
+  const std::string device = "laptop.alice.uw";
+  dyn.update("alice", r, &device);
+  DeviceStore store(dir.path());
+  EXPECT_EQ(store.get("laptop.alice.uw")->ipv6, parse_ipv6("2001:db8:1::1:2"));
+  EXPECT_FALSE(store.get("tv.alice.uw")->ipv6);  // the token is the laptop's
 }
 
 }  // namespace

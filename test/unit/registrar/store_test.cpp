@@ -397,6 +397,104 @@ TEST(DeviceStore, FilesArePrivateWhateverTheUmask) {
   ::umask(old);
 }
 
+StoredToken token(const std::string& id, const std::string& device, const NodeKey& key,
+                  const TokenSalt& salt, const std::string& secret) {
+  StoredToken t;
+  t.info.id = id;
+  t.info.device = device;
+  t.info.scope = TokenScope::acme;
+  t.info.allowed_subnets = {*parse_subnet("192.0.2.0/24").subnet,
+                            *parse_subnet("2001:db8::/32").subnet};
+  t.info.expires = 4102444800;
+  t.info.created = 1700000000;
+  t.hash = hash_token(salt, secret);
+  t.sealed = seal_token(key, secret);
+  return t;
+}
+
+TEST(DeviceStore, TokensSurviveReopenAndGoWithTheirDevice) {
+  TempDir dir;
+  NodeKey key{};
+  key[0] = 42;
+  const auto secret = new_token_secret();
+  TokenSalt salt{};
+  StoredToken made;
+  {
+    DeviceStore store(dir.path());
+    salt = store.token_salt();
+    EXPECT_EQ(store.token_salt(), salt);
+    store.upsert({rec("laptop.alice.uw", "192.0.2.1", nullptr),
+                  rec("phone.alice.uw", "192.0.2.2", nullptr)});
+    made = token("t0000000000000001", "laptop.alice.uw", key, salt, secret);
+    EXPECT_EQ(store.add_token(made), TokenInsert::added);
+    EXPECT_EQ(store.add_token(made), TokenInsert::duplicate);
+    EXPECT_EQ(store.add_token(token("t0000000000000002", "tv.alice.uw", key, salt, secret)),
+              TokenInsert::no_device);
+    EXPECT_EQ(store.add_token(token("t0000000000000003", "phone.alice.uw", key, salt, secret)),
+              TokenInsert::added);
+  }
+  DeviceStore again(dir.path());
+  EXPECT_EQ(again.token_salt(), salt);
+  const auto all = again.load_tokens();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].info, made.info);
+  EXPECT_EQ(all[0].hash, made.hash);
+  EXPECT_EQ(unseal_token(key, all[0].sealed), secret);
+  EXPECT_EQ(again.device_tokens("laptop.alice.uw").size(), 1u);
+  EXPECT_FALSE(again.remove_token("phone.alice.uw", "t0000000000000001"));
+  // Removing a device removes its tokens, by either path.
+  again.begin();
+  again.erase("laptop.alice.uw", 1700000100);
+  again.commit();
+  EXPECT_TRUE(again.device_tokens("laptop.alice.uw").empty());
+  EXPECT_TRUE(again.remove("phone.alice.uw"));
+  EXPECT_TRUE(again.load_tokens().empty());
+}
+
+TEST(DeviceStore, TokenLimitPerDevice) {
+  TempDir dir;
+  DeviceStore store(dir.path());
+  store.upsert({rec("laptop.alice.uw", "192.0.2.1", nullptr)});
+  const NodeKey key{};
+  const auto salt = store.token_salt();
+  for (std::size_t i = 0; i < kMaxTokensPerDevice; ++i) {
+    ASSERT_EQ(store.add_token(token(new_token_id(), "laptop.alice.uw", key, salt, "s")),
+              TokenInsert::added);
+  }
+  EXPECT_EQ(store.add_token(token(new_token_id(), "laptop.alice.uw", key, salt, "s")),
+            TokenInsert::limit);
+  EXPECT_EQ(store.device_tokens("laptop.alice.uw").size(), kMaxTokensPerDevice);
+}
+
+TEST(DeviceStore, NoTokenSecretInTheFiles) {
+  TempDir dir;
+  std::vector<std::string> secrets;
+  {
+    DeviceStore store(dir.path());
+    store.upsert({rec("laptop.alice.uw", "192.0.2.1", nullptr)});
+    NodeKey key{};
+    key[3] = 9;
+    const auto salt = store.token_salt();
+    for (int i = 0; i < 5; ++i) {
+      secrets.push_back(new_token_secret());
+      ASSERT_EQ(
+          store.add_token(token(new_token_id(), "laptop.alice.uw", key, salt, secrets.back())),
+          TokenInsert::added);
+    }
+  }
+  std::string bytes;
+  for (const char* f : {"pweb.db", "pweb.db-wal"}) {
+    std::ifstream in(dir.path() / f, std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_GT(bytes.size(), 4096u);
+  for (const auto& s : secrets) {
+    EXPECT_EQ(bytes.find(s), std::string::npos);
+    EXPECT_EQ(bytes.find(encode_token(s)), std::string::npos);
+    EXPECT_EQ(bytes.find(s.substr(0, 16)), std::string::npos);  // nor a good part of one
+  }
+}
+
 }  // namespace
 }  // namespace pweb::registrar
 

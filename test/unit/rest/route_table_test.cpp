@@ -18,8 +18,12 @@ TEST(RouteTable, AllowedListsEveryMethodOfTheMatchingPatterns) {
   routes.put(one, nothing);
   routes.del(one, nothing);
   routes.get("/checkip", nothing);
+  const char* tokens = R"(/api/v1/devices/([^/]+)/tokens)";
+  routes.post(tokens, nothing);
+  routes.get(tokens, nothing);
 
   EXPECT_EQ(routes.allowed("/api/v1/devices"), "GET, HEAD");
+  EXPECT_EQ(routes.allowed("/api/v1/devices/a.b.c/tokens"), "GET, HEAD, POST");
   EXPECT_EQ(routes.allowed("/api/v1/devices/a.b.c"), "GET, HEAD, PUT, DELETE");
   EXPECT_EQ(routes.allowed("/checkip"), "GET, HEAD");
   // Whole-path matches only, as cpp-httplib routes.

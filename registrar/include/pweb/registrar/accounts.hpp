@@ -56,6 +56,11 @@ class Accounts {
 
   AuthResult authenticate(const std::string& user, std::string_view password,
                           const std::string& client);
+  // The same throttling around another kind of secret (a device token, `user`
+  // then the device name): `check` runs unless blocked, and false counts as a
+  // failed login of `user` from `client`.
+  AuthResult authenticate_with(const std::string& user, const std::string& client,
+                               const std::function<bool()>& check);
 
  private:
   using Digest = std::array<std::uint8_t, 32>;
@@ -73,6 +78,9 @@ class Accounts {
   bool blocked(const std::string& key);
   void record_failure(const std::string& key, int limit);
   bool trusted(const std::string& client_user);
+  bool throttled(const std::string& user, const std::string& client);
+  void record_failures(const std::string& user, const std::string& client);
+  void record_success(const std::string& user, const std::string& client);
 
   HashLookup lookup_;
   ThrottleConfig throttle_;

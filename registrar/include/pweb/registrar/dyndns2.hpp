@@ -42,6 +42,9 @@ struct NicUpdatePlan {
 };
 NicUpdatePlan plan_nic_update(const std::string& agent, const std::string& user,
                               const NicUpdateRequest& req);
+// A device token may change its device only: the plan's other changes are
+// dropped, their lines answering nohost.
+void restrict_plan(NicUpdatePlan& plan, const std::string& device);
 
 struct Ipv6Prefix {
   Ipv6 address{};
@@ -65,7 +68,9 @@ class DynDns2 {
         registrar_(registrar),
         iid_devices_(std::move(iid_devices)) {}
 
-  NicUpdateAnswer update(const std::string& user, const NicUpdateRequest& req);
+  // With `only_device` (a device token), other host names answer nohost.
+  NicUpdateAnswer update(const std::string& user, const NicUpdateRequest& req,
+                         const std::string* only_device = nullptr);
 
  private:
   std::string agent_;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pweb/registrar/device.hpp"
+#include "pweb/registrar/tokens.hpp"
 
 struct sqlite3;
 
@@ -48,6 +49,14 @@ std::filesystem::path set_aside_store(const std::filesystem::path& data_dir, std
 
 // How long the names of removed devices are kept for crawlers asking `since`.
 inline constexpr std::int64_t kRemovedRetentionSeconds = 30 * 24 * 3600;
+
+// A device token as the store keeps it: never the secret in clear (tokens.hpp).
+struct StoredToken {
+  TokenInfo info;
+  TokenHash hash{};
+  std::string sealed;  // seal_token() of the secret under the node key
+};
+enum class TokenInsert { added, no_device, limit, duplicate };
 
 class DeviceStore {
  public:
@@ -91,6 +100,16 @@ class DeviceStore {
   [[nodiscard]] std::optional<std::string> password_hash(const std::string& name) const;
   [[nodiscard]] std::vector<std::string> list_users() const;
 
+  // Device tokens (token_store.cpp). add_token checks and inserts in one
+  // transaction: the device exists, has fewer than kMaxTokensPerDevice tokens,
+  // the id is new. Removing a device (erase, remove) removes its tokens.
+  TokenInsert add_token(const StoredToken& token);
+  bool remove_token(const std::string& device, const std::string& id);
+  [[nodiscard]] std::vector<StoredToken> load_tokens() const;
+  [[nodiscard]] std::vector<StoredToken> device_tokens(const std::string& device) const;
+  // The store's salt for hash_token(), made on first use.
+  TokenSalt token_salt();
+
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
   struct StatementCache;
@@ -100,6 +119,7 @@ class DeviceStore {
   void migrate_from_v1();
   void read_rrsets(DeviceRecord& r) const;
   void write_rrsets(const DeviceRecord& r);
+  void erase_tokens(const std::string& device);
 
   std::filesystem::path path_;
   std::unique_ptr<StatementCache> cache_;
