@@ -14,6 +14,7 @@
 #include "metrics_page.hpp"
 #include "pweb/dns/authority.hpp"
 #include "pweb/dns/server.hpp"
+#include "pweb/dns/signed_messages.hpp"
 #include "pweb/gateway/server.hpp"
 #include "pweb/gateway/tls.hpp"
 #include "pweb/lock_guarded.hpp"
@@ -22,6 +23,7 @@
 #include "pweb/registrar/service.hpp"
 #include "pweb/registrar/snapshot.hpp"
 #include "pweb/registrar/store.hpp"
+#include "pweb/registrar/tokens.hpp"
 #include "pweb/rest/http_server.hpp"
 #include "version.hpp"
 
@@ -276,7 +278,37 @@ int run_node(const NodeConfig& cfg) {
                    std::chrono::duration_cast<std::chrono::microseconds>(e.latency).count());
     };
   }
-  dns::DnsServer dns_server(server_cfg, authority, *snapshots, &resolver);
+  // RFC 2136 UPDATE and signed queries: keys are device tokens (the in-memory
+  // token table, rebuilt on every change), changes go through the registrar.
+  std::unique_ptr<dns::SignedMessages> signed_messages;
+  if (registration) {
+    auto* reg = registration.get();
+    signed_messages = std::make_unique<dns::SignedMessages>(
+        authority, *snapshots,
+        [reg](std::string_view key_name,
+              const std::string& client) -> std::optional<dns::UpdateKey> {
+          const auto table = reg->tokens().current();
+          const auto* token = table->find(key_name);
+          if (!token || token->secret.empty()) return std::nullopt;
+          dns::UpdateKey key;
+          key.secret = token->secret;
+          key.device = token->info.device;
+          key.allows = [scope = token->info.scope](std::string_view subname, std::uint16_t type) {
+            return registrar::scope_allows(scope, subname_to_api(subname), type);
+          };
+          key.refusal = registrar::token_refusal(token->info, client, unix_now()).value_or("");
+          return key;
+        },
+        [reg](registrar::DeviceChange change,
+              std::function<void(const registrar::ChangeResult&)> done) {
+          reg->apply_async({std::move(change)},
+                           [done = std::move(done)](std::vector<registrar::ChangeResult> r) {
+                             done(r.empty() ? registrar::ChangeResult{} : r.front());
+                           });
+        },
+        cfg.min_ttl);
+  }
+  dns::DnsServer dns_server(server_cfg, authority, *snapshots, &resolver, signed_messages.get());
 
   // Agents answer other agents and standalone gateways; a gateway answers no one.
   std::unique_ptr<gateway::GatewayServer> gateway_server;
@@ -323,6 +355,7 @@ int run_node(const NodeConfig& cfg) {
   sources.gateway = gateway_server.get();
   sources.directory = directory.get();
   sources.registration = registration.get();
+  sources.signed_messages = signed_messages.get();
   rest::StatusInfo fixed;
   fixed.addresses = published_addresses;
   fixed.dns_port = dns_listen.front().port;
