@@ -21,9 +21,8 @@ struct Target {
 
 // The device (owner checked), subname and type of the path; answers and nullopt if bad.
 std::optional<Target> target_of(registrar::RegistrationService& service,
-                                const httplib::Request& req, httplib::Response& res) {
-  auto device = owned_name(service, req, res);
-  if (!device) return std::nullopt;
+                                const httplib::Request& req, httplib::Response& res,
+                                bool changing) {
   const auto sub = registrar::parse_subname(req.matches[2].str());
   if (!sub.subname) {
     send_error(res, 400, sub.error);
@@ -37,6 +36,10 @@ std::optional<Target> target_of(registrar::RegistrationService& service,
                    "HTTPS, SVCB)");
     return std::nullopt;
   }
+  std::optional<RecordAccess> access;
+  if (changing) access = RecordAccess{std::string(subname_to_api(*sub.subname)), *type};
+  auto device = device_for_records(service, req, res, access);
+  if (!device) return std::nullopt;
   return Target{std::move(*device), *sub.subname, *type};
 }
 
@@ -111,7 +114,7 @@ void answer_change(registrar::RegistrationService& service, const Target& t,
 void register_rrset_routes(RouteTable& routes, registrar::RegistrationService& service) {
   routes.get(R"(/api/v1/devices/([^/]+)/rrsets)",
              [&service](const httplib::Request& req, httplib::Response& res) {
-               const auto name = owned_name(service, req, res);
+               const auto name = device_for_records(service, req, res, std::nullopt);
                if (!name) return;
                const auto d = service.get(*name);
                if (!d) return send_error(res, 404, "no device '" + *name + "'");
@@ -120,7 +123,7 @@ void register_rrset_routes(RouteTable& routes, registrar::RegistrationService& s
 
   const char* one = R"(/api/v1/devices/([^/]+)/rrsets/([^/]+)/([^/]+))";
   routes.get(one, [&service](const httplib::Request& req, httplib::Response& res) {
-    const auto t = target_of(service, req, res);
+    const auto t = target_of(service, req, res, false);
     if (!t) return;
     const auto d = service.get(t->device);
     if (!d) return send_error(res, 404, "no device '" + t->device + "'");
@@ -130,7 +133,7 @@ void register_rrset_routes(RouteTable& routes, registrar::RegistrationService& s
   });
 
   routes.put(one, [&service](const httplib::Request& req, httplib::Response& res) {
-    const auto t = target_of(service, req, res);
+    const auto t = target_of(service, req, res, true);
     if (!t) return;
     if (req.body.size() > kMaxBody) {
       return send_error(res, 413,
@@ -147,7 +150,7 @@ void register_rrset_routes(RouteTable& routes, registrar::RegistrationService& s
   });
 
   routes.del(one, [&service](const httplib::Request& req, httplib::Response& res) {
-    const auto t = target_of(service, req, res);
+    const auto t = target_of(service, req, res, true);
     if (!t) return;
     registrar::DeviceChange c;
     c.name = t->device;

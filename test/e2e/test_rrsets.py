@@ -167,3 +167,38 @@ def test_device_ttl_and_interface_id(rr):
     rr.assert_dns(dev, v4="192.0.2.83", v6="2001:db8:7::1:2")
     res = rr.nic("alice", {"ipv6prefix": "2001:db8:7::/80"})
     assert res.status == 400 and "64" in res.text, res
+
+
+def make_token(r, device, scope):
+    res = r.request("POST", "/api/v1/devices/" + quote(device, safe="") + "/tokens",
+                    auth=r.creds("alice"), body=json.dumps({"scope": scope}),
+                    headers={"Content-Type": "application/json"})
+    assert res.status == 201, res
+    return res.json()["token"]
+
+
+def test_tokens_change_only_what_their_scope_allows(rr):
+    dev, other = "rr4.alice.uw", "rr5.alice.uw"
+    for d in (dev, other):
+        assert rr.put_device("alice", d, {"ipv4": "192.0.2.84"}).status in (200, 201)
+    acme = make_token(rr, dev, "acme")
+    records = make_token(rr, dev, "records")
+
+    def put_as(token, device, subname, rtype, records_):
+        return rr.request("PUT", rrset_path(device, subname, rtype), auth=(dev, token),
+                          body=json.dumps({"ttl": 60, "records": records_}),
+                          headers={"Content-Type": "application/json"})
+
+    assert put_as(acme, dev, "_acme-challenge", "TXT", ['"challenge"']).status == 200
+    for subname, rtype, recs in (("@", "A", ["192.0.2.99"]), ("www", "TXT", ['"x"']),
+                                 ("_acme-challenge", "CNAME", ["x.example.org."])):
+        res = put_as(acme, dev, subname, rtype, recs)
+        assert res.status == 403 and "scope" in res.json()["error"], res
+    res = put_as(records, other, "www", "TXT", ['"x"'])
+    assert res.status == 403, "a token of one device changed another"
+    assert put_as(records, dev, "www", "TXT", ['"x"']).status == 200
+    res = put_as("AAAA" + records[4:], dev, "www", "TXT", ['"y"'])
+    assert res.status == 401, res
+    got = dig(rr, dns_name("www." + other), "TXT")
+    assert got.status == "NXDOMAIN", got
+    assert rr.request("GET", rrset_path(dev), auth=(dev, acme)).status == 200, "tokens may read"
