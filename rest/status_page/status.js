@@ -147,7 +147,7 @@ async function pollDevices() {
     doc = await getJson(`/api/v1/devices?limit=${PAGE}`);
   } catch (e) {
     if (e.status === 404) { // a gateway keeps no devices
-      body.innerHTML = '<tr><td colspan="4" class="muted">no devices here (gateway)</td></tr>';
+      body.innerHTML = '<tr><td colspan="5" class="muted">no devices here (gateway)</td></tr>';
       return;
     }
     throw e;
@@ -155,7 +155,10 @@ async function pollDevices() {
   const rows = doc.devices.map((d) => {
     const tr = document.createElement("tr");
     const when = new Date(d.updated * 1000).toISOString().replace(".000", "");
-    for (const v of [d.name, d.ipv4 || "–", d.ipv6 || "–", `${ago(d.updated)} (${when})`]) {
+    // RRsets below the device besides its addresses, e.g. "_http._tcp SRV, * TXT".
+    const records = Array.isArray(d.rrsets) && d.rrsets.length
+      ? d.rrsets.map((r) => `${r.subname} ${r.type}`).join(", ") : "–";
+    for (const v of [d.name, d.ipv4 || "–", d.ipv6 || "–", records, `${ago(d.updated)} (${when})`]) {
       const td = document.createElement("td");
       td.textContent = v;
       tr.appendChild(td);
@@ -163,7 +166,7 @@ async function pollDevices() {
     return tr;
   });
   if (rows.length === 0) {
-    body.innerHTML = '<tr><td colspan="4" class="muted">no devices registered yet</td></tr>';
+    body.innerHTML = '<tr><td colspan="5" class="muted">no devices registered yet</td></tr>';
   } else {
     body.replaceChildren(...rows);
   }

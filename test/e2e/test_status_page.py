@@ -90,6 +90,10 @@ def agent(registrar_factory):  # noqa: F811
         "good 192.0.2.10"]
     assert r.nic_ok("alice", {"hostname": "phone.alice.uw", "myip": "192.0.2.11,2001:db8::11"}) \
         == ["good 192.0.2.11,2001:db8::11"]
+    res = r.request("PUT", "/api/v1/devices/laptop.alice.uw/rrsets/_http._tcp/SRV",
+                    auth=r.creds("alice"), body='{"ttl": 60, "records": ["0 0 80 x.example.org."]}',
+                    headers={"Content-Type": "application/json"})
+    assert res.status == 200, res
     yield r
     r.stop()
 
@@ -108,7 +112,8 @@ def test_page_shows_the_agent_devices_and_a_live_rate(agent):
     assert re.fullmatch(r"\d+", element_text(dom, "peers")), element_text(dom, "peers")
     assert element_text(dom, "device-count") == "2"
     devices = element_text(dom, "devices")
-    for needle in ("laptop.alice.uw", "192.0.2.10", "phone.alice.uw", "2001:db8::11", "ago"):
+    for needle in ("laptop.alice.uw", "192.0.2.10", "phone.alice.uw", "2001:db8::11", "ago",
+                   "_http._tcp SRV"):
         assert needle in devices, f"{needle!r} not in the devices table: {devices!r}"
     assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", devices), devices
     qps = element_text(dom, "qps").replace(",", "")
