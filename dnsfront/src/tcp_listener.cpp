@@ -15,6 +15,7 @@ constexpr std::size_t kReadChunk = 4096;
 // without reading cannot make us buffer without bound.
 constexpr std::size_t kMaxPendingOutput = 256 * 1024;
 constexpr std::size_t kMaxTcpResponse = 65535;
+constexpr std::uint64_t kMaxSignedInFlight = 1024;  // per worker, UPDATEs waiting for the writer
 
 class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
  public:
@@ -111,6 +112,14 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   // queries on this connection.
   void hand_over(std::span<const std::uint8_t> msg, const Processed& p,
                  Worker::Clock::time_point started) {
+    // Bounded like UDP: past the limit the connection is closed (the client retries).
+    if (worker_.signed_in_flight.load(std::memory_order_relaxed) >= kMaxSignedInFlight) {
+      WorkerStats::bump(worker_.stats.tcp_queries);
+      WorkerStats::bump(worker_.stats.dropped);
+      close_after_writes_ = true;
+      return;
+    }
+    worker_.signed_in_flight.fetch_add(1, std::memory_order_relaxed);
     ++awaiting_;
     const std::uint16_t qtype = p.qtype;
     worker_.signed_messages->handle(
@@ -120,6 +129,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
          started](std::vector<std::uint8_t> response) {
           gate->post([self, qtype, started, response = std::move(response)] {
             --self->awaiting_;
+            self->worker_.signed_in_flight.fetch_sub(1, std::memory_order_relaxed);
             Processed done;
             done.qtype = qtype;
             done.response.size = response.size();
