@@ -1,6 +1,8 @@
 #include "pweb/dns/query_processor.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 
 namespace pweb::dns {
 
@@ -17,13 +19,27 @@ std::size_t response_limit(const Query& q, Transport transport) noexcept {
 
 namespace {
 
+// The cache key of a remote question ("name/type", see remote_cache_key),
+// written on the stack: the DNS path does not allocate for a cache hit.
+std::string_view cache_key(const LookupResult& r, std::uint16_t qtype,
+                           std::array<char, kMaxNameSize + 8>& buf) noexcept {
+  const auto name = r.key_view();
+  std::copy(name.begin(), name.end(), buf.begin());
+  std::size_t n = name.size();
+  buf[n++] = '/';
+  const auto [end, err] = std::to_chars(buf.data() + n, buf.data() + buf.size(), qtype);
+  (void)err;  // five digits always fit
+  return {buf.data(), static_cast<std::size_t>(end - buf.data())};
+}
+
 // Turns a remote outcome into what the answer says; false if it must wait.
 bool settle_remote(LookupResult& r, const Query& q, const RemoteContext& remote,
                    CacheUse& cache) noexcept {
   const RemoteAnswer* a = remote.resolved;
   std::uint32_t ttl = a ? a->ttl : 0;
   if (!a && remote.cache) {
-    a = remote.cache->find(r.key_view(), remote.now, ttl);
+    std::array<char, kMaxNameSize + 8> buf{};
+    a = remote.cache->find(cache_key(r, q.qtype, buf), remote.now, ttl);
     cache = a ? CacheUse::hit : CacheUse::miss;
   }
   if (!a) {
@@ -38,11 +54,18 @@ bool settle_remote(LookupResult& r, const Query& q, const RemoteContext& remote,
       const auto& e = a->entry;
       const bool has = (q.qtype == type::A && e.has_v4()) ||
                        (q.qtype == type::AAAA && e.has_v6()) || (any && (e.has_v4() || e.has_v6()));
-      r.outcome = has ? Outcome::answer : Outcome::nodata;
       r.device = &e;
       r.ttl = ttl;
+      // The answered RRset (the type asked for, or a CNAME), else the addresses.
+      r.rrset = a->rrset.get();
+      r.outcome = (has || r.rrset) ? Outcome::answer : Outcome::nodata;
       break;
     }
+    case RemoteAnswer::Status::nodata:
+      r.device = &a->entry;
+      r.ttl = ttl;
+      r.outcome = Outcome::nodata;
+      break;
     case RemoteAnswer::Status::nxdomain:
       r.outcome = Outcome::nxdomain;
       break;
@@ -68,7 +91,8 @@ Processed process_query(std::span<const std::uint8_t> query, std::span<std::uint
     result = authority.lookup(q, snapshot);
     if (result.outcome == Outcome::remote && !settle_remote(result, q, remote, p.cache)) {
       p.pending = true;
-      p.pending_key.assign(result.key_view());
+      std::array<char, kMaxNameSize + 8> buf{};
+      p.pending_key.assign(cache_key(result, q.qtype, buf));
       return p;
     }
   }

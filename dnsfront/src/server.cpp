@@ -120,6 +120,10 @@ bool Worker::await_remote(const std::string& key, Resume resume) {
     WorkerStats::bump(stats.remote_overflow);
     return false;
   }
+  // `key` is the cache key, "name/type": the resolver is asked the question.
+  std::string name;
+  std::uint16_t qtype = 0;
+  if (!split_remote_cache_key(key, name, qtype)) return false;
   WorkerStats::bump(stats.remote_waits);
   ++waiting_queries;
   auto [it, fresh] = waiting.try_emplace(key);
@@ -128,7 +132,7 @@ bool Worker::await_remote(const std::string& key, Resume resume) {
   WorkerStats::bump(stats.remote_lookups);
   // The answer arrives on the resolver's thread; everything else happens here.
   // The server outlives the resolver's callbacks (see DnsServer's constructor).
-  resolver->resolve(key, [this, key](const RemoteAnswer& answer) {
+  resolver->resolve(std::move(name), qtype, [this, key](const RemoteAnswer& answer) {
     asio::post(io, [this, key, answer] {
       remote_cache.insert(key, answer, RemoteCache::Clock::now());
       const auto found = waiting.find(key);

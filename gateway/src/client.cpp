@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <asio/ssl.hpp>
 
 namespace pweb::gateway {
@@ -56,17 +57,29 @@ GatewayClient::GatewayClient(asio::io_context& io, std::string host, std::uint16
       resolver_(io),
       backoff_timer_(io),
       deadline_timer_(io),
-      backoff_(config_.min_backoff) {}
+      backoff_(config_.min_backoff),
+      offer_(std::clamp(config_.max_version, kVersion, kVersion3)) {}
 
 void GatewayClient::query(std::string name, Done done) {
   if (io_.get_executor().running_in_this_thread()) {
-    enqueue(std::move(name), std::move(done));
+    enqueue(std::move(name), 0, std::move(done), nullptr);
     return;
   }
   asio::post(io_,
              [self = shared_from_this(), name = std::move(name), done = std::move(done)]() mutable {
-               self->enqueue(std::move(name), std::move(done));
+               self->enqueue(std::move(name), 0, std::move(done), nullptr);
              });
+}
+
+void GatewayClient::query(std::string name, std::uint16_t qtype, Done3 done) {
+  if (io_.get_executor().running_in_this_thread()) {
+    enqueue(std::move(name), qtype, nullptr, std::move(done));
+    return;
+  }
+  asio::post(io_, [self = shared_from_this(), name = std::move(name), qtype,
+                   done = std::move(done)]() mutable {
+    self->enqueue(std::move(name), qtype, nullptr, std::move(done));
+  });
 }
 
 void GatewayClient::close() {
@@ -87,22 +100,24 @@ std::uint16_t GatewayClient::next_serial() {
   return serial_;
 }
 
-void GatewayClient::enqueue(std::string name, Done done) {
+void GatewayClient::enqueue(std::string name, std::uint16_t qtype, Done done, Done3 done3) {
   // Backing off after a failed connection: say so now rather than at the timeout.
   if (closed_ || state_ == State::waiting || outstanding_.size() >= 65000) {
+    if (done3) return done3(std::nullopt);
     return done(std::nullopt);
   }
+  const bool typed = static_cast<bool>(done3);
   const std::uint16_t serial = next_serial();
   const auto deadline = std::chrono::steady_clock::now() + config_.timeout;
-  outstanding_.emplace(serial, Outstanding{std::move(done), deadline});
+  outstanding_.emplace(serial, Outstanding{std::move(done), std::move(done3), qtype, deadline});
   deadlines_.emplace_back(deadline, serial);
   arm_deadlines();
   if (state_ == State::ready) {
-    send(Query{serial, std::move(name)});
+    send(serial, name, qtype, typed);
     flush_soon();
     return;
   }
-  waiting_.emplace_back(serial, std::move(name));
+  waiting_.push_back(Waiting{serial, std::move(name), qtype, typed});
   if (state_ == State::idle) connect();
 }
 
@@ -246,10 +261,10 @@ void GatewayClient::on_read(std::size_t pos) {
   if (!handshaken_) {
     const auto v = decode_version(in);
     if (!v) return read();
-    if (*v == kVersion && offer_ == kVersion2) {
-      // A v1-only server: it closes now; reconnect at once offering v1,
-      // with the queries that wait still waiting.
-      offer_ = kVersion;
+    if ((*v == kVersion || *v == kVersion2) && *v < offer_) {
+      // An older server: it closes now; reconnect at once offering its
+      // version, with the queries that wait still waiting.
+      offer_ = *v;
       return connect();
     }
     if (*v != offer_) {
@@ -262,35 +277,40 @@ void GatewayClient::on_read(std::size_t pos) {
     keep_session();
     backoff_ = config_.min_backoff;
     while (!waiting_.empty()) {
-      auto [serial, name] = std::move(waiting_.front());
+      const Waiting w = std::move(waiting_.front());
       waiting_.pop_front();
-      if (outstanding_.count(serial)) send(Query{serial, name});
+      if (outstanding_.count(w.serial)) send(w.serial, w.name, w.qtype, w.typed);
     }
     flush();
   }
   for (;;) {
     const auto d = decode(std::span(in).subspan(pos));
     if (d.status == DecodeStatus::need_more) break;
-    // Only the reply frame of the version agreed on.
-    const bool expected = offer_ == kVersion2 ? std::holds_alternative<Answer>(d.frame)
-                                              : std::holds_alternative<Reply>(d.frame);
+    // Only the reply frames of the version agreed on.
+    const bool expected = offer_ == kVersion3 ? std::holds_alternative<Answer>(d.frame) ||
+                                                    std::holds_alternative<Answer3>(d.frame)
+                          : offer_ == kVersion2 ? std::holds_alternative<Answer>(d.frame)
+                                                : std::holds_alternative<Reply>(d.frame);
     if (d.status == DecodeStatus::malformed || !expected) {
       link->close();  // a lying server: start over
       break;
     }
     pos += d.consumed;
-    Answer a = offer_ == kVersion2 ? std::get<Answer>(d.frame) : from_v1(std::get<Reply>(d.frame));
+    const std::uint16_t serial = std::visit([](const auto& f) { return f.serial; }, d.frame);
     suspect_until_ = {};
     backoff_ = config_.min_backoff;
-    finish(a.serial, std::move(a));
+    finish(serial, &d.frame);
     if (link != link_) return;  // a callback closed or replaced the link
   }
   in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(pos));
   read();
 }
 
-void GatewayClient::send(const Query& q) {
-  if (!encode(out_, q)) finish(q.serial, std::nullopt);
+void GatewayClient::send(std::uint16_t serial, const std::string& name, std::uint16_t qtype,
+                         bool typed) {
+  const bool sent = typed && offer_ == kVersion3 ? encode(out_, Query3{serial, qtype, name})
+                                                 : encode(out_, Query{serial, name});
+  if (!sent) finish(serial, nullptr);
 }
 
 // Queries made by the handlers the io_context runs now go out in one write
@@ -328,7 +348,7 @@ void GatewayClient::timed_out(std::uint16_t serial) {
   if (outstanding_.count(serial) == 0) return;
   suspect_until_ = std::chrono::steady_clock::now() + backoff_;
   backoff_ = std::min(backoff_ * 2, config_.max_backoff);
-  finish(serial, std::nullopt);
+  finish(serial, nullptr);
 }
 
 void GatewayClient::arm_deadlines() {
@@ -371,13 +391,20 @@ bool GatewayClient::healthy() const noexcept {
   return state_ != State::waiting && std::chrono::steady_clock::now() >= suspect_until_;
 }
 
-void GatewayClient::finish(std::uint16_t serial, std::optional<Answer> r) {
+void GatewayClient::finish(std::uint16_t serial, const Frame* reply) {
   const auto it = outstanding_.find(serial);
   if (it == outstanding_.end()) return;  // timed out already, or an unknown serial
   auto o = std::move(it->second);
   outstanding_.erase(it);
   prune_deadlines();
-  o.done(std::move(r));
+  const auto* a3 = reply ? std::get_if<Answer3>(reply) : nullptr;
+  std::optional<Answer> a;
+  if (const auto* a2 = reply ? std::get_if<Answer>(reply) : nullptr) a = *a2;
+  if (const auto* r1 = reply ? std::get_if<Reply>(reply) : nullptr) a = from_v1(*r1);
+  if (!o.done3) return o.done(a);  // an ANSWER3 to a QUERY: no answer
+  if (a3) return o.done3(*a3);
+  if (a) return o.done3(from_v2(*a, o.qtype));
+  o.done3(std::nullopt);
 }
 
 void GatewayClient::fail_all() {
@@ -385,7 +412,13 @@ void GatewayClient::fail_all() {
   auto all = std::move(outstanding_);
   outstanding_.clear();
   deadlines_.clear();
-  for (auto& [serial, o] : all) o.done(std::nullopt);
+  for (auto& [serial, o] : all) {
+    if (o.done3) {
+      o.done3(std::nullopt);
+    } else {
+      o.done(std::nullopt);
+    }
+  }
 }
 
 }  // namespace pweb::gateway

@@ -29,6 +29,55 @@ bool read_addresses(dns::WireReader& r, std::uint8_t count,
   return true;
 }
 
+constexpr std::uint16_t kTypeA = 1, kTypeAAAA = 28, kTypeAny = 255;
+
+// Bytes of an ANSWER3 with these RRsets; 0 if one breaks the frame's rules.
+std::size_t answer3_size(const Answer3& a) {
+  if (a.rrsets.size() > kMaxAnswerRRsets) return 0;
+  if (a.status != Answer3Status::found && !a.rrsets.empty()) return 0;
+  std::size_t n = 2 + 2 + 1 + 4 + 1;
+  for (const auto& set : a.rrsets) {
+    if (!set.subname.empty() || set.rdata.empty() || set.rdata.size() > kMaxRRsetRecords) return 0;
+    n += 2 + 4 + 2;
+    for (const auto& rd : set.rdata) {
+      if (rd.size() > 0xFFFF) return 0;
+      n += 2 + rd.size();
+    }
+  }
+  return n <= kMaxAnswer3Size ? n : 0;
+}
+
+Decoded malformed() noexcept {
+  Decoded d;
+  d.status = DecodeStatus::malformed;
+  return d;
+}
+
+// The RRsets of an ANSWER3 after its count; need_more, malformed, or frame
+// (with the reader after the last record).
+DecodeStatus read_rrsets(dns::WireReader& r, std::uint8_t count, std::vector<RRset>& out) {
+  for (std::uint8_t i = 0; i < count; ++i) {
+    RRset set;
+    set.type = r.u16();
+    set.ttl = r.u32();
+    const std::uint16_t records = r.u16();
+    if (!r.ok()) return DecodeStatus::need_more;
+    if (records == 0 || records > kMaxRRsetRecords) return DecodeStatus::malformed;
+    set.rdata.reserve(records);
+    for (std::uint16_t j = 0; j < records; ++j) {
+      const std::uint16_t len = r.u16();
+      if (!r.ok()) return DecodeStatus::need_more;
+      // Judged before waiting for the bytes: a peer cannot make us buffer more.
+      if (r.pos() + len > kMaxAnswer3Size) return DecodeStatus::malformed;
+      const auto rd = r.bytes(len);
+      if (!r.ok()) return DecodeStatus::need_more;
+      set.rdata.emplace_back(rd.begin(), rd.end());
+    }
+    out.push_back(std::move(set));
+  }
+  return DecodeStatus::frame;
+}
+
 }  // namespace
 
 void encode_version(std::vector<std::uint8_t>& out, std::uint16_t version) {
@@ -66,6 +115,65 @@ bool encode(std::vector<std::uint8_t>& out, const Answer& a) {
   out.push_back(static_cast<std::uint8_t>(a.ipv6.size()));
   for (const auto& v6 : a.ipv6) out.insert(out.end(), v6.begin(), v6.end());
   return true;
+}
+
+bool encode(std::vector<std::uint8_t>& out, const Query3& q) {
+  if (q.name.size() > kMaxName) return false;
+  put_u16(out, kTypeQuery3);
+  put_u16(out, q.serial);
+  put_u16(out, q.qtype);
+  put_u16(out, static_cast<std::uint16_t>(q.name.size()));
+  out.insert(out.end(), q.name.begin(), q.name.end());
+  return true;
+}
+
+bool encode(std::vector<std::uint8_t>& out, const Answer3& a) {
+  const std::size_t size = answer3_size(a);
+  if (size == 0) return false;
+  out.reserve(out.size() + size);
+  put_u16(out, kTypeAnswer3);
+  put_u16(out, a.serial);
+  out.push_back(static_cast<std::uint8_t>(a.status));
+  put_u32(out, a.ttl);
+  out.push_back(static_cast<std::uint8_t>(a.rrsets.size()));
+  for (const auto& set : a.rrsets) {
+    put_u16(out, set.type);
+    put_u32(out, set.ttl);
+    put_u16(out, static_cast<std::uint16_t>(set.rdata.size()));
+    for (const auto& rd : set.rdata) {
+      put_u16(out, static_cast<std::uint16_t>(rd.size()));
+      out.insert(out.end(), rd.begin(), rd.end());
+    }
+  }
+  return true;
+}
+
+Answer3 from_v2(const Answer& a, std::uint16_t qtype) {
+  Answer3 out;
+  out.serial = a.serial;
+  out.ttl = a.ttl;
+  switch (a.status) {
+    case AnswerStatus::absent:
+      out.status = Answer3Status::absent;
+      return out;
+    case AnswerStatus::failed:
+      out.status = Answer3Status::failed;
+      return out;
+    case AnswerStatus::found:
+      break;
+  }
+  const auto add = [&](std::uint16_t type, const auto& addresses) {
+    if (addresses.empty()) return;
+    RRset set;
+    set.type = type;
+    set.ttl = a.ttl;
+    for (const auto& addr : addresses) set.rdata.emplace_back(addr.begin(), addr.end());
+    out.rrsets.push_back(std::move(set));
+  };
+  if (qtype == kTypeA || qtype == kTypeAny) add(kTypeA, a.ipv4);
+  if (qtype == kTypeAAAA || qtype == kTypeAny) add(kTypeAAAA, a.ipv6);
+  out.status = out.rrsets.empty() ? Answer3Status::nodata : Answer3Status::found;
+  return out;
 }
 
 Reply to_v1(const Answer& a) {
@@ -165,6 +273,30 @@ Decoded decode(std::span<const std::uint8_t> bytes) noexcept {
       return d;
     }
     if (!read_addresses(r, n6, a.ipv6)) return d;
+    d.frame = std::move(a);
+  } else if (type == kTypeQuery3) {
+    Query3 q;
+    q.serial = serial;
+    q.qtype = r.u16();
+    const std::uint16_t len = r.u16();
+    if (r.ok() && len > kMaxName) return malformed();
+    const auto name = r.bytes(len);
+    if (!r.ok()) return d;
+    q.name.assign(name.begin(), name.end());
+    d.frame = std::move(q);
+  } else if (type == kTypeAnswer3) {
+    Answer3 a;
+    a.serial = serial;
+    const std::uint8_t status = r.u8();
+    a.ttl = r.u32();
+    const std::uint8_t count = r.u8();
+    if (!r.ok()) return d;
+    if (status > 3 || count > kMaxAnswerRRsets) return malformed();
+    a.status = static_cast<Answer3Status>(status);
+    if (a.status != Answer3Status::found && count != 0) return malformed();
+    const auto sets = read_rrsets(r, count, a.rrsets);
+    if (sets == DecodeStatus::need_more) return d;
+    if (sets == DecodeStatus::malformed) return malformed();
     d.frame = std::move(a);
   } else {
     d.status = DecodeStatus::malformed;

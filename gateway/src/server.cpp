@@ -26,8 +26,10 @@ using Clock = std::chrono::steady_clock;
 struct Shared {
   ServerConfig config;
   Resolve resolve;
+  Resolve3 resolve3;  // null: no v3
   std::atomic<std::uint64_t> queries{0};
-  std::size_t connections = 0;                                    // server thread only
+  std::array<metrics::LocalCounter, 3> by_version;  // QUERY on v1, on v2 (or v3), QUERY3
+  std::size_t connections = 0;                      // server thread only
   std::unordered_map<asio::ip::address, std::size_t> per_client;  // server thread only
   // Written on the server thread only.
   metrics::LocalCounter found, failed;
@@ -133,8 +135,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       pos = 2;
       handshaken_ = true;
       handshake_timer_.cancel();
-      if (*v != kVersion && *v != kVersion2) {  // tell it the newest we speak, then part
-        encode_version(out_, kVersion2);
+      const std::uint16_t newest = shared_.resolve3 ? kVersion3 : kVersion2;
+      if (*v < kVersion || *v > newest) {  // tell it the newest we speak, then part
+        encode_version(out_, newest);
         flush();
         closing_ = true;
         return;
@@ -146,17 +149,23 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     for (;;) {
       const auto d = decode(std::span(in_).subspan(pos));
       if (d.status == DecodeStatus::need_more) break;
-      if (d.status == DecodeStatus::malformed || !std::holds_alternative<Query>(d.frame)) {
-        return close();  // garbage, or a REPLY sent to a server
+      const auto* q = std::get_if<Query>(&d.frame);
+      const auto* q3 = std::get_if<Query3>(&d.frame);
+      if (d.status == DecodeStatus::malformed || (!q && !q3) || (q3 && version_ != kVersion3)) {
+        return close();  // garbage, a reply sent to a server, or QUERY3 before v3
       }
       pos += d.consumed;
-      const auto& q = std::get<Query>(d.frame);
+      const std::uint16_t serial = q ? q->serial : q3->serial;
       if (outstanding_.size() >= shared_.config.max_outstanding_per_connection ||
-          outstanding_.count(q.serial) != 0) {
+          outstanding_.count(serial) != 0) {
         return close();  // serials of outstanding queries must be unique
       }
       in_consume_ = true;
-      start_query(q);
+      if (q) {
+        start_query(*q);
+      } else {
+        start_query3(*q3);
+      }
       in_consume_ = false;
     }
     in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(pos));
@@ -166,8 +175,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void start_query(const Query& q) {
     shared_.queries.fetch_add(1, std::memory_order_relaxed);
+    shared_.by_version[version_ == kVersion ? 0 : 1].inc();
     const std::uint16_t serial = q.serial;
-    outstanding_.emplace(serial, nullptr);
+    outstanding_.emplace(serial, Pending{});
     // The resolver may answer on another thread: hop back onto ours.
     shared_.resolve(q.name, [weak = this->weak_from_this(), serial, &io = io_](Answer r) {
       if (io.get_executor().running_in_this_thread()) {  // answered at once
@@ -184,26 +194,81 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
         }
       });
     });
-    // Only a query not answered at once needs a deadline.
+    arm_deadline(serial);
+  }
+
+  void start_query3(const Query3& q) {
+    shared_.queries.fetch_add(1, std::memory_order_relaxed);
+    shared_.by_version[2].inc();
+    const std::uint16_t serial = q.serial;
+    outstanding_.emplace(serial, Pending{nullptr, true});
+    shared_.resolve3(q.name, q.qtype,
+                     [weak = this->weak_from_this(), serial, &io = io_](Answer3 r) {
+                       if (io.get_executor().running_in_this_thread()) {  // answered at once
+                         if (auto self = weak.lock()) self->finish3(serial, std::move(r));
+                         return;
+                       }
+                       asio::post(io, [weak, serial, r = std::move(r)]() mutable {
+                         if (auto self = weak.lock()) self->finish3(serial, std::move(r));
+                       });
+                     });
+    arm_deadline(serial);
+  }
+
+  // Only a query not answered at once needs a deadline.
+  void arm_deadline(std::uint16_t serial) {
     const auto it = outstanding_.find(serial);
     if (it == outstanding_.end() || closed_) return;
-    it->second = std::make_shared<asio::steady_timer>(io_, shared_.config.query_deadline);
-    it->second->async_wait([weak = this->weak_from_this(), serial](const asio::error_code& ec) {
+    auto& timer = it->second.timer;
+    timer = std::make_shared<asio::steady_timer>(io_, shared_.config.query_deadline);
+    timer->async_wait([weak = this->weak_from_this(), serial](const asio::error_code& ec) {
       if (ec) return;
-      if (auto self = weak.lock()) {
-        Answer late;
-        late.serial = serial;
-        late.status = AnswerStatus::failed;
-        self->finish(serial, late);
+      auto self = weak.lock();
+      if (!self) return;
+      const auto found = self->outstanding_.find(serial);
+      if (found != self->outstanding_.end() && found->second.v3) {
+        Answer3 late;
+        late.status = Answer3Status::failed;
+        return self->finish3(serial, std::move(late));
       }
+      Answer late;
+      late.serial = serial;
+      late.status = AnswerStatus::failed;
+      self->finish(serial, late);
     });
   }
 
-  void finish(std::uint16_t serial, Answer a) {
+  // Takes the query off the outstanding ones; false if it was not (answered
+  // already, by the deadline or the resolver, or asked as the other version).
+  bool settle(std::uint16_t serial, bool v3) {
     const auto it = outstanding_.find(serial);
-    if (it == outstanding_.end() || closed_) return;  // answered already (deadline or resolver)
-    if (it->second) it->second->cancel();
+    if (it == outstanding_.end() || closed_ || it->second.v3 != v3) return false;
+    if (it->second.timer) it->second.timer->cancel();
     outstanding_.erase(it);
+    return true;
+  }
+
+  void finish3(std::uint16_t serial, Answer3 a) {
+    if (!settle(serial, true)) return;
+    a.serial = serial;
+    if (a.status != Answer3Status::found) a.rrsets.clear();
+    if (a.rrsets.size() > kMaxAnswerRRsets) a.rrsets.resize(kMaxAnswerRRsets);
+    for (auto& set : a.rrsets) set.subname.clear();
+    // Too large for the frame (or a resolver bug): "failed", not a closed connection.
+    if (!encode(out_, a)) {
+      Answer3 failed;
+      failed.serial = serial;
+      failed.status = Answer3Status::failed;
+      encode(out_, failed);
+      a.status = Answer3Status::failed;
+    }
+    (a.status == Answer3Status::found ? shared_.found : shared_.failed).inc();
+    if (in_consume_) return;
+    flush_soon();
+  }
+
+  void finish(std::uint16_t serial, Answer a) {
+    if (!settle(serial, false)) return;
     // At most what the frame carries; a resolver bug must not close the connection.
     if (a.ipv4.size() > kMaxAnswerAddresses) a.ipv4.resize(kMaxAnswerAddresses);
     if (a.ipv6.size() > kMaxAnswerAddresses) a.ipv6.resize(kMaxAnswerAddresses);
@@ -212,7 +277,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       a.ipv6.clear();
     }
     (a.status == AnswerStatus::found ? shared_.found : shared_.failed).inc();
-    if (version_ == kVersion2) {
+    if (version_ >= kVersion2) {
       encode(out_, a);
     } else {
       encode(out_, to_v1(a));
@@ -250,8 +315,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   void close() {
     if (closed_) return;
     closed_ = true;
-    for (auto& [serial, timer] : outstanding_) {
-      if (timer) timer->cancel();
+    for (auto& [serial, pending] : outstanding_) {
+      if (pending.timer) pending.timer->cancel();
     }
     outstanding_.clear();
     handshake_timer_.cancel();
@@ -268,7 +333,11 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   asio::steady_timer handshake_timer_, idle_timer_;
   Clock::time_point last_input_ = Clock::now();
   std::vector<std::uint8_t> in_, out_, writing_;
-  std::unordered_map<std::uint16_t, std::shared_ptr<asio::steady_timer>> outstanding_;
+  struct Pending {
+    std::shared_ptr<asio::steady_timer> timer;  // null while answered at once
+    bool v3 = false;                            // QUERY3: answered with ANSWER3
+  };
+  std::unordered_map<std::uint16_t, Pending> outstanding_;
   bool handshaken_ = false, writing_active_ = false, closing_ = false, closed_ = false;
   bool flush_posted_ = false, in_consume_ = false;
   int sync_reads_ = 0;  // records taken without an asynchronous read, in a row
@@ -355,9 +424,10 @@ class Opening : public std::enable_shared_from_this<Opening> {
 }  // namespace
 
 struct GatewayServer::Impl {
-  Impl(ServerConfig c, Resolve r) : io(1), acceptor(io) {
+  Impl(ServerConfig c, Resolve r, Resolve3 r3) : io(1), acceptor(io) {
     shared.config = std::move(c);
     shared.resolve = std::move(r);
+    shared.resolve3 = std::move(r3);
   }
   void accept() {
     acceptor.async_accept([this](const asio::error_code& ec, Tcp s) {
@@ -396,8 +466,8 @@ struct GatewayServer::Impl {
   std::thread thread;
 };
 
-GatewayServer::GatewayServer(ServerConfig config, Resolve resolve)
-    : impl_(std::make_unique<Impl>(std::move(config), std::move(resolve))) {
+GatewayServer::GatewayServer(ServerConfig config, Resolve resolve, Resolve3 resolve3)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(resolve), std::move(resolve3))) {
   const auto& c = impl_->shared.config;
   asio::error_code ec;
   const auto addr = asio::ip::make_address(c.host, ec);
@@ -445,6 +515,9 @@ ServerStats GatewayServer::stats() const noexcept {
   s.queries = sh.queries.load(std::memory_order_relaxed);
   s.found = sh.found.get();
   s.failed = sh.failed.get();
+  for (std::size_t i = 0; i < s.queries_by_version.size(); ++i) {
+    s.queries_by_version[i] = sh.by_version[i].get();
+  }
   s.connections = sh.connections_accepted.get();
   s.tls_connections = sh.tls_connections.get();
   s.refused_client_limit = sh.refused_client_limit.get();

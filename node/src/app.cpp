@@ -19,6 +19,7 @@
 #include "pweb/gateway/tls.hpp"
 #include "pweb/lock_guarded.hpp"
 #include "pweb/node/names.hpp"
+#include "pweb/node/own_records.hpp"
 #include "pweb/node/resolver.hpp"
 #include "pweb/registrar/service.hpp"
 #include "pweb/registrar/snapshot.hpp"
@@ -137,6 +138,7 @@ gateway::Resolve gateway_resolver(const NodeConfig& cfg, const registrar::Snapsh
       out.ttl = a.ttl;
       switch (a.status) {
         case dns::RemoteAnswer::Status::found:
+        case dns::RemoteAnswer::Status::nodata:  // a device without addresses
           out.status = gateway::AnswerStatus::found;
           if (a.entry.has_v4()) out.ipv4.push_back(a.entry.v4);
           if (a.entry.has_v6()) out.ipv6.push_back(a.entry.v6);
@@ -158,9 +160,10 @@ gateway::Resolve gateway_resolver(const NodeConfig& cfg, const registrar::Snapsh
       a.ttl = cfg.ttl;
       return done(to_answer(a));
     }
-    resolver.resolve(k.key, [done = std::move(done), to_answer](const dns::RemoteAnswer& a) {
-      done(to_answer(a));
-    });
+    // ANY: both addresses, as v2 carries them.
+    resolver.resolve(
+        k.key, dns::type::ANY,
+        [done = std::move(done), to_answer](const dns::RemoteAnswer& a) { done(to_answer(a)); });
   };
 }
 
@@ -242,7 +245,16 @@ int run_node(const NodeConfig& cfg) {
                  directory->node_id(), directory->key_id(), fmt::join(cfg.bootstrap, ","));
   }
 
+  dns::AuthorityConfig auth_cfg;
+  auth_cfg.zones = cfg.suffix;
+  auth_cfg.ttl = cfg.ttl;
+  auth_cfg.label = cfg.label;
+  auth_cfg.name_servers = name_servers_of(dns_listen);
+  auth_cfg.resolve_remote = true;
+  const dns::Authority authority(auth_cfg);
+
   ResolverConfig rcfg;
+  rcfg.authority = &authority;
   rcfg.own_label = cfg.label;
   rcfg.timeout = timeout;
   rcfg.ttl = cfg.ttl;
@@ -255,14 +267,6 @@ int run_node(const NodeConfig& cfg) {
   if (directory) lookup = agent_lookup(*directory, cfg.bootstrap.empty());
   Resolver resolver(rcfg, *snapshots, std::move(lookup));
   resolver.start();
-
-  dns::AuthorityConfig auth_cfg;
-  auth_cfg.zones = cfg.suffix;
-  auth_cfg.ttl = cfg.ttl;
-  auth_cfg.label = cfg.label;
-  auth_cfg.name_servers = name_servers_of(dns_listen);
-  auth_cfg.resolve_remote = true;
-  const dns::Authority authority(auth_cfg);
 
   dns::ServerConfig server_cfg;
   for (const auto& l : dns_listen) server_cfg.listen.push_back({l.host, l.port});
@@ -322,7 +326,8 @@ int run_node(const NodeConfig& cfg) {
     const auto identity = directory_config(cfg).identity_path;
     gcfg.tls = gateway::make_server_tls(identity.string() + ".crt", identity.string() + ".pem");
     gateway_server =
-        std::make_unique<gateway::GatewayServer>(gcfg, gateway_resolver(cfg, *snapshots, resolver));
+        std::make_unique<gateway::GatewayServer>(gcfg, gateway_resolver(cfg, *snapshots, resolver),
+                                                 own_records(cfg.suffix, authority, *snapshots));
   }
 
   // Claim the label before serving anything: a label held by another key stops us here.

@@ -1,6 +1,9 @@
 #include "directory_service.hpp"
 
+#include <cctype>
+#include <charconv>
 #include <future>
+#include <optional>
 
 #include "pweb/node/names.hpp"
 #include "pweb/registrar/names.hpp"
@@ -20,15 +23,75 @@ const char* status_name(dns::RemoteAnswer::Status s) {
       return "nxdomain";
     case dns::RemoteAnswer::Status::servfail:
       return "servfail";
+    case dns::RemoteAnswer::Status::nodata:  // the name, without records of the type
+      return "nodata";
   }
   return "servfail";
 }
 
+struct TypeName {
+  const char* name;
+  std::uint16_t type;
+};
+constexpr TypeName kTypes[] = {{"A", 1},     {"NS", 2},     {"CNAME", 5}, {"PTR", 12}, {"MX", 15},
+                               {"TXT", 16},  {"AAAA", 28},  {"SRV", 33},  {"DS", 43},  {"TLSA", 52},
+                               {"SVCB", 64}, {"HTTPS", 65}, {"CAA", 257}, {"ANY", 255}};
+
+// "TXT", "txt", "TYPE16" or "16"; nullopt if none of these.
+std::optional<std::uint16_t> parse_type(const std::string& text) {
+  const std::string upper = [&] {
+    std::string u = text;
+    for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return u;
+  }();
+  for (const auto& t : kTypes) {
+    if (upper == t.name) return t.type;
+  }
+  std::string_view digits = upper;
+  if (digits.starts_with("TYPE")) digits.remove_prefix(4);
+  unsigned value = 0;
+  const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || err != std::errc() || end != digits.data() + digits.size() || value == 0 ||
+      value > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+std::string type_name(std::uint16_t type) {
+  for (const auto& t : kTypes) {
+    if (t.type == type) return t.name;
+  }
+  return "TYPE" + std::to_string(type);
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
 }  // namespace
 
-rest::ResolveInfo NodeDirectory::resolve(const std::string& name) {
+rest::ResolveInfo NodeDirectory::resolve(const std::string& name, const std::string& type) {
   rest::ResolveInfo info;
-  const auto k = device_key(name, zones_);
+  // Without a type: a device's addresses, as before (ANY asks for both).
+  std::uint16_t qtype = dns::type::ANY;
+  if (!type.empty()) {
+    const auto parsed = parse_type(type);
+    if (!parsed) {
+      info.error = "unknown record type '" + type + "'";
+      return info;
+    }
+    qtype = *parsed;
+    info.type = type_name(qtype);
+  }
+  const auto k = type.empty() ? device_key(name, zones_) : record_key(name, zones_);
   if (!k.error.empty()) {
     info.error = k.error;
     return info;
@@ -36,7 +99,8 @@ rest::ResolveInfo NodeDirectory::resolve(const std::string& name) {
   info.name = k.key;
   auto promise = std::make_shared<std::promise<Resolution>>();
   auto future = promise->get_future();
-  resolver_.resolve_detailed(k.key, [promise](const Resolution& r) { promise->set_value(r); });
+  resolver_.resolve_detailed(k.key, qtype,
+                             [promise](const Resolution& r) { promise->set_value(r); });
   if (future.wait_for(timeout_ + kMargin) != std::future_status::ready) {
     info.status = "servfail";
     info.source = "remote";
@@ -55,6 +119,11 @@ rest::ResolveInfo NodeDirectory::resolve(const std::string& name) {
   if (r.answer.status == dns::RemoteAnswer::Status::found) {
     if (e.has_v4()) info.ipv4 = registrar::format_ipv4(e.v4);
     if (e.has_v6()) info.ipv6 = registrar::format_ipv6(e.v6);
+    if (!type.empty() && r.answer.rrset) {
+      for (const auto& rd : r.answer.rrset->rdata) {
+        info.records.push_back({type_name(r.answer.rrset->type), r.answer.rrset->ttl, hex(rd)});
+      }
+    }
   }
   return info;
 }

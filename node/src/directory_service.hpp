@@ -18,7 +18,7 @@ class NodeDirectory final : public rest::DirectoryService {
                 std::chrono::milliseconds timeout)
       : resolver_(resolver), directory_(directory), zones_(std::move(zones)), timeout_(timeout) {}
 
-  rest::ResolveInfo resolve(const std::string& name) override;
+  rest::ResolveInfo resolve(const std::string& name, const std::string& type) override;
   AgentStatus agent(const std::string& label, rest::AgentInfo& out, std::string& why) override;
   std::optional<std::vector<rest::NeighborInfo>> neighbors() override;
 

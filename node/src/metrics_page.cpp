@@ -94,6 +94,12 @@ void resolver_metrics(TextWriter& w, const ResolverStats& s) {
   w.family("pweb_gateway_client_duration_seconds", "histogram",
            "Time another agent took to reply to a gateway-protocol query");
   w.histogram("pweb_gateway_client_duration_seconds", {}, s.agent_query_latency);
+  w.family("pweb_gateway_client_answers_by_version_total", "counter",
+           "Replies from other agents, by the gateway-protocol version they came over");
+  for (std::size_t v = 0; v < s.agent_query_by_version.size(); ++v) {
+    w.sample("pweb_gateway_client_answers_by_version_total", {{"version", std::to_string(v + 1)}},
+             s.agent_query_by_version[v]);
+  }
 }
 
 void registrar_metrics(TextWriter& w, const registrar::RegistrationService& r) {
@@ -161,6 +167,12 @@ std::string render_metrics(const MetricsSources& src) {
              "Gateway-protocol replies sent, by result");
     w.sample("pweb_gateway_server_replies_total", {{"result", "found"}}, g.found);
     w.sample("pweb_gateway_server_replies_total", {{"result", "failed"}}, g.failed);
+    w.family("pweb_gateway_server_queries_by_version_total", "counter",
+             "Gateway-protocol queries received, by version (3: QUERY3, a typed question)");
+    for (std::size_t v = 0; v < g.queries_by_version.size(); ++v) {
+      w.sample("pweb_gateway_server_queries_by_version_total", {{"version", std::to_string(v + 1)}},
+               g.queries_by_version[v]);
+    }
     counter(w, "pweb_gateway_server_connections_total", "Gateway-protocol connections accepted",
             g.connections);
     counter(w, "pweb_gateway_server_tls_connections_total",

@@ -17,10 +17,23 @@ namespace pweb::node {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::chrono::milliseconds kMinAttempt{50};  // per home agent, gateway mode
+constexpr std::chrono::milliseconds kMinAttempt{50};
+constexpr std::uint16_t kTypeCname = 5;  // per home agent, gateway mode
 using Done = std::function<void(const Resolution&)>;
 
-std::string agent_of(const std::string& key) { return key.substr(key.rfind('.') + 1); }
+// Lookups, the cache and deadlines go by the question: "name/type"
+// (dns::remote_cache_key). These take it apart.
+std::string name_of(const std::string& question) { return question.substr(0, question.rfind('/')); }
+std::uint16_t qtype_of(const std::string& question) {
+  std::string name;
+  std::uint16_t qtype = 0;
+  dns::split_remote_cache_key(question, name, qtype);
+  return qtype;
+}
+std::string agent_of(const std::string& question) {
+  const std::string name = name_of(question);
+  return name.substr(name.rfind('.') + 1);
+}
 
 void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
@@ -106,6 +119,9 @@ struct Resolver::Impl {
     // leaves time to ask the next one.
     gateway::ClientConfig home_cc = cc;
     if (!config.home_agents.empty()) {
+      // Home agents forward other agents' names for their gateways with v2 only
+      // (a v3 server answers for itself alone): a gateway asks for addresses.
+      home_cc.max_version = gateway::kVersion2;
       home_cc.timeout = std::max<std::chrono::milliseconds>(
           config.timeout / static_cast<long>(config.home_agents.size()), kMinAttempt);
     }
@@ -150,8 +166,9 @@ struct Resolver::Impl {
     ask_agent(key);
   }
 
-  std::optional<Resolution> resolve_local(const std::string& key) const {
+  std::optional<Resolution> resolve_local(const std::string& question) const {
     const auto snap = snapshots.current();
+    const std::string key = name_of(question);
     const auto* e = snap->find(key);
     const std::string agent = agent_of(key);
     // Our label, or an agent whose devices this store holds: answered here.
@@ -161,6 +178,13 @@ struct Resolver::Impl {
     Resolution r;
     r.source = Source::local;
     r.agent = config.own_label;
+    if (config.authority) {  // any type, any name below a device
+      r.answer = dns::answer_local(*config.authority, *snap, key, qtype_of(question));
+      if (r.answer.status == dns::RemoteAnswer::Status::nxdomain) {
+        r.detail = "no name '" + key + "' on this agent";
+      }
+      return r;
+    }
     if (e && e->is_device()) {
       r.answer.status = dns::RemoteAnswer::Status::found;
       r.answer.entry = *e;
@@ -270,7 +294,8 @@ struct Resolver::Impl {
     }
     bump(stats_agent_queries);
     link->client->query(
-        key, [this, key, link, started = Clock::now()](std::optional<gateway::Answer> reply) {
+        name_of(key), qtype_of(key),
+        [this, key, link, started = Clock::now()](std::optional<gateway::Answer3> reply) {
           const auto& client = *link->client;
           if (!reply && !client.untrusted_key().empty()) {
             agent_query_untrusted.inc();
@@ -283,13 +308,13 @@ struct Resolver::Impl {
                                    " is not the key that signed its record",
                                Failure::untrusted));
           }
-          count_agent_reply(reply, started);
+          count_agent_reply(reply, started, client.version());
           if (!reply) {
             forget(*link);  // perhaps it moved: look its record up again next time
             return finish(key, make(dns::RemoteAnswer::Status::servfail, config.failure_ttl,
                                     link->where, "agent did not answer", Failure::agent));
           }
-          finish(key, from_reply(*reply, link->where));
+          finish(key, from_reply(*reply, link->where, qtype_of(key)));
         });
   }
 
@@ -314,19 +339,20 @@ struct Resolver::Impl {
     next_home = pick + 1;
     const std::string where = home_names[pick];
     bump(stats_agent_queries);
-    home[pick]->query(key, [this, key, attempt, where, client = home[pick].get(),
-                            started = Clock::now()](std::optional<gateway::Answer> reply) {
-      if (!reply && !client->untrusted_key().empty()) {
-        agent_query_untrusted.inc();
-        warn_untrusted(where, client->untrusted_key());
-      } else {
-        count_agent_reply(reply, started);
-      }
-      if (reply) return finish(key, from_reply(*reply, where));
-      if (attempt + 1 < home.size()) return ask_home(key, attempt + 1);
-      finish(key, make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
-                       "no home agent answered", Failure::agent));
-    });
+    home[pick]->query(name_of(key), qtype_of(key),
+                      [this, key, attempt, where, client = home[pick].get(),
+                       started = Clock::now()](std::optional<gateway::Answer3> reply) {
+                        if (!reply && !client->untrusted_key().empty()) {
+                          agent_query_untrusted.inc();
+                          warn_untrusted(where, client->untrusted_key());
+                        } else {
+                          count_agent_reply(reply, started, client->version());
+                        }
+                        if (reply) return finish(key, from_reply(*reply, where, qtype_of(key)));
+                        if (attempt + 1 < home.size()) return ask_home(key, attempt + 1);
+                        finish(key, make(dns::RemoteAnswer::Status::servfail, config.failure_ttl,
+                                         where, "no home agent answered", Failure::agent));
+                      });
   }
 
   // Once per agent address and key seen, not per query.
@@ -336,40 +362,76 @@ struct Resolver::Impl {
     spdlog::warn("event=agent_untrusted agent={} key_seen={}", where, seen);
   }
 
-  void count_agent_reply(const std::optional<gateway::Answer>& reply, Clock::time_point started) {
+  void count_agent_reply(const std::optional<gateway::Answer3>& reply, Clock::time_point started,
+                         std::uint16_t version) {
     agent_query_latency.observe(Clock::now() - started);
-    (!reply || reply->status == gateway::AnswerStatus::failed ? agent_query_failed
-     : reply->status == gateway::AnswerStatus::found          ? agent_query_found
-                                                              : agent_query_absent)
+    (!reply || reply->status == gateway::Answer3Status::failed ? agent_query_failed
+     : reply->status == gateway::Answer3Status::absent         ? agent_query_absent
+                                                               : agent_query_found)
         .inc();
+    if (reply && version >= gateway::kVersion && version <= gateway::kVersion3) {
+      agent_query_by_version[version - 1].inc();
+    }
   }
 
-  // The agent's TTL (v2) within ours; a v1 agent says none: ours.
-  std::uint32_t ttl_of(const gateway::Answer& a, std::uint32_t ours) const {
+  // The agent's TTL within ours; a v1 agent says none: ours.
+  std::uint32_t ttl_of(const gateway::Answer3& a, std::uint32_t ours) const {
     return a.ttl == 0 ? ours : std::min(a.ttl, ours);
   }
 
-  Resolution from_reply(const gateway::Answer& reply, const std::string& where) const {
+  Resolution from_reply(const gateway::Answer3& reply, const std::string& where,
+                        std::uint16_t qtype) const {
     switch (reply.status) {
-      case gateway::AnswerStatus::absent:
+      case gateway::Answer3Status::absent:
         return make(dns::RemoteAnswer::Status::nxdomain, ttl_of(reply, config.negative_ttl), where,
-                    "the agent has no such device");
-      case gateway::AnswerStatus::failed:
+                    "the agent has no such name");
+      case gateway::Answer3Status::nodata:
+        return make(dns::RemoteAnswer::Status::nodata, ttl_of(reply, config.negative_ttl), where,
+                    "the agent has no records of that type there");
+      case gateway::Answer3Status::failed:
         return make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
                     "the agent could not resolve it", Failure::agent);
-      case gateway::AnswerStatus::found:
+      case gateway::Answer3Status::found:
         break;
     }
-    if (reply.ipv4.empty() && reply.ipv6.empty()) {
-      return make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
-                  "the agent answered found without an address", Failure::agent);
-    }
-    Resolution r = make(dns::RemoteAnswer::Status::found, ttl_of(reply, config.ttl), where, "");
+    // The device's addresses (for ANY, and the HTTP API) ...
     std::optional<registrar::Ipv4> v4;
     std::optional<registrar::Ipv6> v6;
-    if (!reply.ipv4.empty()) v4 = reply.ipv4.front();
-    if (!reply.ipv6.empty()) v6 = reply.ipv6.front();
+    const RRset* asked = nullptr;
+    const RRset* cname = nullptr;
+    for (const auto& set : reply.rrsets) {
+      const auto& first = set.rdata.front();
+      if (set.type == dns::type::A && first.size() == 4 && !v4) {
+        v4.emplace();
+        std::copy(first.begin(), first.end(), v4->begin());
+      }
+      if (set.type == dns::type::AAAA && first.size() == 16 && !v6) {
+        v6.emplace();
+        std::copy(first.begin(), first.end(), v6->begin());
+      }
+      if (set.type == qtype && !asked) asked = &set;
+      if (set.type == kTypeCname && !cname) cname = &set;
+    }
+    // ... and the RRset the answer is written from: the type asked, else a CNAME.
+    const RRset* chosen = asked ? asked : cname;
+    if (!chosen && qtype == dns::type::ANY && !v4 && !v6 && !reply.rrsets.empty()) {
+      chosen = &reply.rrsets.front();
+    }
+    if (!chosen && !(qtype == dns::type::ANY && (v4 || v6))) {
+      return make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
+                  "the agent answered found without records of the type asked", Failure::agent);
+    }
+    Resolution r = make(dns::RemoteAnswer::Status::found, ttl_of(reply, config.ttl), where, "");
     r.answer.entry = registrar::NameEntry::device(v4, v6);
+    // One address is the entry's, served with the TTL remaining in the cache
+    // as v2 answers were; other RRsets keep theirs, within ours.
+    const bool one_address = chosen && chosen->rdata.size() == 1 &&
+                             (chosen->type == dns::type::A || chosen->type == dns::type::AAAA);
+    if (chosen && !one_address) {
+      auto set = std::make_shared<RRset>(*chosen);
+      set->ttl = std::min(set->ttl, config.ttl);
+      r.answer.rrset = std::move(set);
+    }
     return r;
   }
 
@@ -418,6 +480,7 @@ struct Resolver::Impl {
     prune_deadlines();
     switch (r.answer.status) {
       case dns::RemoteAnswer::Status::found:
+      case dns::RemoteAnswer::Status::nodata:
         bump(stats_found);
         break;
       case dns::RemoteAnswer::Status::nxdomain:
@@ -464,6 +527,7 @@ struct Resolver::Impl {
       agent_lookup_contested;
   metrics::LocalCounter agent_query_found, agent_query_absent, agent_query_failed;
   metrics::LocalCounter agent_query_untrusted;
+  std::array<metrics::LocalCounter, 3> agent_query_by_version;
   std::unordered_set<std::string> untrusted_warned;
 };
 
@@ -494,14 +558,22 @@ void Resolver::stop() {
   impl_->thread.join();
 }
 
-void Resolver::resolve(std::string key, std::function<void(const dns::RemoteAnswer&)> done) {
-  resolve_detailed(std::move(key),
+void Resolver::resolve(std::string key, std::uint16_t qtype,
+                       std::function<void(const dns::RemoteAnswer&)> done) {
+  resolve_detailed(std::move(key), qtype,
                    [done = std::move(done)](const Resolution& r) { done(r.answer); });
 }
 
-void Resolver::resolve_detailed(std::string key, std::function<void(const Resolution&)> done) {
-  asio::post(impl_->io, [this, key = std::move(key), done = std::move(done)]() mutable {
-    impl_->begin(std::move(key), std::move(done));
+void Resolver::resolve_detailed(std::string key, std::uint16_t qtype,
+                                std::function<void(const Resolution&)> done) {
+  std::string question = dns::remote_cache_key(key, qtype);
+  if (question.empty()) {
+    Resolution r = make(dns::RemoteAnswer::Status::nxdomain, impl_->config.negative_ttl, "",
+                        "the name is too long");
+    return done(r);
+  }
+  asio::post(impl_->io, [this, question = std::move(question), done = std::move(done)]() mutable {
+    impl_->begin(std::move(question), std::move(done));
   });
 }
 
@@ -531,6 +603,9 @@ ResolverStats Resolver::stats() const noexcept {
   s.agent_query_untrusted = i.agent_query_untrusted.get();
   s.agent_query_absent = i.agent_query_absent.get();
   s.agent_query_failed = i.agent_query_failed.get();
+  for (std::size_t v = 0; v < s.agent_query_by_version.size(); ++v) {
+    s.agent_query_by_version[v] = i.agent_query_by_version[v].get();
+  }
   return s;
 }
 

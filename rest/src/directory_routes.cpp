@@ -10,7 +10,7 @@ using nlohmann::json;
 json optional_text(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
 
 void resolve(DirectoryService& service, const httplib::Request& req, httplib::Response& res) {
-  const ResolveInfo r = service.resolve(req.matches[1]);
+  const ResolveInfo r = service.resolve(req.matches[1], req.get_param_value("type"));
   if (!r.error.empty()) return send_error(res, 400, r.error);
   json body = {{"name", r.name},
                {"status", r.status},
@@ -20,6 +20,14 @@ void resolve(DirectoryService& service, const httplib::Request& req, httplib::Re
                {"ttl", r.ttl},
                {"agent", r.agent}};
   if (!r.detail.empty()) body["detail"] = r.detail;
+  if (!r.type.empty()) {
+    body["type"] = r.type;
+    json records = json::array();
+    for (const auto& rec : r.records) {
+      records.push_back({{"type", rec.type}, {"ttl", rec.ttl}, {"rdata_hex", rec.rdata_hex}});
+    }
+    body["records"] = std::move(records);
+  }
   int status = 200;
   if (r.status == "nxdomain") status = 404;
   if (r.status == "servfail") {

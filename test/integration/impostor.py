@@ -69,10 +69,13 @@ class Impostor:
             if self._ctx:
                 conn = self._ctx.wrap_socket(conn, server_side=True)
             version = self._read(conn, 2)
-            conn.sendall(version)
             (v,) = struct.unpack("!H", version)
             if v not in (1, 2):
-                return  # not the protocol (a TLS ClientHello, say)
+                # Speaks v2 like an older agent: a v3 client comes back with 2
+                # (and a TLS ClientHello gets garbage).
+                conn.sendall(struct.pack("!H", 2))
+                return
+            conn.sendall(version)
             while not self._stop.is_set():
                 kind, serial, length = struct.unpack("!HHH", self._read(conn, 6))
                 self._read(conn, length)

@@ -274,7 +274,7 @@ TEST_F(RemoteNames, CacheMissAsksTheResolverWithTheLowercaseKey) {
   spec.name = "LapTop.BOB.Mit.dht.";
   const auto p = process(spec, RemoteContext{&cache_, nullptr, RemoteCache::Clock::now()});
   EXPECT_TRUE(p.pending);
-  EXPECT_EQ(p.pending_key, "laptop.bob.mit");
+  EXPECT_EQ(p.pending_key, "laptop.bob.mit/1");  // name and type
   EXPECT_EQ(p.response.size, 0u);
   EXPECT_EQ(p.cache, CacheUse::miss);
 }
@@ -286,7 +286,7 @@ TEST_F(RemoteNames, CacheUseIsReportedForTheMetrics) {
   a.status = RemoteAnswer::Status::nxdomain;
   a.ttl = 30;
   const auto now = RemoteCache::Clock::now();
-  cache_.insert("laptop.bob.mit", a, now);
+  cache_.insert("laptop.bob.mit/1", a, now);
   EXPECT_EQ(process(spec, RemoteContext{&cache_, nullptr, now}).cache, CacheUse::hit);
   // An answer handed in by the resolver did not come from the cache; own names never touch it.
   EXPECT_EQ(process(spec, RemoteContext{&cache_, &a, now}).cache, CacheUse::none);
@@ -302,7 +302,7 @@ TEST_F(RemoteNames, ExtendedErrorOfARemoteAnswerIsSent) {
   RemoteAnswer a = answer(RemoteAnswer::Status::servfail, 1);
   a.ede = {true, 0, "label contested"};
   const auto now = RemoteCache::Clock::now();
-  cache_.insert("laptop.bob.mit", a, now);
+  cache_.insert("laptop.bob.mit/1", a, now);
   for (const RemoteAnswer* given :
        {static_cast<const RemoteAnswer*>(&a), static_cast<const RemoteAnswer*>(nullptr)}) {
     process(spec, RemoteContext{&cache_, given, now});
@@ -389,7 +389,7 @@ TEST_F(RemoteNames, ResolvedAnswersBecomeResponses) {
 
 TEST_F(RemoteNames, CachedAnswerServedWithItsRemainingTtl) {
   const auto t0 = RemoteCache::Clock::now();
-  cache_.insert("laptop.bob.mit", answer(RemoteAnswer::Status::found, 30), t0);
+  cache_.insert("laptop.bob.mit/1", answer(RemoteAnswer::Status::found, 30), t0);
   QuerySpec spec;
   spec.name = "laptop.bob.mit.dht.";
   const auto p = process(spec, RemoteContext{&cache_, nullptr, t0 + std::chrono::seconds(12)});
@@ -400,6 +400,77 @@ TEST_F(RemoteNames, CachedAnswerServedWithItsRemainingTtl) {
   // Expired: asked again.
   EXPECT_TRUE(
       process(spec, RemoteContext{&cache_, nullptr, t0 + std::chrono::seconds(30)}).pending);
+}
+
+// Answers per (name, type): a TXT question is never answered from an A answer.
+TEST_F(RemoteNames, CacheIsKeyedByNameAndType) {
+  const auto now = RemoteCache::Clock::now();
+  cache_.insert("laptop.bob.mit/1", answer(RemoteAnswer::Status::found, 30), now);
+  QuerySpec spec;
+  spec.name = "laptop.bob.mit.dht.";
+  spec.qtype = 16;
+  const auto p = process(spec, RemoteContext{&cache_, nullptr, now});
+  EXPECT_TRUE(p.pending);
+  EXPECT_EQ(p.pending_key, "laptop.bob.mit/16");
+  std::string name;
+  std::uint16_t qtype = 0;
+  ASSERT_TRUE(split_remote_cache_key(p.pending_key, name, qtype));
+  EXPECT_EQ(name, "laptop.bob.mit");
+  EXPECT_EQ(qtype, 16);
+  // Names below a device of another agent are asked whole.
+  spec.name = "_acme-challenge.laptop.bob.mit.dht.";
+  EXPECT_EQ(process(spec, RemoteContext{&cache_, nullptr, now}).pending_key,
+            "_acme-challenge.laptop.bob.mit/16");
+  EXPECT_FALSE(split_remote_cache_key("laptop.bob.mit", name, qtype));
+  EXPECT_FALSE(split_remote_cache_key("laptop.bob.mit/x", name, qtype));
+  EXPECT_FALSE(split_remote_cache_key("laptop.bob.mit/70000", name, qtype));
+}
+
+// An RRset from another agent is written as the answer, owned by the qname.
+TEST_F(RemoteNames, RemoteRRsetsBecomeAnswers) {
+  const std::string txt("\x05hello", 6);
+  const std::string target("\x03web\x03bob\x03mit\x03dht\x00", 17);
+  struct Case {
+    const char* what;
+    const char* name;
+    std::uint16_t qtype;
+    RemoteAnswer::Status status;
+    std::uint16_t set_type;  // 0: no RRset
+    std::string rdata;
+    std::uint16_t rcode;
+    std::size_t answers;
+  };
+  const Case cases[] = {
+      {"TXT", "laptop.bob.mit.dht.", 16, RemoteAnswer::Status::found, 16, txt, 0, 1},
+      {"TXT below", "_acme-challenge.laptop.bob.mit.dht.", 16, RemoteAnswer::Status::found, 16, txt,
+       0, 1},
+      {"CNAME for SRV", "www.laptop.bob.mit.dht.", 33, RemoteAnswer::Status::found, 5, target, 0,
+       1},
+      {"nodata", "laptop.bob.mit.dht.", 33, RemoteAnswer::Status::nodata, 0, "", 0, 0},
+      {"nxdomain", "x.laptop.bob.mit.dht.", 16, RemoteAnswer::Status::nxdomain, 0, "", 3, 0},
+  };
+  for (const auto& c : cases) {
+    RemoteAnswer a;
+    a.status = c.status;
+    a.ttl = 40;
+    if (c.set_type) a.rrset = std::make_shared<RRset>(RRset{"", c.set_type, 40, {c.rdata}});
+    QuerySpec spec;
+    spec.name = c.name;
+    spec.qtype = c.qtype;
+    const auto p = process(spec, RemoteContext{&cache_, &a, RemoteCache::Clock::now()});
+    EXPECT_FALSE(p.pending) << c.what;
+    const auto d = decoded();
+    ASSERT_TRUE(d.ok) << c.what;
+    EXPECT_EQ(d.rcode(), c.rcode) << c.what;
+    ASSERT_EQ(d.answer.size(), c.answers) << c.what;
+    if (c.answers == 0) {
+      EXPECT_EQ(d.authority.size(), 1u) << c.what;  // the SOA
+      continue;
+    }
+    EXPECT_EQ(d.answer[0].rtype, c.set_type) << c.what;
+    EXPECT_EQ(d.answer[0].ttl, 40u) << c.what;
+    EXPECT_EQ(std::string(d.answer[0].rdata.begin(), d.answer[0].rdata.end()), c.rdata) << c.what;
+  }
 }
 
 }  // namespace

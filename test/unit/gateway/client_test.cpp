@@ -201,6 +201,85 @@ TEST_F(ClientTest, FallsBackToVersionOneWithAVersionOneServer) {
   EXPECT_EQ(r->ipv4, (std::vector<std::array<std::uint8_t, 4>>{{192, 0, 2, 77}}));
   EXPECT_EQ(r->ttl, 0u);  // v1 says none
   EXPECT_TRUE(ask(c, "again.alice.uw"));
+  EXPECT_EQ(old.offered(), (std::vector<std::uint16_t>{kVersion3, kVersion}));
+  c->close();
+}
+
+std::optional<Answer3> ask3(asio::io_context&, const std::shared_ptr<GatewayClient>& c,
+                            const std::string& name, std::uint16_t qtype) {
+  std::promise<std::optional<Answer3>> p;
+  c->query(name, qtype, [&](std::optional<Answer3> r) { p.set_value(r); });
+  auto f = p.get_future();
+  EXPECT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready) << name;
+  return f.get();
+}
+
+// A v3 server: typed questions go out as QUERY3 and come back whole.
+TEST_F(ClientTest, TypedQueriesOverVersionThree) {
+  ServerConfig cfg;
+  cfg.port = 0;
+  GatewayServer v3(
+      cfg,
+      [](const std::string&, auto done) {
+        done(Answer{0, AnswerStatus::absent, 5, {}, {}});
+      },
+      [](const std::string& name, std::uint16_t qtype, auto done) {
+        Answer3 a{0, Answer3Status::absent, 5, {}};
+        if (name == "_srv._tcp.laptop.alice.uw" && qtype == 33) {
+          a.status = Answer3Status::found;
+          a.rrsets.push_back(RRset{"", 33, 40, {std::string("\0\1\0\2\0\x50\0", 7)}});
+        }
+        done(a);
+      });
+  v3.start();
+  auto c = GatewayClient::create(io_, "127.0.0.1", v3.port());
+  auto r = ask3(io_, c, "_srv._tcp.laptop.alice.uw", 33);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Answer3Status::found);
+  ASSERT_EQ(r->rrsets.size(), 1u);
+  EXPECT_EQ(r->rrsets[0].type, 33);
+  EXPECT_EQ(r->rrsets[0].ttl, 40u);
+  r = ask3(io_, c, "laptop.alice.uw", 16);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Answer3Status::absent);
+  // The address API still works over v3 (QUERY, answered with ANSWER).
+  const auto a = ask(c, "laptop.alice.uw");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->status, AnswerStatus::absent);
+  EXPECT_EQ(v3.stats().queries_by_version[2], 2u);
+  c->close();
+}
+
+// A v2 server (no Resolve3): the client reconnects with v2 and converts.
+TEST_F(ClientTest, FallsBackToVersionTwoForTypedQueries) {
+  auto c = GatewayClient::create(io_, "127.0.0.1", server_->port());
+  auto r = ask3(io_, c, "d7", 1);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Answer3Status::found);
+  ASSERT_EQ(r->rrsets.size(), 1u);
+  EXPECT_EQ(r->rrsets[0].type, 1);
+  EXPECT_EQ(r->rrsets[0].rdata[0], std::string("\x0a\x00\x00\x07", 4));
+  r = ask3(io_, c, "d7", 16);  // v2 carries no TXT
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Answer3Status::nodata);
+  r = ask3(io_, c, "nosuch", 16);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Answer3Status::absent);
+  const auto st = server_->stats();
+  EXPECT_EQ(st.queries_by_version[2], 0u);
+  EXPECT_EQ(st.queries_by_version[1], 3u);
+  c->close();
+}
+
+// Told to, a client offers v2 at most (a gateway asking its home agents).
+TEST_F(ClientTest, MaxVersionIsOffered) {
+  VersionOneServer old;
+  ClientConfig cc;
+  cc.max_version = kVersion2;
+  auto c = GatewayClient::create(io_, "127.0.0.1", old.port(), cc);
+  const auto r = ask3(io_, c, "laptop.alice.uw", 1);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Answer3Status::found);
   EXPECT_EQ(old.offered(), (std::vector<std::uint16_t>{kVersion2, kVersion}));
   c->close();
 }

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 namespace pweb::gateway {
@@ -202,6 +203,108 @@ TEST_F(GatewayServerTest, VersionTwoClientsGetWholeAnswers) {
   EXPECT_EQ(answers[4].status, AnswerStatus::failed);  // the deadline: could not tell
   EXPECT_EQ(answers[5].ipv6.size(), 1u);
   EXPECT_TRUE(answers[5].ipv4.empty());
+}
+
+// v3: a server given a Resolve3 answers QUERY3 with ANSWER3, and still v2's QUERY.
+class GatewayServerV3Test : public ::testing::Test {
+ protected:
+  GatewayServerV3Test() {
+    ServerConfig cfg;
+    cfg.port = 0;
+    cfg.query_deadline = std::chrono::milliseconds(300);
+    server_ = std::make_unique<GatewayServer>(
+        cfg,
+        [](const std::string&, auto done) {
+          done(Answer{0, AnswerStatus::found, 60, {{192, 0, 2, 1}}, {}});
+        },
+        [](const std::string& name, std::uint16_t qtype, auto done) {
+          Answer3 a;
+          a.ttl = 30;
+          if (name == "laptop.alice.uw" && qtype == 16) {
+            a.status = Answer3Status::found;
+            a.rrsets.push_back(RRset{"", 16, 30, {std::string("\x02hi", 3)}});
+          } else if (name == "laptop.alice.uw") {
+            a.status = Answer3Status::nodata;
+          } else if (name == "big.alice.uw") {  // more than a frame holds: failed
+            a.status = Answer3Status::found;
+            a.rrsets.push_back(RRset{"", 16, 30, {std::string(30000, 'x')}});
+          } else if (name == "slow.alice.uw") {
+            return;
+          }
+          done(a);
+        });
+    server_->start();
+  }
+  std::unique_ptr<GatewayServer> server_;
+};
+
+TEST_F(GatewayServerV3Test, Query3AnsweredWithAnswer3AndQueryWithAnswer) {
+  Client c(server_->port());
+  std::vector<std::uint8_t> b;
+  encode_version(b, kVersion3);
+  encode(b, Query3{1, 16, "laptop.alice.uw"});
+  encode(b, Query3{2, 33, "laptop.alice.uw"});
+  encode(b, Query3{3, 16, "nosuch.alice.uw"});
+  encode(b, Query3{4, 16, "big.alice.uw"});
+  encode(b, Query3{5, 16, "slow.alice.uw"});
+  encode(b, Query{6, "laptop.alice.uw"});
+  c.send(b);
+  // version; TXT: 10 + 8 + 2 + 3; four without RRsets: 10 each; ANSWER: 15
+  auto bytes = c.read(2 + 23 + 4 * 10 + 15);
+  ASSERT_EQ(decode_version(bytes), kVersion3);
+  std::map<std::uint16_t, Answer3> answers;
+  std::optional<Answer> v2;
+  for (std::size_t pos = 2; pos < bytes.size();) {
+    const auto d = decode(std::span(bytes).subspan(pos));
+    ASSERT_EQ(d.status, DecodeStatus::frame);
+    if (const auto* a = std::get_if<Answer3>(&d.frame)) answers[a->serial] = *a;
+    if (const auto* a = std::get_if<Answer>(&d.frame)) v2 = *a;
+    pos += d.consumed;
+  }
+  ASSERT_EQ(answers.size(), 5u);
+  EXPECT_EQ(
+      answers[1],
+      (Answer3{1, Answer3Status::found, 30, {RRset{"", 16, 30, {std::string("\x02hi", 3)}}}}));
+  EXPECT_EQ(answers[2].status, Answer3Status::nodata);
+  EXPECT_EQ(answers[3].status, Answer3Status::absent);
+  EXPECT_EQ(answers[4].status, Answer3Status::failed);  // too large for the frame
+  EXPECT_EQ(answers[5].status, Answer3Status::failed);  // the deadline
+  ASSERT_TRUE(v2);
+  EXPECT_EQ(v2->ipv4.size(), 1u);
+  const auto st = server_->stats();
+  EXPECT_EQ(st.queries, 6u);
+  EXPECT_EQ(st.queries_by_version[2], 5u);
+  EXPECT_EQ(st.queries_by_version[1], 1u);
+}
+
+TEST_F(GatewayServerV3Test, Query3BeforeVersionThreeClosesTheConnection) {
+  Client c(server_->port());
+  std::vector<std::uint8_t> b;
+  encode_version(b, kVersion2);
+  c.send(b);
+  ASSERT_EQ(decode_version(c.read(2)), kVersion2);
+  b.clear();
+  encode(b, Query3{1, 16, "laptop.alice.uw"});
+  c.send(b);
+  EXPECT_TRUE(c.closed_by_peer());
+}
+
+TEST_F(GatewayServerTest, WithoutResolve3VersionThreeIsToldTwo) {
+  Client c(server_->port());
+  std::vector<std::uint8_t> b;
+  encode_version(b, kVersion3);
+  c.send(b);
+  ASSERT_EQ(decode_version(c.read(2)), kVersion2);
+  EXPECT_TRUE(c.closed_by_peer());
+}
+
+TEST_F(GatewayServerV3Test, OtherVersionIsToldThree) {
+  Client c(server_->port());
+  std::vector<std::uint8_t> b;
+  encode_version(b, 4);
+  c.send(b);
+  ASSERT_EQ(decode_version(c.read(2)), kVersion3);
+  EXPECT_TRUE(c.closed_by_peer());
 }
 
 // One client address holds at most max_per_client connections; others are

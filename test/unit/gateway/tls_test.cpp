@@ -37,9 +37,13 @@ class TlsTest : public ::testing::Test {
     cfg.port = 0;
     cfg.idle_timeout = idle;
     cfg.tls = make_server_tls(id.cert, id.key);
-    auto s = std::make_unique<GatewayServer>(cfg, [n](const std::string&, auto done) {
-      done(Answer{0, AnswerStatus::found, 30, {{192, 0, 2, n}}, {}});
-    });
+    // A v3 server, as agents are: the client's first offer is taken.
+    auto s = std::make_unique<GatewayServer>(
+        cfg,
+        [n](const std::string&, auto done) {
+          done(Answer{0, AnswerStatus::found, 30, {{192, 0, 2, n}}, {}});
+        },
+        [](const std::string&, std::uint16_t, auto done) { done(Answer3{}); });
     s->start();
     return s;
   }

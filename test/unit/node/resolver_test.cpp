@@ -226,10 +226,10 @@ class ResolverTest : public ::testing::Test {
     return r;
   }
 
-  static Resolution ask(Resolver& r, const std::string& key) {
+  static Resolution ask(Resolver& r, const std::string& key, std::uint16_t qtype = dns::type::A) {
     std::promise<Resolution> p;
     auto f = p.get_future();
-    r.resolve_detailed(key, [&p](const Resolution& res) { p.set_value(res); });
+    r.resolve_detailed(key, qtype, [&p](const Resolution& res) { p.set_value(res); });
     EXPECT_EQ(f.wait_for(10s), std::future_status::ready) << key;
     return f.get();
   }
@@ -282,7 +282,8 @@ TEST_F(ResolverTest, ConcurrentQueriesForOneNameShareOneLookup) {
   for (int i = 0; i < 50; ++i) {
     auto p = std::make_shared<std::promise<Resolution>>();
     answers.push_back(p->get_future());
-    r->resolve_detailed("laptop.bob.mit", [p](const Resolution& res) { p->set_value(res); });
+    r->resolve_detailed("laptop.bob.mit", dns::type::A,
+                        [p](const Resolution& res) { p->set_value(res); });
     promises.push_back(p);
   }
   for (auto& f : answers) {
@@ -354,7 +355,8 @@ TEST_F(ResolverTest, VersionTwoAgentGivesBothAddressesItsTtlAndFailures) {
   agent.start();
   publish(record("mit", agent.port()));
   auto r = make();
-  auto res = ask(*r, "dual.bob.mit");
+  // Answers are per type now: ANY asks for both addresses.
+  auto res = ask(*r, "dual.bob.mit", dns::type::ANY);
   ASSERT_EQ(res.answer.status, Status::found);
   EXPECT_TRUE(res.answer.entry.has_v4());
   ASSERT_TRUE(res.answer.entry.has_v6());

@@ -22,7 +22,8 @@ struct Processed {
   std::uint16_t qtype = 0;
   CacheUse cache = CacheUse::none;
   // Another agent's device not in the remote cache: nothing was written; ask the
-  // resolver for `pending_key`, then process the query again with its answer.
+  // resolver for `pending_key` (the cache key, "name/type": split_remote_cache_key),
+  // then process the query again with its answer.
   bool pending = false;
   std::string pending_key;
   // An RFC 2136 UPDATE or a TSIG-signed message: the lock-free path answered it

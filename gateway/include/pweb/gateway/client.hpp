@@ -1,7 +1,7 @@
 #pragma once
 // A DNS-Gateway protocol client for one remote agent: one persistent connection
-// speaking v2, or v1 with a server that only speaks v1 (it echoes 1: the client
-// reconnects offering 1, and stays with it),
+// speaking v3, or the older version a server echoes (2 or 1: it closes, the
+// client reconnects offering that version, and stays with it),
 // queries pipelined with unique serials, each answered exactly once (a reply,
 // or nullopt on timeout or connection loss), reconnection with back-off (while
 // backing off, queries fail at once; the next one after it reconnects).
@@ -31,18 +31,26 @@ struct ClientConfig {
   // fails (untrusted_key() says which key it saw). Null: plain protocol.
   std::shared_ptr<asio::ssl::context> tls;
   PeerKey peer_key;
+  // The newest version offered: kVersion2 where forwarding matters (standalone
+  // gateways ask home agents for any agent's names, which v3 servers do not forward).
+  std::uint16_t max_version = kVersion3;
 };
 
 class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
  public:
   // A v1 server's REPLY arrives converted (from_v1: ttl 0, one address).
   using Done = std::function<void(std::optional<Answer>)>;
+  // Answers to typed questions in v3's form, whatever the version spoken: a
+  // v2 or v1 server is asked QUERY and its answer converted (from_v2).
+  using Done3 = std::function<void(std::optional<Answer3>)>;
 
   static std::shared_ptr<GatewayClient> create(asio::io_context& io, std::string host,
                                                std::uint16_t port, ClientConfig config = {});
   // From any thread; `done` runs on the io_context's thread. Called on that
   // thread, the query is queued at once, without a post.
   void query(std::string name, Done done);
+  // The records of type `qtype` at `name` (QUERY3 on v3, QUERY before).
+  void query(std::string name, std::uint16_t qtype, Done3 done);
   void close();
   // False while backing off after a failed connection, or after a query timed
   // out until a reply or a back-off has passed. On the io thread only.
@@ -62,13 +70,21 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
 
  private:
   struct Outstanding {
-    Done done;
+    Done done;    // set for an address query ...
+    Done3 done3;  // ... or this for a typed one
+    std::uint16_t qtype = 0;
     std::chrono::steady_clock::time_point deadline;
+  };
+  struct Waiting {
+    std::uint16_t serial;
+    std::string name;
+    std::uint16_t qtype;
+    bool typed;
   };
   enum class State { idle, connecting, ready, waiting };
   struct Link;  // one connection: its socket (and TLS), read and write buffers
 
-  void enqueue(std::string name, Done done);
+  void enqueue(std::string name, std::uint16_t qtype, Done done, Done3 done3);
   void connect();
   void on_connect(const asio::error_code& err);
   void on_tls(const asio::error_code& err);
@@ -78,11 +94,12 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   void keep_session();
   void read();
   void on_read(std::size_t pos);
-  void send(const Query& q);
+  void send(std::uint16_t serial, const std::string& name, std::uint16_t qtype, bool typed);
   void flush();
   void flush_soon();
   void fail_all();
-  void finish(std::uint16_t serial, std::optional<Answer> r);
+  // The reply to `serial` (null: none), in the form its query wanted.
+  void finish(std::uint16_t serial, const Frame* reply);
   void timed_out(std::uint16_t serial);
   void arm_deadlines();
   void on_deadlines();
@@ -109,9 +126,9 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   std::uint64_t tls_handshakes_ = 0, tls_resumed_ = 0;
   int sync_reads_ = 0;  // records taken without an asynchronous read, in a row
   std::uint16_t serial_ = 0;
-  std::uint16_t offer_ = kVersion2;  // the version this client opens with
+  std::uint16_t offer_ = kVersion3;  // the version this client opens with
   std::chrono::steady_clock::time_point suspect_until_{};
-  std::deque<std::pair<std::uint16_t, std::string>> waiting_;  // until the connection is ready
+  std::deque<Waiting> waiting_;  // until the connection is ready
   std::unordered_map<std::uint16_t, Outstanding> outstanding_;
   std::vector<std::uint8_t> out_;
 };

@@ -13,6 +13,19 @@
 //               ttl (4, seconds), IPv4 count (1) + 4 bytes each,
 //               IPv6 count (1) + 16 bytes each; counts at most 8, both 0
 //               unless found
+// Version 3 (v1 and v2 unchanged, plus any record type: the question carries
+// its type and the answer the RRsets, so another agent answers TXT, SRV, ... of
+// a device too; a v3 server still answers v2 QUERY frames with ANSWER):
+//   QUERY3 (4):  serial (2), qtype (2), name length (2), name (ASCII)
+//   ANSWER3 (5): serial (2), status (1: 0 found, 1 nodata (the name exists, not
+//                that type), 2 no such name, 3 failed), ttl (4, seconds),
+//                RRset count (1, at most 8, 0 unless found), each RRset:
+//                type (2), ttl (4), record count (2, 1..256), each record:
+//                rdata length (2) + rdata (canonical DNS wire form).
+//                The RRsets are owned by the queried name (a CNAME among them
+//                names where the rest lives). A frame is at most 20 KiB (a
+//                device's records hold at most 16 KiB of rdata); a longer one
+//                is malformed.
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -21,6 +34,8 @@
 #include <variant>
 #include <vector>
 
+#include "pweb/rrset.hpp"
+
 namespace pweb::gateway {
 
 inline constexpr std::uint16_t kVersion = 1;
@@ -28,6 +43,12 @@ inline constexpr std::uint16_t kVersion2 = 2;
 inline constexpr std::uint16_t kTypeQuery = 1;
 inline constexpr std::uint16_t kTypeReply = 2;
 inline constexpr std::uint16_t kTypeAnswer = 3;
+inline constexpr std::uint16_t kVersion3 = 3;
+inline constexpr std::uint16_t kTypeQuery3 = 4;
+inline constexpr std::uint16_t kTypeAnswer3 = 5;
+inline constexpr std::size_t kMaxAnswerRRsets = 8;
+inline constexpr std::size_t kMaxRRsetRecords = 256;  // a device's limit, all its RRsets
+inline constexpr std::size_t kMaxAnswer3Size = 20 * 1024;
 inline constexpr std::size_t kMaxName = 255;
 inline constexpr std::size_t kMaxAnswerAddresses = 8;  // per family
 
@@ -56,7 +77,25 @@ struct Answer {
   friend bool operator==(const Answer&, const Answer&) = default;
 };
 
-using Frame = std::variant<Query, Reply, Answer>;
+struct Query3 {
+  std::uint16_t serial = 0;
+  std::uint16_t qtype = 0;
+  std::string name;
+  friend bool operator==(const Query3&, const Query3&) = default;
+};
+
+enum class Answer3Status : std::uint8_t { found = 0, nodata = 1, absent = 2, failed = 3 };
+
+struct Answer3 {
+  std::uint16_t serial = 0;
+  Answer3Status status = Answer3Status::absent;
+  std::uint32_t ttl = 0;  // how long the answer (also a negative one) may be cached
+  // Subnames are empty: the records are the queried name's.
+  std::vector<RRset> rrsets;
+  friend bool operator==(const Answer3&, const Answer3&) = default;
+};
+
+using Frame = std::variant<Query, Reply, Answer, Query3, Answer3>;
 
 void encode_version(std::vector<std::uint8_t>& out, std::uint16_t version = kVersion);
 // False (and nothing appended) if the name is longer than kMaxName.
@@ -66,6 +105,19 @@ void encode(std::vector<std::uint8_t>& out, const Reply& r);
 // or addresses come with a status other than found.
 bool encode(std::vector<std::uint8_t>& out, const Answer& a);
 
+// False (and nothing appended) if the name is longer than kMaxName.
+bool encode(std::vector<std::uint8_t>& out, const Query3& q);
+// False (and nothing appended) if it does not fit the frame: more than
+// kMaxAnswerRRsets RRsets, an RRset with no record or more than
+// kMaxRRsetRecords, a record over 65535 bytes, over kMaxAnswer3Size in all,
+// RRsets with a status other than found, or an RRset with a subname.
+bool encode(std::vector<std::uint8_t>& out, const Answer3& a);
+
+// A v2 ANSWER as v3 says it, for the question's type: found with the address
+// RRsets the type asks for (A, AAAA, ANY: both), nodata when the device has
+// none of them (v2 carries no other type).
+Answer3 from_v2(const Answer& a, std::uint16_t qtype);
+
 // Between the versions: v1 carries one address (the first IPv4, else the first
 // IPv6) and cannot say "failed" (it becomes failure, as "no such device" does).
 Reply to_v1(const Answer& a);
@@ -74,7 +126,7 @@ Answer from_v1(const Reply& r);
 enum class DecodeStatus {
   frame,      // one frame decoded, `consumed` bytes used
   need_more,  // incomplete: read more and try again
-  malformed,  // unknown type, bad status/family, name too long: close the connection
+  malformed,  // unknown type, bad status/family/count, too long: close the connection
 };
 
 struct Decoded {

@@ -1,8 +1,10 @@
 #pragma once
-// The Home Agent side of the DNS-Gateway protocol (v1 and v2): accepts persistent
+// The Home Agent side of the DNS-Gateway protocol (v1, v2 and, given a
+// Resolve3, v3): accepts persistent
 // connections, answers QUERY frames through an asynchronous resolver, in any
 // order, each within a deadline (failure otherwise). A closed connection drops
 // its outstanding queries.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -21,6 +23,9 @@ namespace pweb::gateway {
 // Called on the server's thread; must call `done` exactly once, on any thread.
 // The answer goes to a v1 client as a v1 REPLY (to_v1), to a v2 client whole.
 using Resolve = std::function<void(const std::string& name, std::function<void(Answer)> done)>;
+// A v3 client's QUERY3: the records of one type at a name, same contract.
+using Resolve3 = std::function<void(const std::string& name, std::uint16_t qtype,
+                                    std::function<void(Answer3)> done)>;
 
 struct ServerConfig {
   std::string host = "127.0.0.1";
@@ -43,11 +48,12 @@ struct ServerConfig {
 };
 
 struct ServerStats {
-  std::uint64_t queries = 0;          // QUERY messages received
-  std::uint64_t found = 0;            // replies with an address
-  std::uint64_t failed = 0;           // failure replies (no such device, or no answer in time)
-  std::uint64_t connections = 0;      // accepted since start
-  std::uint64_t tls_connections = 0;  // ... of which completed a TLS handshake
+  std::uint64_t queries = 0;  // QUERY and QUERY3 messages received
+  std::uint64_t found = 0;    // replies with an address (v3: with RRsets)
+  std::uint64_t failed = 0;   // the others (no such device, nodata, no answer in time)
+  std::array<std::uint64_t, 3> queries_by_version{};  // [0]: v1, [1]: v2, [2]: v3 (QUERY3)
+  std::uint64_t connections = 0;                      // accepted since start
+  std::uint64_t tls_connections = 0;                  // ... of which completed a TLS handshake
   // Connections refused or cut: over the per-client limit, over the total,
   // no handshake in time (TCP, TLS or version), idle after the handshake,
   // a TLS handshake that failed.
@@ -62,7 +68,8 @@ class ServerError : public std::runtime_error {
 
 class GatewayServer {
  public:
-  GatewayServer(ServerConfig config, Resolve resolve);  // binds now; ServerError if it cannot
+  // Binds now; ServerError if it cannot. Without `resolve3` it speaks v1 and v2 only.
+  GatewayServer(ServerConfig config, Resolve resolve, Resolve3 resolve3 = {});
   ~GatewayServer();
   GatewayServer(const GatewayServer&) = delete;
   GatewayServer& operator=(const GatewayServer&) = delete;

@@ -6,6 +6,7 @@
 // core: every call posts to the resolver's own thread, answers come back
 // through callbacks, nothing waits. Concurrent queries for one name share one
 // lookup; every lookup ends within the timeout (SERVFAIL then).
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "pweb/dht/agent_record.hpp"
+#include "pweb/dns/authority.hpp"
 #include "pweb/dns/remote.hpp"
 #include "pweb/metrics.hpp"
 #include "pweb/node/config.hpp"
@@ -53,6 +55,9 @@ struct ResolverConfig {
   // TLS for agent links (gateway::make_client_tls); null: plain, unauthenticated.
   std::shared_ptr<asio::ssl::context> agent_tls;
   std::size_t max_cache_entries = 1 << 18;
+  // This node's lookup (the DNS path's), for its own names of any type; null:
+  // its own devices' addresses only (as found in the snapshot).
+  const dns::Authority* authority = nullptr;
 };
 
 enum class Source : std::uint8_t { local, cache, remote };
@@ -85,8 +90,11 @@ struct ResolverStats {
   metrics::HistogramData agent_lookup_latency;
   std::uint64_t agent_lookup_found = 0, agent_lookup_absent = 0, agent_lookup_failed = 0;
   std::uint64_t agent_lookup_contested = 0;  // several keys, none pinned: not followed
-  // Gateway-protocol queries to other agents: how long, and found / no device / no reply.
+  // Gateway-protocol queries to other agents: how long, and found (also nodata:
+  // the name exists) / no such name / no reply.
   metrics::HistogramData agent_query_latency;
+  // ... answered over protocol v1, v2, v3.
+  std::array<std::uint64_t, 3> agent_query_by_version{};
   std::uint64_t agent_query_found = 0, agent_query_absent = 0, agent_query_failed = 0;
   // ... refused: the agent's TLS key was not the key that signed its record.
   std::uint64_t agent_query_untrusted = 0;
@@ -104,9 +112,14 @@ class Resolver final : public dns::RemoteResolver {
   // DNS and gateway servers must stop first.
   void stop();
 
-  // `key`: lowercase, relative to the zone ("laptop.alice.uw").
-  void resolve(std::string key, std::function<void(const dns::RemoteAnswer&)> done) override;
-  void resolve_detailed(std::string key, std::function<void(const Resolution&)> done);
+  // `key`: lowercase, relative to the zone ("laptop.alice.uw"); answers are
+  // per (name, type). Other agents are asked with v3 (QUERY3) when they speak
+  // it; a v2 or v1 agent (and home agents, in gateway mode) is asked for the
+  // addresses, and has no other type: NODATA for those.
+  void resolve(std::string key, std::uint16_t qtype,
+               std::function<void(const dns::RemoteAnswer&)> done) override;
+  void resolve_detailed(std::string key, std::uint16_t qtype,
+                        std::function<void(const Resolution&)> done);
 
   [[nodiscard]] ResolverStats stats() const noexcept;
 

@@ -11,7 +11,7 @@ namespace pweb::rest {
 struct ResolveInfo {
   std::string error;   // set: the name was not acceptable (400), nothing else is
   std::string name;    // normalized: device.user.agent
-  std::string status;  // found | nxdomain | servfail
+  std::string status;  // found | nodata | nxdomain | servfail
   std::string source;  // local | cache | remote
   std::optional<std::string> ipv4, ipv6;
   std::uint32_t ttl = 0;
@@ -19,6 +19,16 @@ struct ResolveInfo {
   std::string detail;  // why not found / failed
   // With servfail: timeout (504), agent (502: unreachable or no reply), dht (503).
   std::string failure;
+  // Asked with ?type=: the type as given back ("TXT", "TYPE65"), and the
+  // records of the answer (the type's, or a CNAME), rdata in hex.
+  // TODO(rdata_to_text): presentation form once dns/rdata.hpp is on main.
+  std::string type;
+  struct Record {
+    std::string type;
+    std::uint32_t ttl = 0;
+    std::string rdata_hex;
+  };
+  std::vector<Record> records;
 };
 
 struct AgentInfo {
@@ -37,7 +47,9 @@ class DirectoryService {
  public:
   virtual ~DirectoryService() = default;
   // Both block the calling HTTP worker for at most the node's --timeout.
-  [[nodiscard]] virtual ResolveInfo resolve(const std::string& name) = 0;
+  // `type`: empty for the device's addresses (as before), else a type name
+  // or number: the records of that type at the name (also below a device).
+  [[nodiscard]] virtual ResolveInfo resolve(const std::string& name, const std::string& type) = 0;
   enum class AgentStatus { found, none, unavailable, bad_label };
   [[nodiscard]] virtual AgentStatus agent(const std::string& label, AgentInfo& out,
                                           std::string& why) = 0;
