@@ -17,8 +17,8 @@ namespace pweb::node {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::chrono::milliseconds kMinAttempt{50};
-constexpr std::uint16_t kTypeCname = 5;  // per home agent, gateway mode
+constexpr std::chrono::milliseconds kMinAttempt{50};  // per home agent, gateway mode
+constexpr std::uint16_t kTypeCname = 5;
 using Done = std::function<void(const Resolution&)>;
 
 // Lookups, the cache and deadlines go by the question: "name/type"
