@@ -1,10 +1,10 @@
 #include "directory_service.hpp"
 
-#include <cctype>
 #include <charconv>
 #include <future>
 #include <optional>
 
+#include "pweb/dns/rdata.hpp"
 #include "pweb/node/names.hpp"
 #include "pweb/registrar/names.hpp"
 
@@ -29,29 +29,13 @@ const char* status_name(dns::RemoteAnswer::Status s) {
   return "servfail";
 }
 
-struct TypeName {
-  const char* name;
-  std::uint16_t type;
-};
-constexpr TypeName kTypes[] = {{"A", 1},     {"NS", 2},     {"CNAME", 5}, {"PTR", 12}, {"MX", 15},
-                               {"TXT", 16},  {"AAAA", 28},  {"SRV", 33},  {"DS", 43},  {"TLSA", 52},
-                               {"SVCB", 64}, {"HTTPS", 65}, {"CAA", 257}, {"ANY", 255}};
-
-// "TXT", "txt", "TYPE16" or "16"; nullopt if none of these.
+// "TXT", "txt", "TYPE16", "ANY" or "16"; nullopt if none of these.
 std::optional<std::uint16_t> parse_type(const std::string& text) {
-  const std::string upper = [&] {
-    std::string u = text;
-    for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return u;
-  }();
-  for (const auto& t : kTypes) {
-    if (upper == t.name) return t.type;
-  }
-  std::string_view digits = upper;
-  if (digits.starts_with("TYPE")) digits.remove_prefix(4);
+  if (registrar::to_lower(text) == "any") return dns::type::ANY;
+  if (const auto t = dns::rrtype_from_text(text)) return t;
   unsigned value = 0;
-  const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (digits.empty() || err != std::errc() || end != digits.data() + digits.size() || value == 0 ||
+  const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || err != std::errc() || end != text.data() + text.size() || value == 0 ||
       value > 65535) {
     return std::nullopt;
   }
@@ -59,21 +43,7 @@ std::optional<std::uint16_t> parse_type(const std::string& text) {
 }
 
 std::string type_name(std::uint16_t type) {
-  for (const auto& t : kTypes) {
-    if (t.type == type) return t.name;
-  }
-  return "TYPE" + std::to_string(type);
-}
-
-std::string hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
+  return type == dns::type::ANY ? std::string("ANY") : dns::rrtype_to_text(type);
 }
 
 }  // namespace
@@ -121,7 +91,9 @@ rest::ResolveInfo NodeDirectory::resolve(const std::string& name, const std::str
     if (e.has_v6()) info.ipv6 = registrar::format_ipv6(e.v6);
     if (!type.empty() && r.answer.rrset) {
       for (const auto& rd : r.answer.rrset->rdata) {
-        info.records.push_back({type_name(r.answer.rrset->type), r.answer.rrset->ttl, hex(rd)});
+        const auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(rd.data()), rd.size());
+        info.records.push_back({type_name(r.answer.rrset->type), r.answer.rrset->ttl,
+                                dns::rdata_to_text(r.answer.rrset->type, bytes)});
       }
     }
   }

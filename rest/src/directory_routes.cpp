@@ -24,7 +24,7 @@ void resolve(DirectoryService& service, const httplib::Request& req, httplib::Re
     body["type"] = r.type;
     json records = json::array();
     for (const auto& rec : r.records) {
-      records.push_back({{"type", rec.type}, {"ttl", rec.ttl}, {"rdata_hex", rec.rdata_hex}});
+      records.push_back({{"type", rec.type}, {"ttl", rec.ttl}, {"rdata", rec.rdata}});
     }
     body["records"] = std::move(records);
   }

@@ -100,3 +100,18 @@ def test_txt_srv_and_wildcard_of_a_device_answered_everywhere(make_cluster):
         assert metric(asker, "pweb_gateway_client_answers_by_version_total", 'version="3"') >= 10
         assert metric(asker, "pweb_gateway_client_answers_by_version_total", 'version="2"') == 0
     assert metric(uw, "pweb_gateway_server_queries_by_version_total", 'version="3"') >= 20
+
+    # The HTTP resolve API takes ?type= and gives the records in presentation form.
+    status, body = mit.get("/api/v1/resolve/_http._tcp.laptop.alice.uw?type=SRV")
+    assert status == 200, body
+    assert body["status"] == "found" and body["type"] == "SRV", body
+    assert [r["rdata"] for r in body["records"]] == ["0 5 8080 web.alice.uw.dht."], body
+    status, body = eth.get("/api/v1/resolve/laptop.alice.uw.dht?type=txt")
+    assert status == 200 and sorted(r["rdata"] for r in body["records"]) == ['"hello"', '"v=spf1"']
+    status, body = uw.get("/api/v1/resolve/laptop.alice.uw?type=SRV")
+    assert status == 200 and body["status"] == "nodata" and body["records"] == [], body
+    status, body = mit.get("/api/v1/resolve/laptop.alice.uw?type=NOPE")
+    assert status == 400, body
+    # Without a type: the addresses, as before.
+    status, body = mit.get("/api/v1/resolve/laptop.alice.uw")
+    assert status == 200 and body["ipv4"] == "192.0.2.10" and "records" not in body, body

@@ -20,13 +20,12 @@ struct ResolveInfo {
   // With servfail: timeout (504), agent (502: unreachable or no reply), dht (503).
   std::string failure;
   // Asked with ?type=: the type as given back ("TXT", "TYPE65"), and the
-  // records of the answer (the type's, or a CNAME), rdata in hex.
-  // TODO(rdata_to_text): presentation form once dns/rdata.hpp is on main.
+  // records of the answer (the type's, or a CNAME), rdata in presentation form.
   std::string type;
   struct Record {
     std::string type;
     std::uint32_t ttl = 0;
-    std::string rdata_hex;
+    std::string rdata;
   };
   std::vector<Record> records;
 };
