@@ -3,12 +3,17 @@ records registered at agent uw are answered by `dig` at the other agents (they
 ask uw with QUERY3 and cache per name and type), NODATA and NXDOMAIN stay
 apart, and the metrics count the v3 questions on both sides.
 
-Until the REST API for RRsets exists, the records are written into the
-stopped node's SQLite store (registrar/src/store.cpp: table rrsets, rdata as
-(u16 length, rdata)*, devices.nrrsets the count) before it starts."""
+The first records are written into the stopped node's SQLite store
+(registrar/src/store.cpp: table rrsets, rdata as (u16 length, rdata)*,
+devices.nrrsets the count) before it starts, one more through the JSON API
+(PUT /api/v1/devices/{device}/rrsets/{subname}/{type}) while it runs."""
+import base64
+import json
 import re
 import sqlite3
 import struct
+import urllib.error
+import urllib.request
 
 from cluster import dig
 
@@ -51,6 +56,23 @@ def records(d, rdtype: str):
     return sorted(out, key=lambda r: r[1])
 
 
+ALICE_PASSWORD = "alice-Secret-1"
+
+
+def put_rrset(node, device: str, subname: str, rtype: str, body: dict) -> int:
+    """PUT /api/v1/devices/{device}/rrsets/{subname}/{type} as alice; the HTTP status."""
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{node.http}/api/v1/devices/{device}/rrsets/{subname}/{rtype}",
+        data=json.dumps(body).encode(), method="PUT",
+        headers={"Content-Type": "application/json", "Authorization": "Basic " +
+                 base64.b64encode(f"alice:{ALICE_PASSWORD}".encode()).decode()})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
 def metric(node, name: str, labels: str) -> float:
     status, text = node.get("/metrics", json_body=False)
     assert status == 200
@@ -62,7 +84,7 @@ def metric(node, name: str, labels: str) -> float:
 def test_txt_srv_and_wildcard_of_a_device_answered_everywhere(make_cluster):
     c = make_cluster(ttl=TTL)
     uw = c.add("uw", {"laptop.alice.uw": "192.0.2.10", "phone.alice.uw": "192.0.2.11"},
-               start=False)
+               users={"alice": ALICE_PASSWORD}, start=False)
     seed_rrsets(uw, "laptop.alice.uw", RRSETS)
     uw.start()
     mit = c.add("mit", {"desk.bob.mit": "198.51.100.7"})
@@ -115,3 +137,11 @@ def test_txt_srv_and_wildcard_of_a_device_answered_everywhere(make_cluster):
     # Without a type: the addresses, as before.
     status, body = mit.get("/api/v1/resolve/laptop.alice.uw")
     assert status == 200 and body["ipv4"] == "192.0.2.10" and "records" not in body, body
+
+    # An RRset written through the JSON API while the cluster runs is answered
+    # at the other agents too (a name and type not asked before: not cached).
+    assert put_rrset(uw, "phone.alice.uw", "_svc", "TXT",
+                     {"ttl": 60, "records": ['"live"']}) in (200, 201)
+    for asker in (mit, eth):
+        d = dig(asker.dns, "_svc.phone.alice.uw.dht", "TXT")
+        assert d.status == "NOERROR" and [r for _, r in records(d, "TXT")] == ['"live"'], d
