@@ -26,18 +26,6 @@ bool split_remote_cache_key(std::string_view cache_key, std::string& key, std::u
   return true;
 }
 
-namespace {
-
-RRset address_set(std::uint16_t type, std::uint32_t ttl, std::span<const std::uint8_t> addr) {
-  RRset set;
-  set.type = type;
-  set.ttl = ttl;
-  set.rdata.emplace_back(addr.begin(), addr.end());
-  return set;
-}
-
-}  // namespace
-
 RemoteAnswer answer_local(const Authority& authority, const registrar::Snapshot& snapshot,
                           std::string_view key, std::uint16_t qtype) {
   RemoteAnswer a;
@@ -70,9 +58,9 @@ RemoteAnswer answer_local(const Authority& authority, const registrar::Snapshot&
         set->subname.clear();  // owned by the queried name, also for a wildcard
         a.rrset = std::move(set);
       } else if (qtype == type::A && a.entry.has_v4()) {
-        a.rrset = std::make_shared<RRset>(address_set(type::A, r.ttl, a.entry.v4));
+        a.rrset = std::make_shared<RRset>(address_rrset(type::A, r.ttl, a.entry.v4));
       } else if (qtype == type::AAAA && a.entry.has_v6()) {
-        a.rrset = std::make_shared<RRset>(address_set(type::AAAA, r.ttl, a.entry.v6));
+        a.rrset = std::make_shared<RRset>(address_rrset(type::AAAA, r.ttl, a.entry.v6));
       }
       return a;
     case Outcome::nodata:

@@ -106,6 +106,48 @@ Placed place(const Name& owner, const Name& zone, const std::string& device) {
   return p;
 }
 
+// The wire classification of RFC 2136 §2.4/§2.5 in the registrar's terms.
+registrar::RecordOp::Kind op_kind(PrereqKind k) {
+  using K = registrar::RecordOp::Kind;
+  switch (k) {
+    case PrereqKind::rrset_exists:
+      return K::rrset_exists;
+    case PrereqKind::rrset_exists_value:
+      return K::rrset_exists_value;
+    case PrereqKind::rrset_absent:
+      return K::rrset_absent;
+    case PrereqKind::name_in_use:
+      return K::name_in_use;
+    case PrereqKind::name_not_in_use:
+      return K::name_not_in_use;
+  }
+  return K::rrset_exists;
+}
+
+registrar::RecordOp::Kind op_kind(UpdateKind k) {
+  using K = registrar::RecordOp::Kind;
+  switch (k) {
+    case UpdateKind::add:
+      return K::add;
+    case UpdateKind::delete_rrset:
+      return K::delete_rrset;
+    case UpdateKind::delete_name:
+      return K::delete_name;
+    case UpdateKind::delete_rr:
+      return K::delete_record;
+  }
+  return K::add;
+}
+
+// The record's rdata in canonical form (names decompressed); false if malformed.
+bool read_rdata(std::span<const std::uint8_t> message, const UpdateRecord& rr,
+                registrar::RecordOp& op) {
+  const auto r = rdata_from_wire(rr.type, message, rr.rdata_offset, rr.rdlength);
+  if (!r.ok()) return false;
+  op.rdata.assign(r.wire.begin(), r.wire.end());
+  return true;
+}
+
 }  // namespace
 
 SignedMessages::SignedMessages(const Authority& authority,
@@ -187,36 +229,15 @@ void SignedMessages::update(std::vector<std::uint8_t> message, const std::string
   if (!served) return answer(Rcode::notauth);
   if (const auto rc = check_update_sections(*msg); rc != Rcode::noerror) return answer(rc);
 
-  using K = registrar::RecordOp::Kind;
   std::vector<registrar::RecordOp> ops;
   for (const auto& rr : msg->prerequisites) {
     const auto c = classify_prerequisite(*msg, rr);
     if (c.rcode != Rcode::noerror) return answer(c.rcode);
     const auto where = place(rr.owner, msg->zone, key->device);
     if (where.rcode != Rcode::noerror) return answer(where.rcode);
-    registrar::RecordOp op;
-    op.subname = where.subname;
-    op.type = rr.type;
-    switch (c.kind) {
-      case PrereqKind::rrset_exists:
-        op.kind = K::rrset_exists;
-        break;
-      case PrereqKind::rrset_exists_value: {
-        op.kind = K::rrset_exists_value;
-        const auto r = rdata_from_wire(rr.type, message, rr.rdata_offset, rr.rdlength);
-        if (!r.ok()) return answer(Rcode::formerr);
-        op.rdata.assign(r.wire.begin(), r.wire.end());
-        break;
-      }
-      case PrereqKind::rrset_absent:
-        op.kind = K::rrset_absent;
-        break;
-      case PrereqKind::name_in_use:
-        op.kind = K::name_in_use;
-        break;
-      case PrereqKind::name_not_in_use:
-        op.kind = K::name_not_in_use;
-        break;
+    registrar::RecordOp op{op_kind(c.kind), where.subname, rr.type, 0, {}};
+    if (c.kind == PrereqKind::rrset_exists_value && !read_rdata(message, rr, op)) {
+      return answer(Rcode::formerr);
     }
     ops.push_back(std::move(op));
   }
@@ -225,32 +246,14 @@ void SignedMessages::update(std::vector<std::uint8_t> message, const std::string
     if (c.rcode != Rcode::noerror) return answer(c.rcode);
     const auto where = place(rr.owner, msg->zone, key->device);
     if (where.rcode != Rcode::noerror) return answer(where.rcode);
-    registrar::RecordOp op;
-    op.subname = where.subname;
-    op.type = rr.type;
+    registrar::RecordOp op{op_kind(c.kind), where.subname, rr.type, 0, {}};
     const bool any = c.kind == UpdateKind::delete_name;
     if (!any && !is_record_type(rr.type)) return answer(Rcode::refused);
     if (!key->allows(op.subname, any ? type::ANY : rr.type)) return answer(Rcode::refused);
-    switch (c.kind) {
-      case UpdateKind::add:
-        op.kind = K::add;
-        op.ttl = std::clamp(rr.ttl, min_ttl_, max_ttl_);  // raised to --min-ttl, not refused
-        break;
-      case UpdateKind::delete_rrset:
-        op.kind = K::delete_rrset;
-        break;
-      case UpdateKind::delete_name:
-        op.kind = K::delete_name;
-        break;
-      case UpdateKind::delete_rr:
-        op.kind = K::delete_record;
-        break;
-    }
-    if (c.kind == UpdateKind::add || c.kind == UpdateKind::delete_rr) {
-      const auto r = rdata_from_wire(rr.type, message, rr.rdata_offset, rr.rdlength);
-      if (!r.ok()) return answer(Rcode::formerr);
-      op.rdata.assign(r.wire.begin(), r.wire.end());
-    }
+    // Added TTLs below --min-ttl are raised to it, not refused.
+    if (c.kind == UpdateKind::add) op.ttl = std::clamp(rr.ttl, min_ttl_, max_ttl_);
+    const bool has_rdata = c.kind == UpdateKind::add || c.kind == UpdateKind::delete_rr;
+    if (has_rdata && !read_rdata(message, rr, op)) return answer(Rcode::formerr);
     ops.push_back(std::move(op));
   }
   registrar::DeviceChange change;

@@ -3,17 +3,6 @@
 #include "pweb/node/names.hpp"
 
 namespace pweb::node {
-namespace {
-
-RRset address_set(std::uint16_t type, std::uint32_t ttl, std::span<const std::uint8_t> addr) {
-  RRset set;
-  set.type = type;
-  set.ttl = ttl;
-  set.rdata.emplace_back(addr.begin(), addr.end());
-  return set;
-}
-
-}  // namespace
 
 gateway::Answer3 to_answer3(const dns::RemoteAnswer& a) {
   gateway::Answer3 out;
@@ -25,9 +14,9 @@ gateway::Answer3 to_answer3(const dns::RemoteAnswer& a) {
         out.rrsets.push_back(*a.rrset);
         out.rrsets.back().subname.clear();
       } else {  // ANY at a device: its addresses
-        if (a.entry.has_v4()) out.rrsets.push_back(address_set(dns::type::A, a.ttl, a.entry.v4));
+        if (a.entry.has_v4()) out.rrsets.push_back(address_rrset(dns::type::A, a.ttl, a.entry.v4));
         if (a.entry.has_v6()) {
-          out.rrsets.push_back(address_set(dns::type::AAAA, a.ttl, a.entry.v6));
+          out.rrsets.push_back(address_rrset(dns::type::AAAA, a.ttl, a.entry.v6));
         }
       }
       if (out.rrsets.empty()) out.status = gateway::Answer3Status::nodata;

@@ -27,6 +27,16 @@ struct RRset {
   friend bool operator==(const RRset&, const RRset&) = default;
 };
 
+// A one-record RRset of an address (A: 4 bytes, AAAA: 16) at the name itself.
+template <typename Bytes>
+RRset address_rrset(std::uint16_t type, std::uint32_t ttl, const Bytes& addr) {
+  RRset set;
+  set.type = type;
+  set.ttl = ttl;
+  set.rdata.emplace_back(addr.begin(), addr.end());
+  return set;
+}
+
 // "@" in the API and in zone files; "" inside.
 inline std::string_view subname_to_api(std::string_view subname) noexcept {
   return subname.empty() ? std::string_view("@") : subname;
