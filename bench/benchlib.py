@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-QTYPE = {"A": 1, "NS": 2, "SOA": 6, "AAAA": 28}
+QTYPE = {"A": 1, "NS": 2, "SOA": 6, "TXT": 16, "AAAA": 28, "SRV": 33}
 
 
 class BenchError(Exception):

@@ -12,6 +12,7 @@ Python 3.11 standard library only (run it with /usr/bin/python3).
 from __future__ import annotations
 
 import argparse
+import base64
 import ipaddress
 import json
 import os
@@ -22,6 +23,7 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -62,6 +64,15 @@ PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 SERVER_KEYS = ("pweb", "nsd", "knot")
 SERVER_NAMES = {"pweb": "pweb-node", "nsd": "nsd", "knot": "knot"}
 PEERS = ("nsd", "knot")
+
+# Workloads (--mix): "addresses" is the A/AAAA/NXDOMAIN mix; "records" replaces
+# 10% of it with TXT/SRV/wildcard queries at RRsets below devices; "both" runs
+# the two query files against the same server processes (two tables).
+MIXES = ("addresses", "records", "both")
+RECORD_DEVICE_SHARE = 10      # every 10th device (seeded sample) holds RRsets
+SRV_TARGET = "srv-target.example.net."  # outside the zone: no additional-section lookups anywhere
+# Shares of the records mix that are record queries (the rest is the address mix).
+RECORD_QUERY_SHARES = (("acme", 0.02), ("apex_txt", 0.02), ("srv", 0.03), ("wild", 0.03))
 
 
 
@@ -107,6 +118,65 @@ class QueryMix:
     a: int
     aaaa: int
     nx: int
+    acme: int = 0        # TXT at _acme-challenge.<device>
+    apex_txt: int = 0    # TXT at <device>
+    srv: int = 0         # SRV at _http._tcp.<device>
+    wild: int = 0        # TXT at <random label>.<device>, answered from *.<device>
+
+
+@dataclass(frozen=True)
+class RRset:
+    """One RRset below a device, in both forms the servers load: zone-file
+    presentation (NSD, Knot) and uncompressed wire rdata (pweb-node's store)."""
+    subname: str                 # "" = the device name itself, "*" = wildcard
+    rtype: str                   # "TXT" or "SRV"
+    text: Tuple[str, ...]
+    wire: Tuple[bytes, ...]
+
+
+def txt_rdata(*strings: str) -> Tuple[str, bytes]:
+    """Presentation and wire form of a TXT record of short printable strings
+    (no quotes or backslashes: nothing to escape)."""
+    wire = b"".join(bytes([len(x)]) + x.encode("ascii") for x in strings)
+    return " ".join(f'"{x}"' for x in strings), wire
+
+
+def name_wire(name: str) -> bytes:
+    out = b"".join(bytes([len(l)]) + l.encode("ascii") for l in name.rstrip(".").lower().split("."))
+    return out + b"\0"
+
+
+def srv_rdata(priority: int, weight: int, port: int, target: str) -> Tuple[str, bytes]:
+    return (f"{priority} {weight} {port} {target}",
+            struct.pack("!HHH", priority, weight, port) + name_wire(target))
+
+
+def generate_records(devices: Sequence[Device], seed: int) -> Dict[str, List[RRset]]:
+    """RRsets for every RECORD_DEVICE_SHARE-th device (seeded sample, its own
+    random stream so the devices themselves do not change): a TXT at the
+    device, an ACME-style TXT at _acme-challenge, an SRV at _http._tcp and a
+    wildcard TXT at *. TTL is the zone's TTL."""
+    rng = random.Random(seed + 3)
+    chosen = sorted(rng.sample(range(len(devices)), max(1, len(devices) // RECORD_DEVICE_SHARE)))
+    out: Dict[str, List[RRset]] = {}
+    for i in chosen:
+        d = devices[i]
+        token = base64.urlsafe_b64encode(rng.randbytes(32)).rstrip(b"=").decode("ascii")
+        sets = []
+        for sub, (text, wire) in (("", txt_rdata(f"v=spf1 ip4:{d.ipv4} -all")),
+                                  ("_acme-challenge", txt_rdata(token)),
+                                  ("*", txt_rdata("wildcard", d.name))):
+            sets.append(RRset(sub, "TXT", (text,), (wire,)))
+        text, wire = srv_rdata(10, 5, rng.randrange(1024, 65536), SRV_TARGET)
+        sets.append(RRset("_http._tcp", "SRV", (text,), (wire,)))
+        out[d.name] = sets
+    return out
+
+
+def random_label(rng: random.Random) -> str:
+    """A label that no device holds a name for ([a-z0-9], never '_' or '*'),
+    so that <label>.<device> is answered from the wildcard."""
+    return "w" + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(7))
 
 
 def generate_queries(devices: Sequence[Device], count: int, seed: int) -> Tuple[List[str], QueryMix]:
@@ -124,6 +194,29 @@ def generate_queries(devices: Sequence[Device], count: int, seed: int) -> Tuple[
     return lines, QueryMix(count, n_a, n_aaaa, n_nx)
 
 
+def generate_record_queries(devices: Sequence[Device], records: Dict[str, List[RRset]], count: int,
+                            seed: int) -> Tuple[List[str], QueryMix]:
+    """The mixed workload: 90% the address mix of generate_queries (A, AAAA,
+    NXDOMAIN in the same proportions), 10% queries for RRsets below devices
+    (RECORD_QUERY_SHARES): TXT at _acme-challenge.<device> and at <device>,
+    SRV at _http._tcp.<device>, TXT at <random>.<device> (wildcard).
+    Deterministic shuffle."""
+    n_records = {kind: round(count * share) for kind, share in RECORD_QUERY_SHARES}
+    lines, mix = generate_queries(devices, count - sum(n_records.values()), seed)
+    rng = random.Random(seed + 4)
+    names = sorted(records)
+    for _ in range(n_records["acme"]):
+        lines.append(f"_acme-challenge.{rng.choice(names)}.dht TXT")
+    for _ in range(n_records["apex_txt"]):
+        lines.append(f"{rng.choice(names)}.dht TXT")
+    for _ in range(n_records["srv"]):
+        lines.append(f"_http._tcp.{rng.choice(names)}.dht SRV")
+    for _ in range(n_records["wild"]):
+        lines.append(f"{random_label(rng)}.{rng.choice(names)}.dht TXT")
+    rng.shuffle(lines)
+    return lines, QueryMix(len(lines), mix.a, mix.aaaa, mix.nx, **n_records)
+
+
 def write_device_file(devices: Sequence[Device], path: Path) -> None:
     with path.open("w") as f:
         f.write(f"# pweb-node benchmark store: {len(devices)} devices\n")
@@ -131,7 +224,9 @@ def write_device_file(devices: Sequence[Device], path: Path) -> None:
             f.write(f"{d.name} {d.ipv4} {d.ipv6 or '-'}\n")
 
 
-def write_zone_file(devices: Sequence[Device], path: Path) -> None:
+def write_zone_file(devices: Sequence[Device], path: Path,
+                    records: Optional[Dict[str, List[RRset]]] = None) -> None:
+    records = records or {}
     with path.open("w") as f:
         f.write(f"$ORIGIN {ZONE}\n$TTL {TTL}\n")
         # serial refresh retry expire minimum(negative TTL = --ttl of pweb-node)
@@ -142,6 +237,46 @@ def write_zone_file(devices: Sequence[Device], path: Path) -> None:
             f.write(f"{d.name} IN A {d.ipv4}\n")
             if d.ipv6:
                 f.write(f"{d.name} IN AAAA {d.ipv6}\n")
+            for rs in records.get(d.name, ()):
+                owner = f"{rs.subname}.{d.name}" if rs.subname else d.name
+                for text in rs.text:
+                    f.write(f"{owner} IN {rs.rtype} {text}\n")
+
+
+def store_records(data_dir: Path, records: Dict[str, List[RRset]]) -> int:
+    """Writes the RRsets straight into pweb-node's SQLite store after `device
+    import` and before the node starts (there is no bulk import for RRsets):
+    table rrsets(device, subname, type, ttl, rdata = (u16 length, wire rdata)*)
+    and devices.nrrsets, as registrar/src/store.cpp keeps them. Returns the
+    number of RRsets written."""
+    dbs = [p for p in data_dir.rglob("*") if p.is_file() and _is_sqlite(p)]
+    if len(dbs) != 1:
+        raise StartError(f"expected one SQLite store under {data_dir}, found {[str(p) for p in dbs]}")
+    con = sqlite3.connect(str(dbs[0]), timeout=30)
+    try:
+        with con:
+            rows = [(dev, rs.subname, QTYPE[rs.rtype], TTL,
+                     b"".join(struct.pack("!H", len(w)) + w for w in rs.wire))
+                    for dev, sets in records.items() for rs in sets]
+            con.executemany("INSERT OR REPLACE INTO rrsets(device, subname, type, ttl, rdata) "
+                            "VALUES(?,?,?,?,?)", rows)
+            for dev, sets in records.items():
+                cur = con.execute("UPDATE devices SET nrrsets=? WHERE name=?", (len(sets), dev))
+                if cur.rowcount != 1:
+                    raise StartError(f"pweb-node store has no device {dev!r} to hold RRsets")
+    except sqlite3.Error as e:
+        raise StartError(f"writing RRsets into {dbs[0]}: {e}")
+    finally:
+        con.close()
+    return len(rows)
+
+
+def _is_sqlite(p: Path) -> bool:
+    try:
+        with p.open("rb") as f:
+            return f.read(16) == b"SQLite format 3\0"
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------------------
@@ -159,6 +294,23 @@ class Answer:
     addresses: List[str]
     size: int
     counts: Tuple[int, int, int]  # answer, authority, additional
+    # Every answer-section record: (owner, type, ttl, rdata); owner lowercase, no final dot.
+    records: List[Tuple[str, int, int, bytes]] = field(default_factory=list)
+
+
+def read_name(msg: bytes, off: int) -> str:
+    """The name at `off`, following compression pointers (bounded)."""
+    labels: List[str] = []
+    for _ in range(128):
+        n = msg[off]
+        if n == 0:
+            return ".".join(labels).lower()
+        if n & 0xC0 == 0xC0:
+            off = ((n & 0x3F) << 8) | msg[off + 1]
+            continue
+        labels.append(msg[off + 1:off + 1 + n].decode("ascii", "replace"))
+        off += 1 + n
+    raise ValueError("name too long or pointer loop")
 
 
 def parse_response(msg: bytes, qid: int, qtype: str) -> Answer:
@@ -171,17 +323,20 @@ def parse_response(msg: bytes, qid: int, qtype: str) -> Answer:
     for _ in range(qd):
         off = _skip_name(msg, off) + 4
     addrs = []
+    records = []
     for _ in range(an):
+        owner = read_name(msg, off)
         off = _skip_name(msg, off)
-        rtype, _cls, _ttl, rdlen = struct.unpack_from("!HHIH", msg, off)
+        rtype, _cls, ttl, rdlen = struct.unpack_from("!HHIH", msg, off)
         off += 10
         rdata = msg[off:off + rdlen]
         off += rdlen
+        records.append((owner, rtype, ttl, rdata))
         if rtype == QTYPE["A"] == QTYPE[qtype] and rdlen == 4:
             addrs.append(str(ipaddress.IPv4Address(rdata)))
         elif rtype == QTYPE["AAAA"] == QTYPE[qtype] and rdlen == 16:
             addrs.append(str(ipaddress.IPv6Address(rdata)))
-    return Answer(flags & 0xF, bool(flags & 0x0400), addrs, len(msg), (an, ns, ar))
+    return Answer(flags & 0xF, bool(flags & 0x0400), addrs, len(msg), (an, ns, ar), records)
 
 
 def dns_query(port: int, name: str, qtype: str, timeout: float = 1.0) -> Optional[Answer]:
@@ -420,7 +575,8 @@ def _pid_alive(pid: int) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def setup_pweb(args, work: Path, devices_file: Path, ports: set) -> Tuple[Server, Dict]:
+def setup_pweb(args, work: Path, devices_file: Path, ports: set,
+               records: Optional[Dict[str, List[RRset]]] = None) -> Tuple[Server, Dict]:
     build = Path(args.build_dir)
     if not build.is_absolute() and not build.exists() and (REPO / build).exists():
         build = REPO / build  # "--build-dir build" from outside the repo root
@@ -441,6 +597,12 @@ def setup_pweb(args, work: Path, devices_file: Path, ports: set) -> Tuple[Server
         raise StartError(f"pweb-node device import failed (status {imp.returncode}):\n"
                          + "\n".join("    " + l for l in imp.stdout.splitlines()[-15:]))
     log(f"pweb-node: {imp.stdout.strip()} ({import_s:.1f} s)")
+    nrrsets = 0
+    if records:
+        t1 = time.monotonic()
+        nrrsets = store_records(data_dir, records)
+        log(f"pweb-node: wrote {nrrsets:,} RRsets of {len(records):,} devices into the store "
+            f"({time.monotonic() - t1:.1f} s)")
     port, http_port = free_port(ports), free_port(ports)
     cmd = pinned([str(binary), "--data-dir", str(data_dir),
                   "--dns-listen", f"127.0.0.1:{port}", "--http-listen", f"127.0.0.1:{http_port}",
@@ -452,7 +614,7 @@ def setup_pweb(args, work: Path, devices_file: Path, ports: set) -> Tuple[Server
     version = run_tool([str(binary), "--version"]).stdout.strip()
     store_bytes = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())
     extra = {"version": version, "import_s": round(import_s, 3), "import_output": imp.stdout.strip(),
-             "store_bytes_on_disk": store_bytes, "http_port": http_port}
+             "store_bytes_on_disk": store_bytes, "http_port": http_port, "rrsets_stored": nrrsets}
     return Server("pweb", cmd, port, work / "pweb-node.log"), extra
 
 
@@ -491,7 +653,7 @@ zone:
 """
 
 
-def setup_nsd(args, work: Path, zone_file: Path, ports: set) -> Tuple[Server, Dict]:
+def setup_nsd(args, work: Path, zone_file: Path, ports: set, records=None) -> Tuple[Server, Dict]:
     for tool in ("nsd", "nsd-checkconf"):
         if not shutil.which(tool):
             raise StartError(f"{tool} not found on PATH")
@@ -541,7 +703,7 @@ zone:
 """
 
 
-def setup_knot(args, work: Path, zone_file: Path, ports: set) -> Tuple[Server, Dict]:
+def setup_knot(args, work: Path, zone_file: Path, ports: set, records=None) -> Tuple[Server, Dict]:
     for tool in ("knotd", "knotc"):
         if not shutil.which(tool):
             raise StartError(f"{tool} not found on PATH")
@@ -564,9 +726,12 @@ def setup_knot(args, work: Path, zone_file: Path, ports: set) -> Tuple[Server, D
 # Checks and load
 # ---------------------------------------------------------------------------
 
-def check_answers(server: Server, devices: Sequence[Device], seed: int) -> Dict[str, object]:
+def check_answers(server: Server, devices: Sequence[Device], seed: int,
+                  records: Optional[Dict[str, List[RRset]]] = None) -> Dict[str, object]:
     """A few queries with known answers, so that a server serving wrong data
-    (or nothing) cannot produce a good number. Also records response sizes."""
+    (or nothing) cannot produce a good number. Also records response sizes.
+    With records: TXT/SRV/wildcard queries on 10 devices that hold RRsets
+    must be NOERROR + AA with exactly the stored records, at the query name."""
     rng = random.Random(seed + 2)
     v6 = [d for d in devices if d.ipv6]
     cases: List[Tuple[str, str, int, Optional[str]]] = []
@@ -592,9 +757,52 @@ def check_answers(server: Server, devices: Sequence[Device], seed: int) -> Dict[
                              f"want {RCODE_NAMES[rcode]} aa=True {want}")
         kind = "nxdomain" if rcode == 3 else qtype
         sizes.setdefault(kind, (ans.size, ans.counts))
-    return {"checked_queries": len(cases),
+    checked = len(cases)
+    if records:
+        checked += check_record_answers(server, records, rng, sizes)
+    return {"checked_queries": checked,
             "response_bytes": {k: v[0] for k, v in sizes.items()},
             "sections_an_ns_ar": {k: list(v[1]) for k, v in sizes.items()}}
+
+
+def check_record_answers(server: Server, records: Dict[str, List[RRset]], rng: random.Random,
+                         sizes: Dict[str, Tuple[int, Tuple[int, int, int]]]) -> int:
+    names = sorted(records)
+    cases: List[Tuple[str, str, str, Tuple[bytes, ...]]] = []  # kind, qname, qtype, rdata
+    for dev in rng.sample(names, min(10, len(names))):
+        for rs in records[dev]:
+            if rs.subname == "*":
+                kind, qname = "wild", f"{random_label(rng)}.{dev}"
+            elif rs.subname:
+                kind, qname = ("acme" if rs.rtype == "TXT" else "srv"), f"{rs.subname}.{dev}"
+            else:
+                kind, qname = "apex_txt", dev
+            cases.append((kind, f"{qname}.dht", rs.rtype, rs.wire))
+    for kind, qname, qtype, want in cases:
+        ans = None
+        for _ in range(3):  # bounded retries for a lost datagram
+            ans = dns_query(server.port, qname, qtype, timeout=1.0)
+            if ans is not None:
+                break
+        if ans is None:
+            raise BenchError(f"{SERVER_NAMES[server.key]}: no answer to {qname} {qtype}")
+        got = sorted(r[3] for r in ans.records if r[1] == QTYPE[qtype])
+        problems = []
+        if ans.rcode != 0 or not ans.aa:
+            problems.append(f"{RCODE_NAMES.get(ans.rcode, ans.rcode)} aa={ans.aa}, want NOERROR aa=True")
+        if got != sorted(want):
+            problems.append(f"rdata {[g.hex() for g in got]}, want {[w.hex() for w in want]}")
+        if len(ans.records) != len(want):
+            problems.append(f"{len(ans.records)} answer records, want {len(want)}")
+        owners = {r[0] for r in ans.records}
+        if owners and owners != {qname.lower()}:
+            problems.append(f"owner {sorted(owners)}, want {qname.lower()}")
+        if any(r[2] != TTL for r in ans.records):
+            problems.append(f"ttl {[r[2] for r in ans.records]}, want {TTL}")
+        if problems:
+            raise BenchError(f"{SERVER_NAMES[server.key]}: {qname} {qtype}: " + "; ".join(problems))
+        sizes.setdefault(kind, (ans.size, ans.counts))
+    return len(cases)
 
 
 DNSPERF_FIELDS = {
@@ -742,7 +950,7 @@ def run_dnsperf_once(server: Server, args, cmd: List[str], out_path: Path) -> Di
     return res
 
 
-def run_load(server: Server, args, queries_file: Path, work: Path) -> Dict[str, object]:
+def run_load(server: Server, args, queries_file: Path, work: Path, tag: str = "") -> Dict[str, object]:
     """args.rounds dnsperf runs back to back against one server process; the
     run with the median q/s is the result, all runs are kept."""
     cmd = pinned(["dnsperf", "-s", "127.0.0.1", "-p", str(server.port), "-d", str(queries_file),
@@ -759,11 +967,11 @@ def run_load(server: Server, args, queries_file: Path, work: Path) -> Dict[str, 
             if not ok:
                 log(f"warning: machine still busy ({share:.0%} of a CPU) after waiting "
                     f"{waited:.0f} s; measuring anyway")
-        r = run_dnsperf_once(server, args, cmd, work / f"dnsperf-{server.key}-{i + 1}.txt")
+        r = run_dnsperf_once(server, args, cmd, work / f"dnsperf-{server.key}{tag}-{i + 1}.txt")
         r["idle_before"] = idle
         runs.append(r)
         if args.rounds > 1:
-            log(f"{SERVER_NAMES[server.key]}: round {i + 1}/{args.rounds}: {r['qps']:,.0f} q/s, "
+            log(f"{SERVER_NAMES[server.key]}{tag}: round {i + 1}/{args.rounds}: {r['qps']:,.0f} q/s, "
                 f"cpu {r['server_cpu_s']:.2f} s")
     chosen = sorted(runs, key=lambda r: r["qps"])[(len(runs) - 1) // 2]
     out = dict(chosen)
@@ -775,10 +983,13 @@ def run_load(server: Server, args, queries_file: Path, work: Path) -> Dict[str, 
     return out
 
 
-def bench_server(key: str, args, work: Path, files: Dict[str, Path], devices, ports: set) -> Dict:
+def bench_server(key: str, args, work: Path, files: Dict[str, Path], devices, ports: set,
+                 records: Optional[Dict[str, List[RRset]]] = None) -> Dict:
+    """Starts one server, checks its answers, then runs the address mix (result
+    "load") and/or the records mix ("load_records") against that process."""
     setup = {"pweb": setup_pweb, "nsd": setup_nsd, "knot": setup_knot}[key]
     src = files["devices"] if key == "pweb" else files["zone"]
-    server, extra = setup(args, work, src, ports)
+    server, extra = setup(args, work, src, ports, records)
     result: Dict[str, object] = {"server": SERVER_NAMES[key], "port": server.port,
                                  "command": " ".join(server.cmd), **extra}
     try:
@@ -786,9 +997,15 @@ def bench_server(key: str, args, work: Path, files: Dict[str, Path], devices, po
         pids = server.pids()
         result["processes"] = {str(p): comm(p) for p in pids}
         result["memory_after_load"] = snapshot_memory(pids)
-        result["check"] = check_answers(server, devices, args.seed)
-        log(f"{SERVER_NAMES[key]}: answers check out; dnsperf for {args.duration} s")
-        result["load"] = run_load(server, args, files["queries"], work)
+        result["check"] = check_answers(server, devices, args.seed, records)
+        log(f"{SERVER_NAMES[key]}: {result['check']['checked_queries']} answers check out; "
+            f"dnsperf for {args.duration} s")
+        if "queries" in files:
+            result["load"] = run_load(server, args, files["queries"], work)
+        if "queries_records" in files:
+            if "load" in result:
+                log(f"{SERVER_NAMES[key]}: records mix; dnsperf for {args.duration} s")
+            result["load_records"] = run_load(server, args, files["queries_records"], work, "-records")
     finally:
         rc = server.stop()
         result["exit_status"] = rc
@@ -803,10 +1020,10 @@ def mb(kb: Optional[float]) -> Optional[float]:
     return None if kb is None else kb / 1024.0
 
 
-def summarise(results: Dict[str, Dict]) -> Dict[str, Dict]:
+def summarise(results: Dict[str, Dict], load_key: str = "load") -> Dict[str, Dict]:
     rows: Dict[str, Dict] = {}
     for key, r in results.items():
-        load = r.get("load")
+        load = r.get(load_key)
         if not load:
             continue
         mem = load["memory_after_run"]["total_kb"]
@@ -839,11 +1056,21 @@ def summarise(results: Dict[str, Dict]) -> Dict[str, Dict]:
 
 
 
-def print_table(rows: Dict[str, Dict], results: Dict[str, Dict], meta: Dict) -> None:
+def print_table(rows: Dict[str, Dict], results: Dict[str, Dict], meta: Dict,
+                workload: str = "addresses") -> None:
     print()
-    print(f"{meta['devices']:,} devices, {meta['queries']:,} query lines "
-          f"({meta['mix']['a']:,} A / {meta['mix']['aaaa']:,} AAAA / {meta['mix']['nx']:,} NXDOMAIN), "
-          f"dnsperf -l {meta['duration']} -c {meta['clients']} -q {meta['outstanding']}; "
+    if workload == "records":
+        m = meta["mix_records"]
+        print(f"RECORDS MIX: {meta['devices']:,} devices ({meta['devices_with_rrsets']:,} with "
+              f"{meta['rrsets']:,} TXT/SRV/wildcard RRsets), {m['total']:,} query lines "
+              f"({m['a']:,} A / {m['aaaa']:,} AAAA / {m['nx']:,} NXDOMAIN / "
+              f"{m['acme']:,} TXT _acme-challenge / {m['apex_txt']:,} TXT device / "
+              f"{m['srv']:,} SRV _http._tcp / {m['wild']:,} TXT wildcard), ", end="")
+    else:
+        m = meta["mix"]
+        print(f"{meta['devices']:,} devices, {m['total']:,} query lines "
+              f"({m['a']:,} A / {m['aaaa']:,} AAAA / {m['nx']:,} NXDOMAIN), ", end="")
+    print(f"dnsperf -l {meta['duration']} -c {meta['clients']} -q {meta['outstanding']}; "
           f"server on CPU {SERVER_CPU}, dnsperf on CPU {CLIENT_CPU}")
     hdr = (f"{'server':<11} {'qps':>9} {'lost':>6} {'cpu_s':>6} {'cpu%':>5} {'q/cpu_s':>9} "
            f"{'rss_MB':>7} {'load_MB':>7} {'hwm_MB':>7} {'ratio_q/cpu_vs_best_peer':>25}")
@@ -858,23 +1085,31 @@ def print_table(rows: Dict[str, Dict], results: Dict[str, Dict], meta: Dict) -> 
                   f"{fmt(r['ratio_q_per_cpu_vs_best_peer'], '.2f'):>25}")
         elif key in results:
             print(f"{SERVER_NAMES[key]:<11} FAILED: {results[key].get('error', '?').splitlines()[0]}")
-    print(SEED_FIGURE)
+    if workload != "records":
+        print(SEED_FIGURE)
     if "pweb" in rows and any(k in rows for k in PEERS):
         r = rows["pweb"]
         print(f"pweb-node / best of NSD,Knot: q/s {fmt(r['ratio_qps_vs_best_peer'], '.2f')}x, "
               f"q/cpu_s {fmt(r['ratio_q_per_cpu_vs_best_peer'], '.2f')}x, "
               f"RSS {fmt(r['ratio_rss_vs_best_peer'], '.2f')}x (memory: lower is better)")
+        ratio = r["ratio_q_per_cpu_vs_best_peer"]
+        if workload == "records" and ratio is not None:
+            print(f"records mix target (issue 13): pweb-node q/cpu_s >= 1.00x the best peer: "
+                  f"{'MET' if ratio >= 1.0 else 'MISSED'} ({ratio:.2f}x)")
     print("cpu% = server CPU / run time (100 = one core saturated); rss_MB = resident memory after "
           "the run, load_MB = after loading (whole process tree, shared pages counted once); "
           "hwm_MB = peak VmHWM (* = summed over processes, counts shared pages twice)")
+    kinds = (("acme", "apex_txt", "srv", "wild") if workload == "records" else ("A", "AAAA", "nxdomain"))
     sizes = []
     for key in SERVER_KEYS:
         chk = results.get(key, {}).get("check")
         if chk:
             b = chk["response_bytes"]
-            sizes.append(f"{SERVER_NAMES[key]} {b.get('A', '-')}/{b.get('AAAA', '-')}/{b.get('nxdomain', '-')}")
+            sizes.append(f"{SERVER_NAMES[key]} " + "/".join(str(b.get(k, "-")) for k in kinds))
     if sizes:
-        print("response bytes A/AAAA/NXDOMAIN: " + ", ".join(sizes))
+        what = ("TXT _acme-challenge/TXT device/SRV/TXT wildcard" if workload == "records"
+                else "A/AAAA/NXDOMAIN")
+        print(f"response bytes {what}: " + ", ".join(sizes))
     for key, r in rows.items():
         notes = []
         if r["lost"]:
@@ -921,6 +1156,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument("--work-dir", help="parent of the temporary directory (default: system temp)")
     ap.add_argument("--results", default=str(HERE / "results" / "latest.json"), help="JSON output path")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--mix", choices=MIXES, default="addresses",
+                    help="workload: addresses = A/AAAA/NXDOMAIN (default); records = 90%% of that "
+                         "plus 10%% TXT/SRV/wildcard queries at RRsets below 10%% of the devices; "
+                         "both = both query files against the same servers (two tables)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 5,000 devices, 20,000 queries, one 2 s run per server")
     args = ap.parse_args(argv)
@@ -980,20 +1219,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         t0 = time.monotonic()
         devices = generate_devices(args.devices, args.seed)
-        lines, mix = generate_queries(devices, args.queries, args.seed)
-        files = {"devices": work / "devices.txt", "zone": work / "dht.zone", "queries": work / "queries.txt"}
+        records = generate_records(devices, args.seed) if args.mix != "addresses" else None
+        files = {"devices": work / "devices.txt", "zone": work / "dht.zone"}
         write_device_file(devices, files["devices"])
-        write_zone_file(devices, files["zone"])
-        files["queries"].write_text("\n".join(lines) + "\n")
-        log(f"generated {len(devices):,} devices ({sum(1 for d in devices if d.ipv6):,} with AAAA) "
-            f"and {len(lines):,} queries in {time.monotonic() - t0:.1f} s")
+        write_zone_file(devices, files["zone"], records)
+        lines: List[str] = []
+        mix = mix_records = None
+        if args.mix in ("addresses", "both"):
+            lines, mix = generate_queries(devices, args.queries, args.seed)
+            files["queries"] = work / "queries.txt"
+            files["queries"].write_text("\n".join(lines) + "\n")
+        if records:
+            rlines, mix_records = generate_record_queries(devices, records, args.queries, args.seed)
+            files["queries_records"] = work / "queries-records.txt"
+            files["queries_records"].write_text("\n".join(rlines) + "\n")
+            lines = lines or rlines
+        log(f"generated {len(devices):,} devices ({sum(1 for d in devices if d.ipv6):,} with AAAA"
+            + (f", {len(records):,} with {sum(len(v) for v in records.values()):,} RRsets" if records else "")
+            + f") and {args.queries:,} queries per mix ({args.mix}) in {time.monotonic() - t0:.1f} s")
         ports: set = set()
         for key in args.server_keys:
             try:
-                results[key] = bench_server(key, args, work, files, devices, ports)
-                load = results[key]["load"]
-                log(f"{SERVER_NAMES[key]}: {load['qps']:,.0f} q/s, lost {load.get('lost')}, "
-                    f"cpu {load['server_cpu_s']:.2f} s")
+                results[key] = bench_server(key, args, work, files, devices, ports, records)
+                for lk, what in (("load", ""), ("load_records", " (records mix)")):
+                    load = results[key].get(lk)
+                    if load:
+                        log(f"{SERVER_NAMES[key]}{what}: {load['qps']:,.0f} q/s, lost {load.get('lost')}, "
+                            f"cpu {load['server_cpu_s']:.2f} s")
             except StartError as e:
                 start_failed = True
                 failed.append(key)
@@ -1004,11 +1256,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 results[key] = {"server": SERVER_NAMES[key], "error": str(e)}
                 log(f"{SERVER_NAMES[key]}: FAILED: {e}")
             time.sleep(1.0)
-        rows = summarise(results)
+        rows = summarise(results) if mix else {}
+        rows_records = summarise(results, "load_records") if mix_records else {}
         meta = {
             "devices": args.devices, "agents": AGENTS, "users": USERS, "seed": args.seed,
             "devices_with_aaaa": sum(1 for d in devices if d.ipv6),
-            "queries": len(lines), "mix": vars(mix), "duration": args.duration,
+            "queries": len(lines), "workload": args.mix,
+            "mix": vars(mix) if mix else None, "mix_records": vars(mix_records) if mix_records else None,
+            "devices_with_rrsets": len(records) if records else 0,
+            "rrsets": sum(len(v) for v in records.values()) if records else 0,
+            "duration": args.duration,
             "clients": args.clients, "outstanding": args.outstanding,
             "dnsperf_threads": args.dnsperf_threads or None,
             "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU, "clk_tck": CLK_TCK,
@@ -1016,10 +1273,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "dnsperf_version": _dnsperf_version(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "work_dir": str(work) if args.keep else None,
         }
-        print_table(rows, results, meta)
+        if mix:
+            print_table(rows, results, meta)
+        if mix_records:
+            print_table(rows_records, results, meta, "records")
         out = Path(args.results)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"meta": meta, "summary": rows, "servers": results,
+        out.write_text(json.dumps({"meta": meta, "summary": rows, "summary_records": rows_records,
+                                   "servers": results,
                                    "seed_figure": SEED_FIGURE}, indent=2, default=str) + "\n")
         log(f"results written to {out}")
     finally:
