@@ -33,12 +33,12 @@ def umount(path):
 def fill(path):
     """Writes a filler file until the file system is full (bounded by its size)."""
     filler = path / "filler"
-    with open(filler, "wb") as f:
+    # Unbuffered: a buffered file would flush its tail again on close and raise ENOSPC there.
+    with open(filler, "wb", buffering=0) as f:
         block = b"\0" * (64 << 10)
         for _ in range(10_000):
             try:
                 f.write(block)
-                f.flush()
             except OSError:
                 break
     return filler
