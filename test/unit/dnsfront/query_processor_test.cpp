@@ -429,7 +429,11 @@ TEST_F(RemoteNames, CacheIsKeyedByNameAndType) {
 // An RRset from another agent is written as the answer, owned by the qname.
 TEST_F(RemoteNames, RemoteRRsetsBecomeAnswers) {
   const std::string txt("\x05hello", 6);
-  const std::string target("\x03web\x03bob\x03mit\x03dht\x00", 17);
+  const std::string target(
+      "\x03web\x03"
+      "bob\x03mit\x03"
+      "dht\x00",
+      17);
   struct Case {
     const char* what;
     const char* name;

@@ -37,7 +37,8 @@ class RecordAnswers : public ::testing::Test {
         {"www",
          kCname,
          304,
-         {std::string("\x06laptop\x05alice\x02uw\x03"
+         {std::string("\x06laptop\x05"
+                      "alice\x02uw\x03"
                       "dht\x00",
                       21)}},
     };

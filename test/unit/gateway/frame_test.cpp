@@ -173,8 +173,17 @@ TEST(GatewayFrameV3, Answer3RoundTrips) {
   const std::string srv{0, 10, 0, 5, 0x01, static_cast<char>(0xBB), 3, 'w', 'e', 'b', 0};
   const std::vector<Answer3> table{
       {1, Answer3Status::found, 300, {set(16, 300, {"\x05hello", std::string("\x00", 1)})}},
-      {2, Answer3Status::found, 60, {set(33, 60, {srv}), set(5, 60, {"\x01a\x00"})}},
-      {3, Answer3Status::found, 60, {set(1, 60, {"\xc0\x00\x02\x01", "\xc0\x00\x02\x02"})}},
+      {2,
+       Answer3Status::found,
+       60,
+       {set(33, 60, {srv}), set(5, 60,
+                                {std::string("\x01"
+                                             "a\x00",
+                                             3)})}},
+      {3,
+       Answer3Status::found,
+       60,
+       {set(1, 60, {std::string("\xc0\x00\x02\x01", 4), std::string("\xc0\x00\x02\x02", 4)})}},
       {4, Answer3Status::found, 0, {set(16, 0, {""})}},  // an empty record is a record
       {5, Answer3Status::nodata, 30, {}},
       {6, Answer3Status::absent, 5, {}},
