@@ -34,8 +34,7 @@ std::string format_ipv6(const Ipv6& a) {
   std::string out = buf;
   // glibc prints ::1:2 (an interface id) in the deprecated IPv4-compatible form
   // "::0.1.0.2"; RFC 5952 says hex unless IPv4-mapped.
-  if (out.starts_with("::") && out.find('.') != std::string::npos &&
-      !out.starts_with("::ffff:")) {
+  if (out.starts_with("::") && out.find('.') != std::string::npos && !out.starts_with("::ffff:")) {
     char hex[16];
     const unsigned hi = (unsigned{a[12]} << 8) | a[13], lo = (unsigned{a[14]} << 8) | a[15];
     if (hi != 0) {
