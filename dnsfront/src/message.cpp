@@ -131,15 +131,36 @@ bool wire_equal_nocase(std::span<const std::uint8_t> a, std::span<const std::uin
   return true;
 }
 
+Header read_header(WireReader& r) noexcept {
+  Header h;
+  h.id = r.u16();
+  h.flags = r.u16();
+  h.qdcount = r.u16();
+  h.ancount = r.u16();
+  h.nscount = r.u16();
+  h.arcount = r.u16();
+  return h;
+}
+
+void write_response_head(WireWriter& w, std::uint16_t id, std::uint16_t flags, const Name* question,
+                         std::uint16_t qtype, std::uint16_t qclass) noexcept {
+  w.u16(id);
+  w.u16(static_cast<std::uint16_t>(flags | flag::QR));
+  w.u16(question ? 1 : 0);
+  w.u16(0);
+  w.u16(0);
+  w.u16(0);
+  if (question) {
+    w.bytes(question->bytes());
+    w.u16(qtype);
+    w.u16(qclass);
+  }
+}
+
 ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& out) noexcept {
   if (packet.size() < kHeaderSize) return ParseStatus::drop;
   WireReader r(packet);
-  out.header.id = r.u16();
-  out.header.flags = r.u16();
-  out.header.qdcount = r.u16();
-  out.header.ancount = r.u16();
-  out.header.nscount = r.u16();
-  out.header.arcount = r.u16();
+  out.header = read_header(r);
   out.has_question = false;
   out.has_tsig = false;
   out.edns = Edns{};

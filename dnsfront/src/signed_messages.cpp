@@ -81,8 +81,6 @@ Placed place(const Name& owner, const Name& zone, const std::string& device) {
     p.rcode = Rcode::notzone;
     return p;
   }
-  Name rel;
-  rel.size = 0;
   std::string relative;
   for (std::size_t i = 0; i + zone.labels < owner.labels; ++i) {
     if (i > 0) relative.push_back('.');
@@ -304,18 +302,10 @@ void SignedMessages::query(const std::vector<std::uint8_t>& message, const std::
     Query q;
     (void)parse_query(bare, q);
     WireWriter w(std::span(out.data(), room));
-    w.u16(q.header.id);
-    w.u16(static_cast<std::uint16_t>(flag::QR | (q.header.flags & (0xF << 11 | flag::RD)) |
-                                     static_cast<std::uint16_t>(Rcode::notauth)));
-    w.u16(q.has_question ? 1 : 0);
-    w.u16(0);
-    w.u16(0);
-    w.u16(0);
-    if (q.has_question) {
-      w.bytes(q.qname.bytes());
-      w.u16(q.qtype);
-      w.u16(q.qclass);
-    }
+    write_response_head(w, q.header.id,
+                        static_cast<std::uint16_t>((q.header.flags & (0xF << 11 | flag::RD)) |
+                                                   static_cast<std::uint16_t>(Rcode::notauth)),
+                        q.has_question ? &q.qname : nullptr, q.qtype, q.qclass);
     size = w.ok() ? w.pos() : 0;
   }
   if (size == 0) return done({});

@@ -74,12 +74,7 @@ UpdateParse parse_update(std::span<const std::uint8_t> packet, UpdateMessage& ou
   out.has_tsig = false;
   if (packet.size() < kHeaderSize) return UpdateParse::drop;
   WireReader r(packet);
-  out.header.id = r.u16();
-  out.header.flags = r.u16();
-  out.header.qdcount = r.u16();
-  out.header.ancount = r.u16();
-  out.header.nscount = r.u16();
-  out.header.arcount = r.u16();
+  out.header = read_header(r);
   if (out.header.qr()) return UpdateParse::drop;
   if (out.header.opcode() != opcode::UPDATE) return UpdateParse::notimp;
   // §3.1.1: exactly one zone, of type SOA.
@@ -178,18 +173,10 @@ std::size_t write_update_response(std::span<const std::uint8_t> packet, const Up
     rcode = Rcode::notauth;  // RFC 8945 §5.2: TSIG errors say NOTAUTH in the header
   }
   WireWriter w(out);
-  w.u16(req.header.id);
-  w.u16(static_cast<std::uint16_t>(flag::QR | (std::uint16_t{opcode::UPDATE} << 11) |
-                                   (static_cast<std::uint16_t>(rcode) & 0xF)));
-  w.u16(req.has_zone ? 1 : 0);
-  w.u16(0);
-  w.u16(0);
-  w.u16(0);
-  if (req.has_zone) {
-    w.bytes(req.zone.bytes());
-    w.u16(req.zone_type);
-    w.u16(req.zone_class);
-  }
+  write_response_head(w, req.header.id,
+                      static_cast<std::uint16_t>((std::uint16_t{opcode::UPDATE} << 11) |
+                                                 (static_cast<std::uint16_t>(rcode) & 0xF)),
+                      req.has_zone ? &req.zone : nullptr, req.zone_type, req.zone_class);
   if (!w.ok()) return 0;
   if (!with_tsig) return w.pos();
 

@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include "pweb/registrar/names.hpp"
+
 namespace pweb::registrar {
 namespace {
 
@@ -46,12 +48,6 @@ void insert_sorted(std::vector<RRset>& sets, RRset set) {
   sets.insert(at, std::move(set));
 }
 
-std::string address_bytes(const DeviceRecord& d, std::uint16_t type) {
-  if (type == rrtype::A && d.ipv4) return {reinterpret_cast<const char*>(d.ipv4->data()), 4};
-  if (type == rrtype::AAAA && d.ipv6) return {reinterpret_cast<const char*>(d.ipv6->data()), 16};
-  return {};
-}
-
 std::optional<EditError> set_address(DeviceRecord& d, std::uint16_t type,
                                      const std::string* rdata) {
   const std::size_t size = type == rrtype::A ? 4 : 16;
@@ -92,55 +88,45 @@ SubnameResult parse_subname(std::string_view text) {
     out.error = "subname longer than " + std::to_string(kMaxSubnameSize) + " characters";
     return out;
   }
-  std::string lower;
+  const std::string lower = to_lower(text);
   std::size_t label_start = 0;
-  for (std::size_t i = 0; i <= text.size(); ++i) {
-    if (i == text.size() || text[i] == '.') {
-      const std::string_view label = text.substr(label_start, i - label_start);
-      if (label.empty()) {
-        out.error = "subname '" + printable(text) + "' has an empty label";
-        return out;
-      }
-      if (label.size() > 63) {
-        out.error = "subname label longer than 63 characters";
-        return out;
-      }
-      if (label == "*" && label_start != 0) {
+  for (std::size_t i = 0; i <= lower.size(); ++i) {
+    if (i < lower.size() && lower[i] != '.') continue;
+    const std::string_view label = std::string_view(lower).substr(label_start, i - label_start);
+    label_start = i + 1;
+    if (label.empty()) {
+      out.error = "subname '" + printable(text) + "' has an empty label";
+      return out;
+    }
+    if (label.size() > 63) {
+      out.error = "subname label longer than 63 characters";
+      return out;
+    }
+    if (label == "*") {
+      if (i != 1) {
         out.error = "subname '" + printable(text) + "': '*' only as the first label (RFC 4592)";
         return out;
       }
-      if (label != "*") {
-        for (const char c : label) {
-          const char l = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-          if (!((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '_')) {
-            out.error =
-                "subname '" + printable(text) + "': labels hold only a-z 0-9 - _ (or are '*')";
-            return out;
-          }
-        }
-      }
-      label_start = i + 1;
       continue;
     }
-    const char c = text[i];
-    lower.push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c);
+    for (const char c : label) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+        out.error = "subname '" + printable(text) + "': labels hold only a-z 0-9 - _ (or are '*')";
+        return out;
+      }
+    }
   }
-  // Rebuild with the dots.
-  std::string stored;
-  std::size_t li = 0;
-  for (const char c : text) {
-    stored.push_back(c == '.' ? '.' : lower[li++]);
-  }
-  out.subname = std::move(stored);
+  out.subname = lower;
   return out;
 }
 
 std::optional<RRset> find_rrset(const DeviceRecord& d, std::string_view subname, std::uint16_t type,
                                 std::uint32_t default_ttl) {
   if (is_address(subname, type)) {
-    auto bytes = address_bytes(d, type);
-    if (bytes.empty()) return std::nullopt;
-    return RRset{"", type, d.ttl ? d.ttl : default_ttl, {std::move(bytes)}};
+    const std::uint32_t ttl = d.ttl ? d.ttl : default_ttl;
+    if (type == rrtype::A && d.ipv4) return address_rrset(type, ttl, *d.ipv4);
+    if (type == rrtype::AAAA && d.ipv6) return address_rrset(type, ttl, *d.ipv6);
+    return std::nullopt;
   }
   for (const auto& s : d.rrsets) {
     if (s.subname == subname && s.type == type) return s;

@@ -126,6 +126,13 @@ struct Name {
   }
 };
 
+// The 12-byte header, read or written in place (the reader or writer fails if short).
+Header read_header(WireReader& r) noexcept;
+// A response header (QR set, counts zero but the question's) and the question
+// echoed when `question` is given; the caller patches counts it adds.
+void write_response_head(WireWriter& w, std::uint16_t id, std::uint16_t flags, const Name* question,
+                         std::uint16_t qtype, std::uint16_t qclass) noexcept;
+
 // Reads a possibly compressed name. Pointers must point strictly backwards, so
 // loops are impossible. Leaves the reader after the name (after the first pointer).
 bool read_name(WireReader& r, Name& out) noexcept;
