@@ -6,6 +6,12 @@
 #   PWEB_USERS_FILE=/run/secrets/users  one name:password per line (# comments);
 #                                       for passwords with commas, or docker secrets
 #   PWEB_DATA_DIR=/var/lib/pweb         used when the arguments have no --data-dir
+#   PWEB_IDENTITY_BUNDLE=FILE           a label's shared identity (`pweb-node identity
+#                                       export`), imported into the data dir first; a
+#                                       different identity there stops the start
+#
+# With `--store URI` in the arguments the users go to that store (several nodes
+# of one label may add the same user at once: whoever comes second finds it).
 #
 # Users that already exist are left alone (their passwords are not changed), so
 # restarting a container is harmless. Passwords only ever go to pweb-node's
@@ -17,7 +23,7 @@ if [[ "${1:-}" == "pweb-node" ]]; then shift; fi
 
 # Admin subcommands (user, device), --help and --version: run them as they are.
 case "${1:-}" in
-  user | device | -h | --help | --version)
+  user | device | identity | pin | ca | -h | --help | --version)
     unset PWEB_USERS
     exec pweb-node "$@"
     ;;
@@ -25,11 +31,14 @@ esac
 
 data_dir="${PWEB_DATA_DIR:-/var/lib/pweb}"
 gateway_mode=0
+store=()
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[i]}" in
     --data-dir) data_dir="${args[i + 1]:-$data_dir}" ;;
     --data-dir=*) data_dir="${args[i]#--data-dir=}" ;;
+    --store) store=(--store "${args[i + 1]:-}") ;;
+    --store=*) store=(--store "${args[i]#--store=}") ;;
     --home-agent | --home-agent=*) gateway_mode=1 ;;
   esac
 done
@@ -48,12 +57,21 @@ entries() {
   fi
 }
 
+if [[ -n "${PWEB_IDENTITY_BUNDLE:-}" ]] && ((!gateway_mode)); then
+  mkdir -p "$data_dir"
+  if ! pweb-node identity import --data-dir "$data_dir" <"$PWEB_IDENTITY_BUNDLE" >/dev/null; then
+    log "could not import the identity $PWEB_IDENTITY_BUNDLE (see the message above)"
+    exit 1
+  fi
+  log "identity from $PWEB_IDENTITY_BUNDLE in place"
+fi
+
 if [[ -n "${PWEB_USERS:-}${PWEB_USERS_FILE:-}" ]]; then
   if ((gateway_mode)); then
     log "gateway mode (--home-agent) keeps no users; PWEB_USERS ignored"
   else
     mkdir -p "$data_dir"
-    existing="$(pweb-node user list --data-dir "$data_dir")"
+    existing="$(pweb-node user list --data-dir "$data_dir" "${store[@]}")"
     list="$(entries)"
     while IFS= read -r entry; do
       entry="${entry#"${entry%%[![:space:]]*}"}" # trim leading blanks
@@ -73,9 +91,13 @@ if [[ -n "${PWEB_USERS:-}${PWEB_USERS_FILE:-}" ]]; then
       fi
       # printf is a builtin: the password is not in any process's arguments.
       if printf '%s\n' "$password" |
-        pweb-node user add "$name" --password-stdin --data-dir "$data_dir" >/dev/null; then
+        pweb-node user add "$name" --password-stdin --data-dir "$data_dir" "${store[@]}" \
+          >/dev/null; then
         log "user $name added"
         existing+=$'\n'"$name"
+      elif ((${#store[@]})) &&
+        pweb-node user list --data-dir "$data_dir" "${store[@]}" | grep -qxF -- "$name"; then
+        log "user $name was added by another node of the store"
       else
         log "could not add user $name (see the message above)"
         exit 1

@@ -392,6 +392,14 @@ std::uint16_t AgentDirectory::port() const noexcept { return impl_->port; }
 
 std::string AgentDirectory::key_id() const { return impl_->key_id; }
 
+bool make_identity(const fs::path& identity_path, unsigned key_bits) {
+  std::error_code ec;
+  const bool had = fs::exists(identity_path.string() + ".pem", ec) ||
+                   fs::exists(identity_path.string() + ".crt", ec);
+  load_or_make_identity(identity_path, key_bits);
+  return !had;
+}
+
 std::string AgentDirectory::node_id() const { return impl_->node_id; }
 
 std::optional<std::string> AgentDirectory::claim_and_publish(const AgentRecord& given,

@@ -100,13 +100,17 @@ std::vector<X509Ptr> pem_certs(const std::string& text) {
   return out;
 }
 
-X509Ptr read_cert(const fs::path& file) {
-  const std::string text = read_text(file);
+// The first certificate in a PEM or DER text; null if there is none.
+X509Ptr parse_cert(const std::string& text) {
   auto pem = pem_certs(text);
   if (!pem.empty()) return std::move(pem.front());
-  auto der = parse_der({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
-  if (!der) throw DirectoryError(file.string() + " holds no X.509 certificate (PEM or DER)");
-  return der;
+  return parse_der({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+}
+
+X509Ptr read_cert(const fs::path& file) {
+  auto cert = parse_cert(read_text(file));
+  if (!cert) throw DirectoryError(file.string() + " holds no X.509 certificate (PEM or DER)");
+  return cert;
 }
 
 // The only subject CN, or nullopt when there is none or several.
@@ -248,6 +252,11 @@ std::optional<std::string> TrustAnchors::verify(std::string_view label,
 std::vector<std::uint8_t> read_certificate_der(const fs::path& file) {
   auto cert = read_cert(file);
   return to_der(cert.get());
+}
+
+std::vector<std::uint8_t> certificate_der(std::string_view text) {
+  const X509Ptr cert = parse_cert(std::string(text));
+  return cert ? to_der(cert.get()) : std::vector<std::uint8_t>{};
 }
 
 std::vector<std::uint8_t> certificate_spki(std::span<const std::uint8_t> cert_der) {

@@ -1,17 +1,21 @@
 #include "pweb/node/admin.hpp"
 
 #include <CLI/CLI.hpp>
+#include <array>
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "pweb/dht/agent_directory.hpp"
 #include "pweb/dht/label_cert.hpp"
 #include "pweb/dht/pins.hpp"
+#include "pweb/node/identity_transfer.hpp"
 #include "pweb/registrar/accounts.hpp"
 #include "pweb/registrar/device_file.hpp"
 #include "pweb/registrar/names.hpp"
 #include "pweb/registrar/store.hpp"
+#include "pweb/registrar/tokens.hpp"
 
 namespace pweb::node {
 namespace {
@@ -209,6 +213,87 @@ int pin_del(const AdminOptions& opts) {
   return 0;
 }
 
+// Once the data dir holds an identity, a missing SQLite store there reads as
+// one lost (store_damage): when it was sound (or absent) before the identity
+// came, it is opened (made empty), so a node on it starts as a new one.
+void make_store(const AdminOptions& opts, bool store_was_sound) {
+  if (store_was_sound) registrar::DeviceStore(opts.data_dir);
+}
+
+// What a label's nodes share, made before any of them starts (the token key
+// too: made lazily, each node would have its own).
+int identity_new(const AdminOptions& opts) {
+  const bool store_sound = !registrar::store_damage(opts.data_dir);
+  try {
+    const bool made = dht::make_identity(identity_base(opts), opts.identity_bits);
+    std::cout << (made ? "made a DHT identity in " : "kept the DHT identity in ")
+              << opts.data_dir.string() << "\n";
+  } catch (const dht::DirectoryError& e) {
+    std::cerr << "pweb-node: " << e.what() << "\n";
+    return 1;
+  }
+  const auto token_key = registrar::load_node_key(opts.data_dir, true);
+  if (!token_key.key) {
+    std::cerr << "pweb-node: " << token_key.error << "\n";
+    return 1;
+  }
+  make_store(opts, store_sound);
+  return 0;
+}
+
+int identity_export(const AdminOptions& opts) {
+  const auto read = read_identity(opts.data_dir);
+  if (!read.files) {
+    std::cerr << "pweb-node: " << read.error << "\n";
+    return 1;
+  }
+  if (!read.files->token_key) {
+    std::cerr << "pweb-node: " << (opts.data_dir / kTokenKeyFile).string()
+              << " is absent (no device token was made here yet): the bundle carries no token "
+                 "key\n";
+  }
+  std::cout << format_bundle(*read.files) << std::flush;
+  return std::cout ? 0 : 1;
+}
+
+// A bundle is a few kB; more is not one.
+constexpr std::size_t kMaxBundle = 256 * 1024;
+
+int identity_import(const AdminOptions& opts) {
+  std::string text;
+  std::array<char, 4096> buf{};
+  while (text.size() <= kMaxBundle && std::cin.read(buf.data(), buf.size()).gcount() > 0) {
+    text.append(buf.data(), static_cast<std::size_t>(std::cin.gcount()));
+  }
+  if (text.size() > kMaxBundle) {
+    std::cerr << "pweb-node: standard input is larger than an identity bundle; nothing written\n";
+    return 1;
+  }
+  const auto parsed = parse_bundle(text);
+  const auto problem = parsed.files ? identity_problem(*parsed.files) : std::nullopt;
+  if (!parsed.files || problem) {
+    std::cerr << "pweb-node: " << (parsed.files ? *problem : parsed.error) << "; nothing written\n";
+    return 1;
+  }
+  // Checked before the identity is there: a data dir without one may lack its store.
+  const bool store_sound = !registrar::store_damage(opts.data_dir);
+  const auto done = write_identity(opts.data_dir, *parsed.files, opts.force);
+  for (const auto& note : done.notes) std::cerr << "pweb-node: " << note << "\n";
+  if (!done.error.empty()) {
+    std::cerr << "pweb-node: " << done.error << "\n";
+    return 1;
+  }
+  if (done.unchanged) {
+    std::cout << opts.data_dir.string() << " holds this identity already; nothing changed\n";
+    return 0;
+  }
+  make_store(opts, store_sound);
+  std::cout << "imported the identity into " << opts.data_dir.string()
+            << (parsed.files->label_cert ? " (with its label certificate)" : "")
+            << (parsed.files->token_key ? " (with the token key)" : " (no token key)") << "\n";
+  return 0;
+}
+
 }  // namespace
 
 void add_admin_commands(CLI::App& app, AdminOptions& opts, int& exit_code) {
@@ -274,6 +359,26 @@ void add_admin_commands(CLI::App& app, AdminOptions& opts, int& exit_code) {
   pin_del_cmd->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
   pin_del_cmd->add_option("label", opts.label, "Agent label")->required();
   pin_del_cmd->callback([&] { exit_code = pin_del(opts); });
+
+  auto* identity =
+      app.add_subcommand("identity", "Share a label's identity between the nodes serving it");
+  identity->require_subcommand(1);
+  auto* id_new = identity->add_subcommand(
+      "new", "Make the DHT identity and token key in --data-dir (kept if there)");
+  id_new->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
+  id_new->add_option("--identity-bits", opts.identity_bits, "RSA size of the identity")
+      ->check(CLI::Range(2048u, 8192u))
+      ->capture_default_str();
+  id_new->callback([&] { exit_code = identity_new(opts); });
+  auto* id_export = identity->add_subcommand(
+      "export", "Write the DHT identity and token key of --data-dir to stdout (secret)");
+  id_export->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
+  id_export->callback([&] { exit_code = identity_export(opts); });
+  auto* id_import = identity->add_subcommand(
+      "import", "Install an identity bundle from stdin into --data-dir (checked first)");
+  id_import->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
+  id_import->add_flag("--force", opts.force, "Replace a different identity in --data-dir");
+  id_import->callback([&] { exit_code = identity_import(opts); });
 }
 
 }  // namespace pweb::node

@@ -200,18 +200,41 @@ std::string encode_token(std::string_view secret) {
   return out;
 }
 
-std::optional<std::string> decode_token(std::string_view text) {
+namespace {
+
+// Exactly `size` bytes from their standard base64 in `text`, or nullopt.
+std::optional<std::string> decode_base64(std::string_view text, std::size_t size) {
   init_sodium();
-  if (text.size() != 44) return std::nullopt;  // also bounds the work for hostile input
-  std::string out(kTokenSecretBytes, '\0');
+  if (text.size() != sodium_base64_encoded_len(size, sodium_base64_VARIANT_ORIGINAL) - 1) {
+    return std::nullopt;  // also bounds the work for hostile input
+  }
+  std::string out(size, '\0');
   std::size_t len = 0;
   const char* end = nullptr;
   if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
                         text.size(), nullptr, &len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-      len != kTokenSecretBytes || end != text.data() + text.size()) {
+      len != size || end != text.data() + text.size()) {
     return std::nullopt;
   }
   return out;
+}
+
+}  // namespace
+
+std::optional<std::string> decode_token(std::string_view text) {
+  return decode_base64(text, kTokenSecretBytes);
+}
+
+std::string encode_node_key(const NodeKey& key) {
+  return encode_token({reinterpret_cast<const char*>(key.data()), key.size()});
+}
+
+std::optional<NodeKey> decode_node_key(std::string_view text) {
+  NodeKey key{};
+  const auto raw = decode_base64(text, key.size());
+  if (!raw) return std::nullopt;
+  std::copy(raw->begin(), raw->end(), key.begin());
+  return key;
 }
 
 TokenHash hash_token(const TokenSalt& salt, std::string_view secret) {

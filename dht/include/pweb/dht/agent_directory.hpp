@@ -85,6 +85,11 @@ struct Neighbor {
   std::string address;  // "ip:port"
 };
 
+// `pweb-node identity new`: makes <identity_path>.pem/.crt as a node's first
+// start would, without joining the DHT; false when an identity is there already
+// (left as it is). Throws DirectoryError.
+bool make_identity(const std::filesystem::path& identity_path, unsigned key_bits);
+
 class AgentDirectory {
  public:
   explicit AgentDirectory(DirectoryConfig config);  // throws DirectoryError

@@ -48,6 +48,9 @@ class TrustAnchors {
 // A certificate file (PEM or DER) as DER; throws DirectoryError naming the file.
 std::vector<std::uint8_t> read_certificate_der(const std::filesystem::path& file);
 
+// The first certificate in `text` (PEM or DER) as DER; empty if there is none.
+std::vector<std::uint8_t> certificate_der(std::string_view text);
+
 // The DER SubjectPublicKeyInfo in a DER certificate; empty if it does not parse.
 std::vector<std::uint8_t> certificate_spki(std::span<const std::uint8_t> cert_der);
 

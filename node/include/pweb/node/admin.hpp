@@ -16,13 +16,15 @@ struct AdminOptions {
   bool password_stdin = false;
   std::filesystem::path ca_dir;  // `ca init --out`, `ca sign --ca`
   std::string ca_name = "pweb federation CA";
-  std::string label;   // `ca sign --label`, `pin add|del`
-  std::string key_id;  // `pin add`
-  unsigned days = 0;   // 0: the command's default
+  std::string label;              // `ca sign --label`, `pin add|del`
+  std::string key_id;             // `pin add`
+  unsigned days = 0;              // 0: the command's default
+  bool force = false;             // `identity import --force`
+  unsigned identity_bits = 4096;  // `identity new`
 };
 
-// Adds `device import|list`, `user add|del|list`, `ca init|sign` and
-// `pin add|list|del`; their callbacks set `exit_code`.
+// Adds `device import|list`, `user add|del|list`, `ca init|sign`,
+// `pin add|list|del` and `identity new|export|import`; their callbacks set `exit_code`.
 void add_admin_commands(CLI::App& app, AdminOptions& opts, int& exit_code);
 
 }  // namespace pweb::node

@@ -100,6 +100,11 @@ struct NodeKeyResult {
 };
 NodeKeyResult load_node_key(const std::filesystem::path& data_dir, bool create);
 
+// The node key as standard base64 (44 characters), and back: nullopt unless
+// `text` is exactly that (`pweb-node identity export|import` carry it so).
+std::string encode_node_key(const NodeKey& key);
+std::optional<NodeKey> decode_node_key(std::string_view text);
+
 // A token with its secret (raw bytes; empty if it could not be unsealed).
 struct TokenKey {
   TokenInfo info;
