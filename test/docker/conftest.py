@@ -38,6 +38,10 @@ COMPOSE_TIMEOUT = 180
 LOG_TAIL = 150
 
 SERVICES = ("gateway", "uw", "ut", "mit")
+# docker-compose.ha.yml on top: uw2 serves label uw with uw, from PostgreSQL.
+HA_FILES = ("docker-compose.yml", "docker-compose.ha.yml")
+HA_SERVICES = SERVICES + ("uw2", "postgres")
+HA_PORTS = {"PWEB_UW2_DNS_PORT": 5304, "PWEB_UW2_HTTP_PORT": 8084}
 # Host ports of the compose file's defaults; busy ones are replaced by free ones.
 DEFAULT_PORTS = {
     "PWEB_GATEWAY_DNS_PORT": 5300, "PWEB_UW_DNS_PORT": 5301, "PWEB_UT_DNS_PORT": 5302,
@@ -99,10 +103,10 @@ def port_free(port: int) -> bool:
     return True
 
 
-def choose_ports() -> Dict[str, int]:
+def choose_ports(defaults: Dict[str, int] = DEFAULT_PORTS) -> Dict[str, int]:
     ports: Dict[str, int] = {}
     rng = random.Random()
-    for var, default in DEFAULT_PORTS.items():
+    for var, default in defaults.items():
         port = default
         tries = 0
         while not port_free(port) or port in ports.values():
@@ -130,20 +134,25 @@ def choose_subnet() -> str:
 
 
 class Compose:
-    """One compose project made from the repository's docker-compose.yml."""
+    """One compose project made from the repository's docker-compose.yml (and
+    the other compose files given)."""
 
     def __init__(self, cmd: List[str], project: str, env: Dict[str, str], ports: Dict[str, int],
-                 tmp: Path) -> None:
+                 tmp: Path, files: Sequence[str] = ("docker-compose.yml",),
+                 services: Sequence[str] = SERVICES) -> None:
         self.cmd = cmd
         self.project = project
         self.env = env
         self.ports = ports
         self.tmp = tmp
+        self.files = list(files)
+        self.services = tuple(services)
 
     def __call__(self, *args: str, timeout: float = COMPOSE_TIMEOUT, check: bool = True,
                  input: Optional[str] = None) -> subprocess.CompletedProcess:
-        return run(self.cmd + ["-p", self.project, "-f", str(REPO / "docker-compose.yml")]
-                   + list(args), timeout, env=self.env, input=input, check=check)
+        files = [a for f in self.files for a in ("-f", str(REPO / f))]
+        return run(self.cmd + ["-p", self.project] + files + list(args), timeout, env=self.env,
+                   input=input, check=check)
 
     def dns_port(self, service: str) -> int:
         return self.ports[f"PWEB_{service.upper()}_DNS_PORT"]
@@ -166,10 +175,11 @@ class Compose:
             return f"not running (status {st.get('Status')}, exit code {st.get('ExitCode')})"
         return (st.get("Health") or {}).get("Status", "no health check")
 
-    def wait_healthy(self, services: Sequence[str] = SERVICES,
+    def wait_healthy(self, services: Optional[Sequence[str]] = None,
                      timeout: float = HEALTHY_TIMEOUT) -> float:
         """Waits until every service's container is healthy; returns the seconds it took.
         A container that is no longer running fails at once (it will not get healthy)."""
+        services = self.services if services is None else services
         started = time.monotonic()
         while True:
             states = {s: self.health(s) for s in services}
@@ -226,6 +236,20 @@ def prerequisites() -> Dict[str, object]:
 
 @pytest.fixture(scope="module")
 def cluster(prerequisites, tmp_path_factory) -> Compose:
+    yield from bring_up(prerequisites, tmp_path_factory, ("docker-compose.yml",), SERVICES,
+                        DEFAULT_PORTS)
+
+
+@pytest.fixture(scope="module")
+def ha_cluster(prerequisites, tmp_path_factory) -> Compose:
+    """The main file with docker-compose.ha.yml: uw and uw2 serve label uw."""
+    yield from bring_up(prerequisites, tmp_path_factory, HA_FILES, HA_SERVICES,
+                        {**DEFAULT_PORTS, **HA_PORTS})
+
+
+def bring_up(prerequisites, tmp_path_factory, files: Sequence[str], services: Sequence[str],
+             default_ports: Dict[str, int]):
+    """Builds, starts and waits for one compose project; always takes it down."""
     tmp = tmp_path_factory.mktemp("compose")
     # The test's own users (and the env file path the compose file reads).
     env_file = tmp / "pweb.env"
@@ -233,7 +257,7 @@ def cluster(prerequisites, tmp_path_factory) -> Compose:
     env = dict(os.environ)
     env.update({"PWEB_ENV_FILE": str(env_file), "PWEB_PUBLISH_ADDR": "127.0.0.1"})
     project = f"pwebe2e{os.getpid()}{random.randint(0, 9999):04d}"
-    c = Compose(prerequisites["compose"], project, env, {}, tmp)
+    c = Compose(prerequisites["compose"], project, env, {}, tmp, files, services)
     c.passwords = {"alice": "Al1ce:pass", "carol": "c4rol-pw"}  # type: ignore[attr-defined]
     _CURRENT.append(c)
     try:
@@ -244,7 +268,7 @@ def cluster(prerequisites, tmp_path_factory) -> Compose:
             # Build first: ports and subnet are chosen just before `up`, not
             # minutes earlier, so nothing else can take them in between.
             c("build", timeout=BUILD_UP_TIMEOUT)
-            c.ports.update(choose_ports())
+            c.ports.update(choose_ports(default_ports))
             subnet = choose_subnet()
             env.update({k: str(v) for k, v in c.ports.items()})
             env["PWEB_SUBNET"] = subnet

@@ -1,0 +1,90 @@
+"""Label uw on two nodes (docker-compose.ha.yml on top of the main file): uw and
+uw2 share one PostgreSQL and one DHT identity (imported from the uw-identity
+one-shot's bundle). A device registered at uw answers everywhere; after
+`docker kill` of uw every other node still answers uw's devices (ut and mit
+within one --timeout), and an update through uw2 is answered at ut and mit.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from typing import List, Tuple
+
+import pytest
+
+from conftest import Compose, run
+from test_compose import expect_address, expect_everywhere, register
+
+NODE_TIMEOUT = 2.0  # pweb-node --timeout (default), the bound of one failover
+SLACK = 2.0  # dig, docker's port forwarding, a busy machine
+ALL = ("uw", "uw2", "ut", "mit", "gateway")
+
+
+@pytest.fixture(scope="module")
+def update(prerequisites) -> str:
+    return prerequisites["update"]
+
+
+def dig_once(port: int, name: str, wait: float) -> Tuple[str, List[str], float, str]:
+    """One UDP query, no retry: (rcode, A addresses, seconds taken, dig's output)."""
+    cmd = ["dig", "@127.0.0.1", "-p", str(port), name + ".dht", "A", f"+time={int(wait) + 1}",
+           "+tries=1", "+noall", "+comments", "+answer"]
+    started = time.monotonic()
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=wait + 10)
+    except subprocess.TimeoutExpired:
+        return "dig hung", [], time.monotonic() - started, ""
+    took = time.monotonic() - started
+    m = re.search(r"status: (\w+)", p.stdout)
+    addrs = [f[4] for f in (line.split() for line in p.stdout.splitlines()
+                            if line and not line.startswith(";")) if len(f) >= 5 and f[3] == "A"]
+    return (m.group(1) if m else "no answer"), addrs, took, p.stdout.strip()
+
+
+def test_postgres_takes_the_nodes_role(ha_cluster):
+    # As the nodes connect: role pweb over TCP on the compose network.
+    p = ha_cluster("exec", "-T", "postgres", "psql", "-h", "postgres", "-U", "pweb", "-d", "pweb",
+                   "-tAc", "select current_user", timeout=60)
+    assert p.stdout.strip() == "pweb", p.stdout
+
+
+def test_both_uw_nodes_hold_one_identity(ha_cluster):
+    bundles = [ha_cluster("exec", "-T", s, "pweb-node", "identity", "export", "--data-dir",
+                          "/var/lib/pweb", timeout=60).stdout for s in ("uw", "uw2")]
+    assert bundles[0] == bundles[1] and "PWEB TOKEN KEY" in bundles[0]
+
+
+def test_registered_at_uw_resolves_everywhere(ha_cluster, update):
+    register(ha_cluster, update, "uw", "alice", "laptop.alice.uw", "192.0.2.10")
+    expect_everywhere(ha_cluster, ALL, "laptop.alice.uw", "192.0.2.10")
+
+
+def test_uw_killed_the_others_still_answer(ha_cluster: Compose, update):
+    # Registered at uw, asked nowhere but at uw2 before the kill: nothing cached
+    # at ut, mit or the gateway.
+    register(ha_cluster, update, "uw", "alice", "tablet.alice.uw", "192.0.2.11")
+    expect_address(ha_cluster, "uw2", "tablet.alice.uw", "192.0.2.11")
+
+    run(["docker", "kill", ha_cluster.container("uw")], 60)
+    st = ha_cluster.state("uw")
+    assert not st.get("Running"), f"uw still running after `docker kill`: {st}"
+
+    for service in ("mit", "ut"):
+        rcode, addrs, took, out = dig_once(ha_cluster.dns_port(service), "tablet.alice.uw",
+                                           NODE_TIMEOUT + SLACK)
+        assert rcode == "NOERROR" and addrs == ["192.0.2.11"], \
+            f"{service} after the kill of uw: {rcode} {addrs} in {took:.1f} s\n{out}"
+        assert took <= NODE_TIMEOUT + SLACK, f"{service} took {took:.1f} s"
+        print(f"{service} answered tablet.alice.uw {took:.1f} s after uw was killed")
+    live = ("uw2", "ut", "mit", "gateway")
+    expect_everywhere(ha_cluster, live, "tablet.alice.uw", "192.0.2.11")
+    expect_everywhere(ha_cluster, live, "laptop.alice.uw", "192.0.2.10")
+
+
+def test_update_through_uw2_answered_at_ut_and_mit(ha_cluster, update):
+    assert not ha_cluster.state("uw").get("Running"), "uw is expected down (previous test)"
+    register(ha_cluster, update, "uw2", "alice", "desktop.alice.uw", "192.0.2.12")
+    expect_everywhere(ha_cluster, ("uw2", "ut", "mit", "gateway"), "desktop.alice.uw",
+                      "192.0.2.12")
