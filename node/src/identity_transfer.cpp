@@ -1,6 +1,7 @@
 #include "pweb/node/identity_transfer.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
