@@ -2,7 +2,9 @@
 uw dies (all of its nodes: here its one node); once the answer has expired,
 mit still answers with it, TTL 30 and Extended DNS Error 3 "Stale Answer"
 (RFC 8914) for EDNS clients, `"stale": true` in the resolve API, counted in
-/metrics. eth, started with --stale-max 0, says SERVFAIL instead."""
+/metrics. eth, started with --stale-max 0, says SERVFAIL instead. A stranger
+with its own TLS key on the dead agent's port is never hidden by a stale
+answer."""
 import time
 
 import dns.edns
@@ -11,6 +13,7 @@ import dns.query
 import dns.rcode
 
 from cluster import poll
+from impostor import Impostor, self_signed
 
 TTL = 2  # answers of other agents expire quickly
 NAME = "laptop.alice.uw.dht"
@@ -80,3 +83,30 @@ def test_a_dead_agents_expired_answer_is_served_stale(make_cluster):
     uw.start()
     fresh = poll(lambda: mit.get(f"/api/v1/resolve/{NAME}")[1].get("stale") is None, 20, 0.5)
     assert fresh, mit.get(f"/api/v1/resolve/{NAME}")
+
+
+def test_a_stranger_on_a_dead_agents_port_is_never_hidden_by_a_stale_answer(make_cluster,
+                                                                            tmp_path):
+    """An agent with the wrong TLS key is a trust decision: SERVFAIL (untrusted),
+    never the old answer, though one is there to serve."""
+    c = make_cluster(ttl=TTL, timeout=1.0)
+    uw = c.add("uw", {"laptop.alice.uw": ADDR})
+    mit = c.add("mit", {"desk.bob.mit": "198.51.100.7"})
+    c.wait_converged()
+    assert dns.rcode.to_text(ask_edns(mit, NAME).rcode()) == "NOERROR"
+    status, body = mit.get(f"/api/v1/resolve/{NAME}")
+    assert status == 200, body
+    uw.kill()
+    cert, key = self_signed(tmp_path, "impostor")
+    imp = Impostor(uw.gateway, cert, key)
+    try:
+        time.sleep(TTL + 0.5)
+        r = ask_edns(mit, NAME)
+        assert dns.rcode.to_text(r.rcode()) == "SERVFAIL" and not r.answer, r
+        assert all(code != 3 for code, _ in ede_of(r)), r
+        status, body = mit.get(f"/api/v1/resolve/{NAME}")
+        assert (status, body.get("failure"), "stale" in body) == (502, "untrusted", False), body
+        assert imp.connections >= 1 and imp.queries == 0
+    finally:
+        imp.close()
+    assert mit.metric("pweb_resolver_stale_answers_total") == 0
