@@ -259,6 +259,7 @@ int run_node(const NodeConfig& cfg) {
   rcfg.timeout = timeout;
   rcfg.ttl = cfg.ttl;
   rcfg.negative_ttl = std::min<std::uint32_t>(cfg.ttl, 5);
+  rcfg.stale_max = std::chrono::seconds(cfg.stale_max);
   rcfg.home_agents = agent_addresses(cfg.home_agent);
   // Agents ask agents over TLS (the key checked against the DHT record's
   // signer); a gateway uses TLS for the home agents it was given a key for.

@@ -6,6 +6,10 @@
 #include "pweb/registrar/names.hpp"
 
 namespace pweb::node {
+namespace {
+// Serve-stale beyond a week serves answers long dead (RFC 8767 suggests 1 to 3 days).
+constexpr std::uint32_t kMaxStale = 7 * 86400;
+}  // namespace
 
 std::optional<HostPort> parse_host_port(std::string_view text) {
   HostPort hp;
@@ -116,6 +120,12 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
       ->capture_default_str();
   app.add_option("--timeout", cfg.timeout, "Timeout of remote lookups, seconds")
       ->check(CLI::Range(0.01, 60.0))
+      ->capture_default_str();
+  app.add_option("--stale-max", cfg.stale_max,
+                 "Serve-stale (RFC 8767): when no node of another agent answers, its last "
+                 "answer is served (TTL 30, EDE 3) if it expired at most this many seconds ago; "
+                 "0 = never, at most 604800 (7 days)")
+      ->check(CLI::Range(0u, kMaxStale))
       ->capture_default_str();
   app.add_option("--threads", cfg.threads, "DNS worker threads (0 = one per core)")
       ->check(CLI::Range(0u, 256u))

@@ -85,6 +85,7 @@ rest::ResolveInfo NodeDirectory::resolve(const std::string& name, const std::str
   info.agent = r.agent;
   info.detail = r.detail;
   info.failure = to_string(r.failure);
+  info.stale = r.stale;
   const auto& e = r.answer.entry;
   if (r.answer.status == dns::RemoteAnswer::Status::found) {
     if (e.has_v4()) info.ipv4 = registrar::format_ipv4(e.v4);

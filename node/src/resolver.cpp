@@ -19,6 +19,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kMinAttempt{50};  // per home agent, gateway mode
 constexpr std::uint16_t kTypeCname = 5;
+constexpr std::uint32_t kStaleTtl = 30;       // RFC 8767 section 4
+constexpr std::uint16_t kEdeStaleAnswer = 3;  // RFC 8914 INFO-CODE 3 "Stale Answer"
 using Done = std::function<void(const Resolution&)>;
 
 // Lookups, the cache and deadlines go by the question: "name/type"
@@ -478,6 +480,12 @@ struct Resolver::Impl {
     auto waiters = std::move(it->second.waiters);
     inflight.erase(it);
     prune_deadlines();
+    if (auto stale = stale_for(key, r)) {
+      r = std::move(*stale);  // not cached: the next query asks the agent again
+    } else {
+      r.source = Source::remote;
+      cache.insert(key, r, r.answer.ttl, Clock::now());
+    }
     switch (r.answer.status) {
       case dns::RemoteAnswer::Status::found:
       case dns::RemoteAnswer::Status::nodata:
@@ -490,9 +498,39 @@ struct Resolver::Impl {
         bump(stats_servfail);
         break;
     }
-    r.source = Source::remote;
-    cache.insert(key, r, r.answer.ttl, Clock::now());
     for (auto& w : waiters) w(r);
+  }
+
+  // RFC 8767: when the agent could not be asked, its last answer (found, nodata
+  // or nxdomain) if that expired at most --stale-max ago. Not cached as live:
+  // the next query asks the agent again (the DNS workers keep it kStaleTtl).
+  // Never over a trust decision (contested, untrusted): those must be seen.
+  std::optional<Resolution> stale_for(const std::string& key, const Resolution& failed) {
+    const bool unreachable = failed.failure == Failure::agent ||
+                             failed.failure == Failure::timeout || failed.failure == Failure::dht;
+    if (!unreachable || config.stale_max.count() <= 0) return std::nullopt;
+    Clock::duration age{};
+    const Resolution* old = cache.find_stale(key, Clock::now(), config.stale_max, age);
+    if (!old || old->answer.status == dns::RemoteAnswer::Status::servfail) return std::nullopt;
+    Resolution r = *old;
+    r.source = Source::cache;
+    r.stale = true;
+    r.answer.ttl = kStaleTtl;
+    if (r.answer.rrset) {
+      auto set = std::make_shared<RRset>(*r.answer.rrset);
+      set->ttl = kStaleTtl;
+      r.answer.rrset = std::move(set);
+    }
+    // EDE text must be static (ExtendedError holds a view); the detail names the agent.
+    r.answer.ede = {true, kEdeStaleAnswer,
+                    failed.failure == Failure::dht       ? "stale answer: DHT unreachable"
+                    : failed.failure == Failure::timeout ? "stale answer: agent timed out"
+                                                         : "stale answer: agent unreachable"};
+    r.detail =
+        "stale answer: agent " + agent_of(key) + " unreachable (" + failed.detail + "), expired " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(age).count()) + " s ago";
+    bump(stats_stale);
+    return r;
   }
 
   ResolverConfig config;
@@ -520,7 +558,7 @@ struct Resolver::Impl {
   std::atomic<std::uint64_t> stats_local{0}, stats_cache{0}, stats_remote{0}, stats_joined{0};
   std::atomic<std::uint64_t> stats_found{0}, stats_nxdomain{0}, stats_servfail{0},
       stats_timeouts{0};
-  std::atomic<std::uint64_t> stats_agent_lookups{0}, stats_agent_queries{0};
+  std::atomic<std::uint64_t> stats_agent_lookups{0}, stats_agent_queries{0}, stats_stale{0};
   // Written on the resolver's thread only.
   metrics::LocalHistogram agent_lookup_latency, agent_query_latency;
   metrics::LocalCounter agent_lookup_found, agent_lookup_absent, agent_lookup_failed,
@@ -593,6 +631,7 @@ ResolverStats Resolver::stats() const noexcept {
   s.timeouts = get(i.stats_timeouts);
   s.agent_lookups = get(i.stats_agent_lookups);
   s.agent_queries = get(i.stats_agent_queries);
+  s.stale = get(i.stats_stale);
   s.agent_lookup_latency = i.agent_lookup_latency.data();
   s.agent_query_latency = i.agent_query_latency.data();
   s.agent_lookup_found = i.agent_lookup_found.get();

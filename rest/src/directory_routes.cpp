@@ -20,6 +20,7 @@ void resolve(DirectoryService& service, const httplib::Request& req, httplib::Re
                {"ttl", r.ttl},
                {"agent", r.agent}};
   if (!r.detail.empty()) body["detail"] = r.detail;
+  if (r.stale) body["stale"] = true;
   if (!r.type.empty()) {
     body["type"] = r.type;
     json records = json::array();

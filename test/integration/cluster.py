@@ -324,6 +324,15 @@ class Node:
         except ValueError:
             raise AssertionError(f"GET {path} -> {status}: not JSON: {body[:500]!r}") from None
 
+    def metric(self, name: str) -> float:
+        """The value of an unlabelled sample on /metrics."""
+        status, text = self.get("/metrics", json_body=False)
+        assert status == 200, text
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"no metric {name} on {self.name}")
+
     def nic_update(self, user: str, hostname: str, myip: str) -> Tuple[int, str]:
         q = urllib.parse.urlencode({"hostname": hostname, "myip": myip})
         return self.get(f"/nic/update?{q}", auth=(user, self.users[user]), json_body=False)

@@ -2,7 +2,8 @@
 // A bounded map from names to values that expire, for one thread (no locks).
 // When full, the entry inserted longest ago goes first: with the TTLs of one
 // cache alike, that is also the one closest to expiring, and recently fetched
-// answers stay.
+// answers stay. Expired entries stay too, until evicted or replaced: they
+// may be served stale (RFC 8767) by who asks with find_stale.
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -28,6 +29,17 @@ class ExpiringCache {
     if (it == entries_.end() || it->second.expires <= now) return nullptr;
     ttl = static_cast<std::uint32_t>(
         std::chrono::ceil<std::chrono::seconds>(it->second.expires - now).count());
+    return &it->second.value;
+  }
+
+  // The expired value for `key` if it expired at most `max_stale` ago, with how
+  // long ago in `age`; null if absent, live, or expired longer ago.
+  [[nodiscard]] const V* find_stale(std::string_view key, Clock::time_point now,
+                                    Clock::duration max_stale, Clock::duration& age) const {
+    const auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.expires > now) return nullptr;
+    if (now - it->second.expires > max_stale) return nullptr;
+    age = now - it->second.expires;
     return &it->second.value;
   }
 

@@ -59,5 +59,39 @@ TEST(ExpiringCache, RefreshingOneKeyForeverStaysBounded) {
   EXPECT_EQ(*c.find("same", t0, ttl), 99999);
 }
 
+TEST(ExpiringCache, AnExpiredEntryIsFoundStaleWithinTheWindowOnly) {
+  Cache c(8);
+  const auto t0 = Cache::Clock::now();
+  c.insert("a", 1, 10, t0);
+  Cache::Clock::duration age{};
+  EXPECT_EQ(c.find_stale("a", t0 + 9s, 60s, age), nullptr);  // live: not stale
+  std::uint32_t ttl = 0;
+  EXPECT_EQ(c.find("a", t0 + 20s, ttl), nullptr);  // find sees live entries only
+  const int* v = c.find_stale("a", t0 + 20s, 60s, age);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(*v, 1);
+  EXPECT_EQ(age, 10s);
+  EXPECT_NE(c.find_stale("a", t0 + 70s, 60s, age), nullptr);  // expired exactly 60 s ago
+  EXPECT_EQ(c.find_stale("a", t0 + 71s, 60s, age), nullptr);
+  EXPECT_EQ(c.find_stale("a", t0 + 11s, 0s, age), nullptr);  // a window of 0: nothing stale
+  EXPECT_EQ(c.find_stale("b", t0 + 20s, 60s, age), nullptr);
+}
+
+TEST(ExpiringCache, ExpiredEntriesStillCountAndGoOldestFirst) {
+  Cache c(2);
+  const auto t0 = Cache::Clock::now();
+  c.insert("a", 1, 1, t0);
+  c.insert("b", 2, 1, t0);
+  Cache::Clock::duration age{};
+  ASSERT_NE(c.find_stale("a", t0 + 5s, 60s, age), nullptr);
+  c.insert("c", 3, 1, t0 + 5s);  // full: the expired a goes, b stays for stale use
+  EXPECT_EQ(c.size(), 2u);
+  EXPECT_EQ(c.find_stale("a", t0 + 10s, 60s, age), nullptr);
+  EXPECT_NE(c.find_stale("b", t0 + 10s, 60s, age), nullptr);
+  c.insert("b", 20, 0, t0 + 10s);  // TTL 0 caches nothing and leaves the old value
+  ASSERT_NE(c.find_stale("b", t0 + 10s, 60s, age), nullptr);
+  EXPECT_EQ(*c.find_stale("b", t0 + 10s, 60s, age), 2);
+}
+
 }  // namespace
 }  // namespace pweb

@@ -58,6 +58,19 @@ TEST(NodeOptions, Defaults) {
   EXPECT_EQ(p.cfg.suffix, std::vector<std::string>{"dht."});
   EXPECT_EQ(p.cfg.ttl, 60u);
   EXPECT_EQ(p.cfg.threads, 0u);
+  EXPECT_EQ(p.cfg.stale_max, 86400u);
+}
+
+TEST(NodeOptions, StaleMaxIsZeroToSevenDays) {
+  auto p = parse({"--stale-max", "0"});
+  ASSERT_TRUE(p.error.empty()) << p.error;
+  EXPECT_EQ(p.cfg.stale_max, 0u);
+  p = parse({"--stale-max", "604800"});
+  ASSERT_TRUE(p.error.empty()) << p.error;
+  EXPECT_EQ(p.cfg.stale_max, 604800u);
+  p = parse({"--stale-max", "604801"});
+  EXPECT_NE(p.error.find("--stale-max"), std::string::npos) << p.error;
+  EXPECT_FALSE(parse({"--stale-max", "-1"}).error.empty());
 }
 
 TEST(NodeOptions, RepeatableAndLists) {
@@ -162,6 +175,8 @@ TEST(NodeOptions, ConfigFileCarriesEveryOption) {
                                          "5",
                                          "--timeout",
                                          "0.5",
+                                         "--stale-max",
+                                         "600",
                                          "--threads",
                                          "3",
                                          "--log-level",
@@ -198,6 +213,7 @@ TEST(NodeOptions, ConfigFileCarriesEveryOption) {
   EXPECT_EQ(a.suffix, b.suffix);
   EXPECT_EQ(a.ttl, b.ttl);
   EXPECT_DOUBLE_EQ(a.timeout, b.timeout);
+  EXPECT_EQ(a.stale_max, b.stale_max);
   EXPECT_EQ(a.threads, b.threads);
   EXPECT_EQ(a.log_level, b.log_level);
   EXPECT_EQ(a.query_log, b.query_log);

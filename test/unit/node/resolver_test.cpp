@@ -403,6 +403,118 @@ TEST_F(ResolverTest, SlowAgentIsServfailAtTheTimeoutNeverAHang) {
   EXPECT_EQ(res.failure, Failure::timeout);
 }
 
+// Serve-stale (RFC 8767): short TTLs, so answers expire within the test.
+ResolverConfig stale_config(std::chrono::seconds stale_max = 60s) {
+  ResolverConfig cfg;
+  cfg.ttl = 1;
+  cfg.negative_ttl = 1;
+  cfg.agent_ttl = 1s;
+  cfg.timeout = 500ms;
+  cfg.stale_max = stale_max;
+  return cfg;
+}
+
+TEST_F(ResolverTest, DeadAgentsExpiredAnswersAreServedStaleWithEde3) {
+  auto mit = std::make_unique<Agent>(
+      std::map<std::string, registrar::Ipv4>{{"laptop.bob.mit", {198, 51, 100, 7}}});
+  publish(record("mit", mit->port()));
+  auto r = make(stale_config());
+  ASSERT_EQ(ask(*r, "laptop.bob.mit").answer.status, Status::found);
+  ASSERT_EQ(ask(*r, "phone.bob.mit").answer.status, Status::nxdomain);
+  mit.reset();  // dead: connections refused
+  std::this_thread::sleep_for(1100ms);
+  auto res = ask(*r, "laptop.bob.mit");
+  ASSERT_EQ(res.answer.status, Status::found) << res.detail;
+  EXPECT_TRUE(res.stale);
+  EXPECT_EQ(res.source, Source::cache);
+  EXPECT_EQ(res.answer.entry.v4, (registrar::Ipv4{198, 51, 100, 7}));
+  EXPECT_EQ(res.answer.ttl, 30u);
+  EXPECT_TRUE(res.answer.ede.present);
+  EXPECT_EQ(res.answer.ede.info_code, 3);
+  EXPECT_EQ(res.answer.ede.text, "stale answer: agent unreachable");
+  EXPECT_NE(res.detail.find("agent mit unreachable"), std::string::npos) << res.detail;
+  // A name the agent said does not exist stays so.
+  res = ask(*r, "phone.bob.mit");
+  EXPECT_EQ(res.answer.status, Status::nxdomain);
+  EXPECT_TRUE(res.stale);
+  // Not cached as live: the next query asks again (here the DHT, which is down
+  // now), and is served stale again, saying what failed.
+  dht_down_ = true;
+  records_.lock()->erase("mit");
+  const int lookups = lookups_;
+  res = ask(*r, "laptop.bob.mit");
+  EXPECT_GT(lookups_, lookups);
+  EXPECT_TRUE(res.stale);
+  EXPECT_EQ(res.failure, Failure::none);
+  EXPECT_EQ(res.answer.ede.text, "stale answer: DHT unreachable");
+  EXPECT_EQ(r->stats().stale, 3u);
+}
+
+TEST_F(ResolverTest, SlowAgentTimesOutIntoAStaleAnswer) {
+  std::atomic<bool> slow{false};
+  gateway::ServerConfig sc;
+  sc.port = 0;
+  std::vector<std::thread> late;
+  gateway::GatewayServer agent(sc, [&](const std::string&, auto done) {
+    gateway::Answer a{0, gateway::AnswerStatus::found, 1, {{198, 51, 100, 8}}, {}};
+    if (!slow) return done(a);
+    late.emplace_back([a, done] {
+      std::this_thread::sleep_for(900ms);
+      done(a);
+    });
+  });
+  agent.start();
+  publish(record("mit", agent.port()));
+  auto r = make(stale_config());
+  ASSERT_EQ(ask(*r, "laptop.bob.mit").answer.status, Status::found);
+  slow = true;
+  std::this_thread::sleep_for(1100ms);
+  const auto res = ask(*r, "laptop.bob.mit");
+  EXPECT_TRUE(res.stale);
+  EXPECT_EQ(res.answer.ede.text, "stale answer: agent timed out");
+  EXPECT_EQ(res.answer.ttl, 30u);
+  for (auto& t : late) t.join();
+  agent.stop();
+}
+
+TEST_F(ResolverTest, NoStaleAnswerWithStaleMaxZeroOrPastIt) {
+  auto mit = std::make_unique<Agent>(
+      std::map<std::string, registrar::Ipv4>{{"laptop.bob.mit", {198, 51, 100, 7}}});
+  publish(record("mit", mit->port()));
+  auto off = make(stale_config(0s));
+  auto brief = make(stale_config(1s));
+  ASSERT_EQ(ask(*off, "laptop.bob.mit").answer.status, Status::found);
+  ASSERT_EQ(ask(*brief, "laptop.bob.mit").answer.status, Status::found);
+  mit.reset();
+  std::this_thread::sleep_for(1100ms);  // expired 0.1 s ago
+  auto res = ask(*off, "laptop.bob.mit");
+  EXPECT_EQ(res.answer.status, Status::servfail);
+  EXPECT_FALSE(res.stale);
+  EXPECT_FALSE(res.answer.ede.present);
+  std::this_thread::sleep_for(1200ms);  // expired 1.3 s ago: past --stale-max 1
+  res = ask(*brief, "laptop.bob.mit");
+  EXPECT_EQ(res.answer.status, Status::servfail);
+  EXPECT_FALSE(res.stale);
+  EXPECT_EQ(off->stats().stale + brief->stats().stale, 0u);
+}
+
+// A contested label is a trust decision: never hidden behind an old answer.
+TEST_F(ResolverTest, ContestedLabelIsNeverServedStale) {
+  Agent mit({{"laptop.bob.mit", {198, 51, 100, 7}}});
+  publish(record("mit", mit.port()));
+  auto r = make(stale_config());
+  ASSERT_EQ(ask(*r, "laptop.bob.mit").answer.status, Status::found);
+  records_.lock()->erase("mit");
+  contested_label_ = "mit";
+  std::this_thread::sleep_for(1100ms);  // the answer and the agent record expire
+  const auto res = ask(*r, "laptop.bob.mit");
+  EXPECT_EQ(res.answer.status, Status::servfail);
+  EXPECT_EQ(res.failure, Failure::contested);
+  EXPECT_FALSE(res.stale);
+  EXPECT_EQ(res.answer.ede.info_code, 0);
+  EXPECT_EQ(r->stats().stale, 0u);
+}
+
 TEST_F(ResolverTest, GatewayModeRoundRobinSkipsDeadAgents) {
   Agent a({{"laptop.alice.uw", {192, 0, 2, 1}}});
   Agent b({{"laptop.alice.uw", {192, 0, 2, 2}}});

@@ -39,7 +39,10 @@ struct NodeConfig {
   std::uint32_t ttl = 60;
   std::uint32_t min_ttl = 30;  // the lowest TTL a device or RRset may ask for
   double timeout = 2.0;        // seconds
-  unsigned threads = 0;        // 0 = one per core
+  // Serve-stale (RFC 8767): how long past its expiry another agent's answer
+  // may be served when none of that agent's nodes answers; 0 = never.
+  std::uint32_t stale_max = 86400;
+  unsigned threads = 0;  // 0 = one per core
   std::vector<std::string> home_agent;
   std::string log_level = "info";
   bool query_log = false;        // one log line per DNS query

@@ -55,6 +55,9 @@ struct ResolverConfig {
   // TLS for agent links (gateway::make_client_tls); null: plain, unauthenticated.
   std::shared_ptr<asio::ssl::context> agent_tls;
   std::size_t max_cache_entries = 1 << 18;
+  // Serve-stale (RFC 8767): when no node of an agent answers, its last answer
+  // is served if it expired at most this long ago; 0: never.
+  std::chrono::seconds stale_max{86400};
   // This node's lookup (the DNS path's), for its own names of any type; null:
   // its own devices' addresses only (as found in the snapshot).
   const dns::Authority* authority = nullptr;
@@ -80,12 +83,16 @@ struct Resolution {
   Failure failure = Failure::none;
   std::string agent;   // the agent asked ("label@host:port"), if any
   std::string detail;  // why it failed or does not exist
+  // Served stale (RFC 8767): the agent could not be asked, this is its last
+  // answer, expired (TTL 30, EDE 3 "Stale Answer").
+  bool stale = false;
 };
 
 struct ResolverStats {
   std::uint64_t local = 0, cache_hits = 0, remote = 0, joined = 0;
   std::uint64_t found = 0, nxdomain = 0, servfail = 0, timeouts = 0;
   std::uint64_t agent_lookups = 0, agent_queries = 0;
+  std::uint64_t stale = 0;  // answers served stale
   // DHT lookups of agent records: how long, and found / no record / could not ask.
   metrics::HistogramData agent_lookup_latency;
   std::uint64_t agent_lookup_found = 0, agent_lookup_absent = 0, agent_lookup_failed = 0;

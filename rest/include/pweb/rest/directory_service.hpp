@@ -17,6 +17,7 @@ struct ResolveInfo {
   std::uint32_t ttl = 0;
   std::string agent;   // who answered
   std::string detail;  // why not found / failed
+  bool stale = false;  // served stale (RFC 8767): the agent could not be asked
   // With servfail: timeout (504), agent (502: unreachable or no reply), dht (503).
   std::string failure;
   // Asked with ?type=: the type as given back ("TXT", "TYPE65"), and the
