@@ -99,7 +99,7 @@ class SignedMessagesTest : public ::testing::Test {
   }
 
   std::optional<registrar::DeviceRecord> stored(const std::string& name) {
-    registrar::DeviceStore store(dir_.path());
+    registrar::SqliteStore store(dir_.path());
     return store.get(name);
   }
 
