@@ -220,6 +220,17 @@ TEST_F(PgStoreTest, AFailedStatementLeavesTheStoreUsable) {
   EXPECT_FALSE(store.get("a.alice.uw"));
   put_one(store, rec("a.alice.uw", "192.0.2.1"));
   EXPECT_TRUE(store.get("a.alice.uw"));
+  // A statement failed inside the transaction (two RRsets of one name and
+  // type): committing it must fail, not quietly roll back and report success.
+  auto twice = rec("b.alice.uw", "192.0.2.2");
+  twice.rrsets = {RRset{"www", 16, 300, {"\x01x"}}, RRset{"www", 16, 300, {"\x01y"}}};
+  store.begin();
+  EXPECT_THROW(store.put(twice, true), StoreError);
+  EXPECT_THROW(store.commit(), StoreError);
+  store.rollback();
+  EXPECT_FALSE(store.get("b.alice.uw"));
+  put_one(store, rec("b.alice.uw", "192.0.2.2"));
+  EXPECT_TRUE(store.get("b.alice.uw"));
 }
 
 TEST_F(PgStoreTest, WatchWakesOnAnotherNodesCommit) {

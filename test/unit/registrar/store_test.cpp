@@ -629,3 +629,40 @@ TEST(DeviceStoreRecords, SchemaOneStoreIsMigrated) {
 
 }  // namespace
 }  // namespace pweb::registrar
+
+namespace pweb::registrar {
+namespace {
+
+TEST(StoreLocation, ParsesSqliteAndPostgresqlAndRefusesTheRest) {
+  std::string error;
+  auto where = parse_store_location("sqlite", "/var/lib/pweb", error);
+  ASSERT_TRUE(where);
+  EXPECT_EQ(where->kind, StoreLocation::Kind::sqlite);
+  EXPECT_EQ(where->describe(), "sqlite:/var/lib/pweb/pweb.db");
+  EXPECT_TRUE(parse_store_location("", "/d", error));
+  for (const char* uri : {"postgresql://pweb@db:5432/label", "postgres://db/label"}) {
+    where = parse_store_location(uri, "/d", error);
+    ASSERT_TRUE(where) << uri;
+    EXPECT_EQ(where->kind, StoreLocation::Kind::postgresql);
+    EXPECT_EQ(where->uri, uri);
+    EXPECT_EQ(where->data_dir, "/d");  // the node key stays in the data dir
+  }
+  EXPECT_FALSE(parse_store_location("mysql://u:pw@db/x", "/d", error));
+  EXPECT_NE(error.find("mysql://u:***@db/x"), std::string::npos) << error;
+  EXPECT_NE(error.find("sqlite"), std::string::npos) << error;
+  EXPECT_NE(error.find("postgresql://"), std::string::npos) << error;
+}
+
+TEST(StoreLocation, DescribeNeverShowsAPassword) {
+  const auto described = [](const std::string& uri) {
+    return StoreLocation::postgresql(uri, "/d").describe();
+  };
+  EXPECT_EQ(described("postgresql://pweb:s3cret@db:5432/label"),
+            "postgresql://pweb:***@db:5432/label");
+  EXPECT_EQ(described("postgresql://pweb@db/label?password=s3cret&sslmode=require"),
+            "postgresql://pweb@db/label?password=***&sslmode=require");
+  EXPECT_EQ(described("postgresql://db/label"), "postgresql://db/label");
+}
+
+}  // namespace
+}  // namespace pweb::registrar
