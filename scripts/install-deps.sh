@@ -6,11 +6,12 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config
   libopendht-dev libmsgpack-dev libmsgpack-cxx-dev libasio-dev nlohmann-json3-dev libcpp-httplib-dev
-  libsqlite3-dev libcli11-dev libspdlog-dev libsodium-dev libgtest-dev libgmock-dev libssl-dev)
+  libsqlite3-dev libcli11-dev libspdlog-dev libsodium-dev libgtest-dev libgmock-dev libssl-dev libpq-dev)
 TEST_PKGS=(dnsutils knot-dnsutils dnsperf nsd knot clang libclang-rt-14-dev clang-format
   python3 python3-dnspython python3-pytest python3-prometheus-client curl util-linux procps
   ddclient inadyn wrk bind9 bind9-utils sqlite3 systemd openssl chromium python3-pil python3-jsonschema python3-yaml python3-opendht debootstrap iproute2
-  pebble lego certbot python3-certbot-dns-rfc2136 ccache)
+  pebble lego certbot python3-certbot-dns-rfc2136 ccache
+  postgresql-15 postgresql-client-15)
 
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi

@@ -14,6 +14,7 @@
 #include "pweb/registrar/accounts.hpp"
 #include "pweb/registrar/device_file.hpp"
 #include "pweb/registrar/names.hpp"
+#include "pweb/registrar/sqlite_store.hpp"
 #include "pweb/registrar/store.hpp"
 #include "pweb/registrar/tokens.hpp"
 
@@ -56,7 +57,7 @@ int device_import(const AdminOptions& opts) {
     return 1;
   }
   if (store_refused(opts)) return kDamagedStore;
-  registrar::DeviceStore store(opts.data_dir);
+  registrar::SqliteStore store(opts.data_dir);
   store.upsert(parsed.records);
   std::cout << "imported " << parsed.records.size() << " devices into " << store.path().string()
             << "\n";
@@ -65,7 +66,7 @@ int device_import(const AdminOptions& opts) {
 
 int device_list(const AdminOptions& opts) {
   if (store_refused(opts)) return kDamagedStore;
-  registrar::DeviceStore store(opts.data_dir);
+  registrar::SqliteStore store(opts.data_dir);
   for (const auto& d : store.load_all()) {
     std::cout << d.name << ' ' << (d.ipv4 ? registrar::format_ipv4(*d.ipv4) : "-") << ' '
               << (d.ipv6 ? registrar::format_ipv6(*d.ipv6) : "-") << ' ' << d.updated << '\n';
@@ -90,7 +91,7 @@ int user_add(const AdminOptions& opts) {
     return 1;
   }
   if (store_refused(opts)) return kDamagedStore;
-  registrar::DeviceStore store(opts.data_dir);
+  registrar::SqliteStore store(opts.data_dir);
   const std::string name = registrar::to_lower(opts.user);
   if (!store.add_user(name, registrar::hash_password(password), unix_now())) {
     std::cerr << "pweb-node: user '" << name << "' already exists\n";
@@ -102,7 +103,7 @@ int user_add(const AdminOptions& opts) {
 
 int user_del(const AdminOptions& opts) {
   if (store_refused(opts)) return kDamagedStore;
-  registrar::DeviceStore store(opts.data_dir);
+  registrar::SqliteStore store(opts.data_dir);
   const std::string name = registrar::to_lower(opts.user);
   if (!store.remove_user(name)) {
     std::cerr << "pweb-node: no user '" << name << "'\n";
@@ -114,7 +115,7 @@ int user_del(const AdminOptions& opts) {
 
 int user_list(const AdminOptions& opts) {
   if (store_refused(opts)) return kDamagedStore;
-  registrar::DeviceStore store(opts.data_dir);
+  registrar::SqliteStore store(opts.data_dir);
   for (const auto& u : store.list_users()) std::cout << u << "\n";
   return 0;
 }

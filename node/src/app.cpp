@@ -23,7 +23,7 @@
 #include "pweb/node/resolver.hpp"
 #include "pweb/registrar/service.hpp"
 #include "pweb/registrar/snapshot.hpp"
-#include "pweb/registrar/store.hpp"
+#include "pweb/registrar/sqlite_store.hpp"
 #include "pweb/registrar/tokens.hpp"
 #include "pweb/rest/http_server.hpp"
 #include "version.hpp"
@@ -217,7 +217,7 @@ int run_node(const NodeConfig& cfg) {
     std::vector<registrar::DeviceRecord> records;
     std::string path;
     {
-      const registrar::DeviceStore store(cfg.data_dir);
+      const registrar::SqliteStore store(cfg.data_dir);
       records = store.load_all();
       path = store.path().string();
     }
@@ -231,8 +231,8 @@ int run_node(const NodeConfig& cfg) {
       registrar::RecordLimits limits;
       limits.default_ttl = cfg.ttl;
       limits.min_ttl = cfg.min_ttl;
-      registration = std::make_unique<registrar::RegistrationService>(cfg.label, cfg.data_dir,
-                                                                      *snapshots, records, limits);
+      registration = std::make_unique<registrar::RegistrationService>(
+          cfg.label, registrar::StoreLocation::sqlite(cfg.data_dir), *snapshots, records, limits);
     }
   }
   malloc_trim(0);  // the load's temporaries are gone; give their pages back

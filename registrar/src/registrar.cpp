@@ -40,8 +40,8 @@ std::optional<T> changed(const std::optional<T>& old, const FieldChange<T>& c) {
 
 class Registrar::Impl {
  public:
-  Impl(const std::filesystem::path& data_dir, const std::vector<DeviceRecord>& initial)
-      : store(data_dir), devices(initial.size()) {
+  Impl(std::unique_ptr<DeviceStore> s, const std::vector<DeviceRecord>& initial)
+      : store_ptr(std::move(s)), store(*store_ptr), devices(initial.size()) {
     for (const auto& r : initial) {
       add_parents(r.name, nullptr);
       user_bytes[user_of(r.name)] += record_bytes(r);
@@ -74,7 +74,8 @@ class Registrar::Impl {
     }
   }
 
-  DeviceStore store;
+  std::unique_ptr<DeviceStore> store_ptr;
+  DeviceStore& store;
   std::size_t devices;
   std::unordered_map<std::string, std::uint32_t> interior;
   // RRset bytes per "user.agent", for the per-user limit; kept as of the last commit.
@@ -82,9 +83,11 @@ class Registrar::Impl {
   std::atomic<std::uint64_t> commits{0}, changes{0}, failed{0};
 };
 
-Registrar::Registrar(const std::filesystem::path& data_dir, SnapshotHolder& snapshots,
+Registrar::Registrar(std::unique_ptr<DeviceStore> store, SnapshotHolder& snapshots,
                      const std::vector<DeviceRecord>& initial, RecordLimits limits)
-    : impl_(std::make_unique<Impl>(data_dir, initial)), snapshots_(snapshots), limits_(limits) {
+    : impl_(std::make_unique<Impl>(std::move(store), initial)),
+      snapshots_(snapshots),
+      limits_(limits) {
   writer_ = std::thread([this] { run(); });
 }
 

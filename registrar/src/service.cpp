@@ -12,28 +12,28 @@ namespace {
 constexpr std::size_t kMaxServices = 16;
 }
 
-RegistrationService::RegistrationService(std::string label, const std::filesystem::path& data_dir,
+RegistrationService::RegistrationService(std::string label, const StoreLocation& store,
                                          SnapshotHolder& snapshots,
                                          const std::vector<DeviceRecord>& initial,
                                          RecordLimits limits)
     : label_(std::move(label)),
-      reader_(data_dir),
-      accounts_([this](const std::string& user) { return reader_.lock()->password_hash(user); }),
-      registrar_(data_dir, snapshots, initial, limits),
+      reader_(open_store(store)),
+      accounts_([this](const std::string& user) { return (*reader_.lock())->password_hash(user); }),
+      registrar_(open_store(store), snapshots, initial, limits),
       dyndns_(label_, registrar_,
               [this](const std::string& user_agent) {
-                return reader_.lock()->devices_with_iid(user_agent);
+                return (*reader_.lock())->devices_with_iid(user_agent);
               }),
-      data_dir_(data_dir) {
-  auto store = reader_.lock();
-  token_salt_ = store->token_salt();
+      data_dir_(store.data_dir) {
+  auto reader = reader_.lock();
+  token_salt_ = (*reader)->token_salt();
   // A key file that is there but unreadable stops the start: the tokens sealed
   // under it would silently stop working as TSIG keys. Absent, it is made with
   // the first token.
   auto key = load_node_key(data_dir_, false);
   if (!key.error.empty()) throw StoreError("tokens: " + key.error);
   node_key_ = key.key;
-  rebuild_tokens(*store);
+  rebuild_tokens(**reader);
 }
 
 namespace {
@@ -84,7 +84,7 @@ std::vector<ChangeResult> RegistrationService::apply(std::vector<DeviceChange> c
   // The store removed the tokens of removed devices with them; so must the table.
   if (std::any_of(results.begin(), results.end(),
                   [](const ChangeResult& r) { return r.status == ChangeStatus::removed; })) {
-    rebuild_tokens(*reader_.lock());
+    rebuild_tokens(**reader_.lock());
   }
   return results;
 }
@@ -137,9 +137,9 @@ CreatedToken RegistrationService::create_token(const std::string& device,
     // 64 random bits: a clash is all but impossible, but ids must be unique.
     for (int attempt = 0; attempt < 3; ++attempt) {
       t.info.id = new_token_id();
-      switch (store->add_token(t)) {
+      switch ((*store)->add_token(t)) {
         case TokenInsert::added:
-          rebuild_tokens(*store);
+          rebuild_tokens(**store);
           out.status = TokenStatus::created;
           out.info = t.info;
           out.token = encode_token(secret);
@@ -163,18 +163,18 @@ CreatedToken RegistrationService::create_token(const std::string& device,
 
 std::vector<TokenInfo> RegistrationService::list_tokens(const std::string& device) {
   std::vector<TokenInfo> out;
-  for (auto& t : reader_.lock()->device_tokens(device)) out.push_back(std::move(t.info));
+  for (auto& t : (*reader_.lock())->device_tokens(device)) out.push_back(std::move(t.info));
   return out;
 }
 
 RevokeStatus RegistrationService::revoke_token(const std::string& device, const std::string& id) {
   auto store = reader_.lock();
   try {
-    if (!store->remove_token(device, id)) return RevokeStatus::not_found;
+    if (!(*store)->remove_token(device, id)) return RevokeStatus::not_found;
   } catch (const StoreError&) {
     return RevokeStatus::unavailable;
   }
-  rebuild_tokens(*store);
+  rebuild_tokens(**store);
   return RevokeStatus::revoked;
 }
 
@@ -189,7 +189,7 @@ TokenAuth RegistrationService::authenticate_token(const std::string& device, std
     // Hashed even when malformed: the time taken says nothing of the stored tokens.
     const auto h = hash_token(token_salt_, secret ? std::string_view(*secret) : token);
     const StoredToken* match = nullptr;
-    const auto stored = reader_.lock()->device_tokens(device);
+    const auto stored = (*reader_.lock())->device_tokens(device);
     for (const auto& t : stored) {
       if (tokens_equal(t.hash, h)) match = &t;
     }
@@ -230,12 +230,12 @@ TokenAuthCounts RegistrationService::token_auth_counts() const noexcept {
 }
 
 std::optional<DeviceRecord> RegistrationService::get(const std::string& name) {
-  return reader_.lock()->get(name);
+  return (*reader_.lock())->get(name);
 }
 
 std::vector<ListedDevice> RegistrationService::list(const std::string& after, std::int64_t since,
                                                     std::size_t limit, bool with_removed) {
-  return reader_.lock()->list(after, since, limit, with_removed);
+  return (*reader_.lock())->list(after, since, limit, with_removed);
 }
 
 ServicesResult validate_services(const std::vector<std::string>& services) {

@@ -11,7 +11,7 @@
 #include "../temp_dir.hpp"
 #include "pweb/dns/query_processor.hpp"
 #include "pweb/dns/tsig.hpp"
-#include "pweb/registrar/store.hpp"
+#include "pweb/registrar/sqlite_store.hpp"
 #include "update_builder.hpp"
 
 namespace pweb::dns {
@@ -41,7 +41,7 @@ class SignedMessagesTest : public ::testing::Test {
   SignedMessagesTest()
       : authority_(make_authority()),
         holder_(registrar::Snapshot::build(devices(), 1)),
-        registrar_(dir_.path(), holder_, {}),
+        registrar_(std::make_unique<registrar::SqliteStore>(dir_.path()), holder_, {}),
         handler_(
             authority_, holder_,
             [this](std::string_view key, const std::string&) -> std::optional<UpdateKey> {
@@ -99,7 +99,7 @@ class SignedMessagesTest : public ::testing::Test {
   }
 
   std::optional<registrar::DeviceRecord> stored(const std::string& name) {
-    registrar::DeviceStore store(dir_.path());
+    registrar::SqliteStore store(dir_.path());
     return store.get(name);
   }
 

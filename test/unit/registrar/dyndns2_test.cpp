@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "pweb/registrar/store.hpp"
+#include "pweb/registrar/sqlite_store.hpp"
 #include "temp_dir.hpp"
 
 namespace pweb::registrar {
@@ -12,7 +12,7 @@ class DynDns2Test : public ::testing::Test {
  protected:
   testutil::TempDir dir;
   SnapshotHolder holder{Snapshot::build({}, 1)};
-  Registrar reg{dir.path(), holder, {}};
+  Registrar reg{std::make_unique<SqliteStore>(dir.path()), holder, {}};
   DynDns2 dyn{"uw", reg};
 
   NicUpdateAnswer update(const char* hosts, std::optional<std::string> myip,
@@ -146,7 +146,7 @@ TEST(Ipv6Prefix, ParsesAndCombinesWithInterfaceIds) {
 TEST(DynDns2Token, Ipv6PrefixMovesTheTokensDeviceOnly) {
   testutil::TempDir dir;
   SnapshotHolder holder{Snapshot::build({}, 1)};
-  Registrar reg{dir.path(), holder, {}};
+  Registrar reg{std::make_unique<SqliteStore>(dir.path()), holder, {}};
   std::vector<DeviceChange> setup;
   for (const char* name : {"laptop.alice.uw", "tv.alice.uw"}) {
     DeviceChange c;
@@ -164,7 +164,7 @@ TEST(DynDns2Token, Ipv6PrefixMovesTheTokensDeviceOnly) {
   r.ipv6prefix = "2001:db8:1::/64";
   const std::string device = "laptop.alice.uw";
   dyn.update("alice", r, &device);
-  DeviceStore store(dir.path());
+  SqliteStore store(dir.path());
   EXPECT_EQ(store.get("laptop.alice.uw")->ipv6, parse_ipv6("2001:db8:1::1:2"));
   EXPECT_FALSE(store.get("tv.alice.uw")->ipv6);  // the token is the laptop's
 }

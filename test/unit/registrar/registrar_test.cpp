@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "pweb/registrar/store.hpp"
+#include "pweb/registrar/sqlite_store.hpp"
 #include "temp_dir.hpp"
 
 namespace pweb::registrar {
@@ -24,7 +24,7 @@ class RegistrarTest : public ::testing::Test {
 };
 
 TEST_F(RegistrarTest, CreateChangeUnchangedRemoveAndPublish) {
-  Registrar reg(dir.path(), holder, {});
+  Registrar reg(std::make_unique<SqliteStore>(dir.path()), holder, {});
   auto r = reg.apply({set_v4("laptop.alice.uw", {192, 0, 2, 1})});
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].status, ChangeStatus::created);
@@ -56,17 +56,17 @@ TEST_F(RegistrarTest, CreateChangeUnchangedRemoveAndPublish) {
 
 TEST_F(RegistrarTest, DurableAcrossReopen) {
   {
-    Registrar reg(dir.path(), holder, {});
+    Registrar reg(std::make_unique<SqliteStore>(dir.path()), holder, {});
     reg.apply({set_v4("a.b.c", {10, 0, 0, 1}), set_v4("d.b.c", {10, 0, 0, 2})});
   }
-  DeviceStore store(dir.path());
+  SqliteStore store(dir.path());
   const auto all = store.load_all();
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].ipv4, (Ipv4{10, 0, 0, 1}));
 }
 
 TEST_F(RegistrarTest, ConcurrentClientsAreGroupCommitted) {
-  Registrar reg(dir.path(), holder, {});
+  Registrar reg(std::make_unique<SqliteStore>(dir.path()), holder, {});
   constexpr int kThreads = 16, kEach = 50;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -95,11 +95,11 @@ TEST_F(RegistrarTest, InitialDevicesCountForInteriorNames) {
   initial[0].name = "a.alice.uw";
   initial[1].name = "b.alice.uw";
   {
-    DeviceStore s(dir.path());
+    SqliteStore s(dir.path());
     s.upsert(initial);
   }
   holder.publish(Snapshot::build(initial, 2));
-  Registrar reg(dir.path(), holder, initial);
+  Registrar reg(std::make_unique<SqliteStore>(dir.path()), holder, initial);
   DeviceChange rm;
   rm.name = "a.alice.uw";
   rm.remove = true;
@@ -111,11 +111,11 @@ TEST_F(RegistrarTest, InitialDevicesCountForInteriorNames) {
 }
 
 TEST_F(RegistrarTest, StoreFailureChangesNothing) {
-  Registrar reg(dir.path(), holder, {});
+  Registrar reg(std::make_unique<SqliteStore>(dir.path()), holder, {});
   reg.apply({set_v4("a.b.c", {10, 0, 0, 1})});
   // Make the database read-only underneath the writer: the next commit fails.
   {
-    DeviceStore other(dir.path());
+    SqliteStore other(dir.path());
     other.begin();  // holds the write lock (busy timeout 5 s applies to the writer)
     std::thread release([&] {
       std::this_thread::sleep_for(std::chrono::seconds(6));

@@ -25,7 +25,7 @@ TEST(Services, ValidateAndSplit) {
 TEST(RegistrationService, ListsPagesInNameOrderAndSince) {
   testutil::TempDir dir;
   SnapshotHolder holder(Snapshot::build({}, 1));
-  RegistrationService svc("uw", dir.path(), holder, {});
+  RegistrationService svc("uw", StoreLocation::sqlite(dir.path()), holder, {});
   std::vector<DeviceChange> changes;
   for (int i = 0; i < 25; ++i) {
     DeviceChange c;
@@ -60,7 +60,7 @@ std::uint64_t count_of(const UpdateCounts& c, std::string_view code) {
 TEST(RegistrationService, CountsEveryUpdateAnswerLineByCode) {
   testutil::TempDir dir;
   SnapshotHolder holder(Snapshot::build({}, 1));
-  RegistrationService svc("uw", dir.path(), holder, {});
+  RegistrationService svc("uw", StoreLocation::sqlite(dir.path()), holder, {});
   NicUpdateRequest req;
   req.hostname = "a.alice.uw,b.alice.uw,c.bob.uw,not_a_name";
   req.myip = "192.0.2.1";

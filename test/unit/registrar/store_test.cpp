@@ -1,5 +1,3 @@
-#include "pweb/registrar/store.hpp"
-
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/fsuid.h>
@@ -9,6 +7,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "pweb/registrar/sqlite_store.hpp"
+#include "support/pg_cluster.hpp"
 #include "temp_dir.hpp"
 
 namespace pweb::registrar {
@@ -26,15 +26,43 @@ DeviceRecord rec(const std::string& name, const char* v4, const char* v6) {
   return r;
 }
 
-TEST(DeviceStore, PersistsAcrossReopen) {
-  TempDir dir;
+// The cases every backend must pass, run against SQLite and PostgreSQL.
+class StoreTest : public ::testing::TestWithParam<StoreLocation::Kind> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == StoreLocation::Kind::sqlite) {
+      where_ = StoreLocation::sqlite(dir_.path() / "nested");
+      return;
+    }
+    auto* cluster = testutil::PgCluster::shared();
+    if (!cluster) GTEST_SKIP() << "SKIPPED: PostgreSQL 15 not installed (/usr/lib/postgresql/15)";
+    where_ = StoreLocation::postgresql(cluster->create_database(), dir_.path());
+  }
+  // A connection of its own to the test's store (a reopen, for SQLite).
+  std::unique_ptr<DeviceStore> open() { return open_store(where_); }
+
+  TempDir dir_;
+  StoreLocation where_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         ::testing::Values(StoreLocation::Kind::sqlite,
+                                           StoreLocation::Kind::postgresql),
+                         [](const auto& param_info) {
+                           return param_info.param == StoreLocation::Kind::sqlite ? "Sqlite"
+                                                                                  : "Postgresql";
+                         });
+
+TEST_P(StoreTest, PersistsAcrossReopen) {
   {
-    DeviceStore store(dir.path() / "nested");
+    auto store_ptr = open();
+    auto& store = *store_ptr;
     store.upsert({rec("laptop.alice.uw", "192.0.2.1", "2001:db8::1"),
                   rec("phone.alice.uw", "192.0.2.2", nullptr)});
     store.upsert({rec("phone.alice.uw", nullptr, "2001:db8::2")});
   }
-  DeviceStore again(dir.path() / "nested");
+  auto again_ptr = open();
+  auto& again = *again_ptr;
   const auto all = again.load_all();
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0], rec("laptop.alice.uw", "192.0.2.1", "2001:db8::1"));
@@ -44,9 +72,9 @@ TEST(DeviceStore, PersistsAcrossReopen) {
   EXPECT_EQ(again.load_all().size(), 1u);
 }
 
-TEST(DeviceStore, Users) {
-  TempDir dir;
-  DeviceStore store(dir.path());
+TEST_P(StoreTest, Users) {
+  auto store_ptr = open();
+  auto& store = *store_ptr;
   EXPECT_TRUE(store.add_user("alice", "$argon2id$x", 1));
   EXPECT_FALSE(store.add_user("alice", "$argon2id$y", 2));
   EXPECT_EQ(store.password_hash("alice"), "$argon2id$x");
@@ -57,9 +85,9 @@ TEST(DeviceStore, Users) {
   EXPECT_FALSE(store.remove_user("alice"));
 }
 
-TEST(DeviceStore, TransactionRollbackLeavesNothing) {
-  TempDir dir;
-  DeviceStore store(dir.path());
+TEST_P(StoreTest, TransactionRollbackLeavesNothing) {
+  auto store_ptr = open();
+  auto& store = *store_ptr;
   store.begin();
   store.put(rec("a.b.c", "192.0.2.1", nullptr));
   store.rollback();
@@ -84,9 +112,9 @@ std::vector<std::string> listed(const DeviceStore& store, std::int64_t since, bo
 
 // Crawlers asking for changes since a time learn of removals too, in name order
 // with the devices; a name registered again is a device again, not a removal.
-TEST(DeviceStore, RemovalsAreListedForCrawlersAskingForChanges) {
-  TempDir dir;
-  DeviceStore store(dir.path());
+TEST_P(StoreTest, RemovalsAreListedForCrawlersAskingForChanges) {
+  auto store_ptr = open();
+  auto& store = *store_ptr;
   auto at = [](DeviceRecord r, std::int64_t t) {
     r.updated = t;
     return r;
@@ -122,9 +150,9 @@ TEST(DeviceStore, RemovalsAreListedForCrawlersAskingForChanges) {
   EXPECT_EQ(listed(store, 35, true), (std::vector<std::string>{"+c.u.x@50"}));
 }
 
-TEST(DeviceStore, RemovalsAreForgottenAfterTheRetention) {
-  TempDir dir;
-  DeviceStore store(dir.path());
+TEST_P(StoreTest, RemovalsAreForgottenAfterTheRetention) {
+  auto store_ptr = open();
+  auto& store = *store_ptr;
   store.begin();
   store.erase("old.u.x", 1000);
   store.commit();
@@ -144,7 +172,7 @@ TEST(DeviceStore, RemovalsAreForgottenAfterTheRetention) {
 
 TEST(DeviceStore, UsesWal) {
   TempDir dir;
-  DeviceStore store(dir.path());
+  SqliteStore store(dir.path());
   store.upsert({rec("a.b.c", "192.0.2.1", nullptr)});
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "pweb.db-wal"));
 }
@@ -153,7 +181,7 @@ TEST(DeviceStore, CorruptFileFailsWithClearError) {
   TempDir dir;
   std::ofstream(dir.path() / "pweb.db") << std::string(4096, 'x');
   try {
-    DeviceStore store(dir.path());
+    SqliteStore store(dir.path());
     FAIL() << "opened a corrupt store";
   } catch (const StoreError& e) {
     EXPECT_NE(std::string(e.what()).find("pweb.db"), std::string::npos) << e.what();
@@ -166,7 +194,7 @@ TEST(DeviceStore, DataDirThatCannotBeMadeFailsSayingWhy) {
   std::ofstream(dir.path() / "file") << "not a directory\n";
   const auto data_dir = dir.path() / "file" / "sub";
   try {
-    DeviceStore store(data_dir);
+    SqliteStore store(data_dir);
     FAIL() << "opened a store under a regular file";
   } catch (const StoreError& e) {
     const std::string what = e.what();
@@ -198,7 +226,7 @@ TEST(DeviceStore, UnwritableDataDirFails) {
   chmod(dir.path().c_str(), 0555);  // readable and searchable by all, writable by none
   {
     AsNobodyForFiles as_nobody;
-    EXPECT_THROW(DeviceStore(dir.path() / "sub"), StoreError);
+    EXPECT_THROW(SqliteStore(dir.path() / "sub"), StoreError);
   }
   chmod(dir.path().c_str(), 0700);
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "sub"));
@@ -215,7 +243,7 @@ std::string bytes_of(const fs::path& p) {
 
 // A store as a node leaves it: devices and a user, closed (no -wal left).
 void make_store(const fs::path& dir, int devices = 2000) {
-  DeviceStore store(dir);
+  SqliteStore store(dir);
   std::vector<DeviceRecord> records;
   for (int i = 0; i < devices; ++i) {
     records.push_back(rec("d" + std::to_string(i) + ".alice.uw", "192.0.2.1", "2001:db8::1"));
@@ -322,7 +350,7 @@ TEST(StoreDamage, OtherSchemaVersionSaysWhichFoundAndWhichNeeded) {
   EXPECT_EQ(damage_changing_nothing(dir.path()),
             db + " has schema version 3; this build reads schema version 2");
   try {
-    DeviceStore store(dir.path());
+    SqliteStore store(dir.path());
     FAIL() << "opened a store of schema version 3";
   } catch (const StoreError& e) {
     EXPECT_NE(std::string(e.what()).find("has schema version 3"), std::string::npos) << e.what();
@@ -332,7 +360,7 @@ TEST(StoreDamage, OtherSchemaVersionSaysWhichFoundAndWhichNeeded) {
             db + " has schema version 'two', which is not a number; this build reads schema "
                  "version 2");
   try {
-    DeviceStore store(dir.path());
+    SqliteStore store(dir.path());
     FAIL() << "opened a store of schema version 'two'";
   } catch (const StoreError& e) {
     EXPECT_NE(std::string(e.what()).find("'two', which is not a number"), std::string::npos)
@@ -343,7 +371,7 @@ TEST(StoreDamage, OtherSchemaVersionSaysWhichFoundAndWhichNeeded) {
 // A store in use by a running node (its -wal open) is read through the WAL.
 TEST(StoreDamage, StoreOpenByANodeIsSound) {
   TempDir dir;
-  DeviceStore store(dir.path());
+  SqliteStore store(dir.path());
   store.upsert({rec("a.alice.uw", "192.0.2.1", nullptr)});
   ASSERT_TRUE(fs::exists(dir.path() / "pweb.db-wal"));
   EXPECT_FALSE(store_damage(dir.path()));
@@ -380,7 +408,7 @@ TEST(DeviceStore, FilesArePrivateWhateverTheUmask) {
   TempDir dir;
   const mode_t old = ::umask(022);
   {
-    DeviceStore store(dir.path());
+    SqliteStore store(dir.path());
     store.add_user("alice", "$argon2id$x", 1);
     for (const char* f : {"pweb.db", "pweb.db-wal", "pweb.db-shm"}) {
       EXPECT_EQ(mode_of(dir.path() / f), 0600u) << f;
@@ -388,7 +416,7 @@ TEST(DeviceStore, FilesArePrivateWhateverTheUmask) {
   }
   ::chmod((dir.path() / "pweb.db").c_str(), 0644);
   {
-    DeviceStore store(dir.path());
+    SqliteStore store(dir.path());
     store.add_user("bob", "$argon2id$y", 1);
     for (const char* f : {"pweb.db", "pweb.db-wal", "pweb.db-shm"}) {
       EXPECT_EQ(mode_of(dir.path() / f), 0600u) << f;
@@ -412,15 +440,15 @@ StoredToken token(const std::string& id, const std::string& device, const NodeKe
   return t;
 }
 
-TEST(DeviceStore, TokensSurviveReopenAndGoWithTheirDevice) {
-  TempDir dir;
+TEST_P(StoreTest, TokensSurviveReopenAndGoWithTheirDevice) {
   NodeKey key{};
   key[0] = 42;
   const auto secret = new_token_secret();
   TokenSalt salt{};
   StoredToken made;
   {
-    DeviceStore store(dir.path());
+    auto store_ptr = open();
+    auto& store = *store_ptr;
     salt = store.token_salt();
     EXPECT_EQ(store.token_salt(), salt);
     store.upsert({rec("laptop.alice.uw", "192.0.2.1", nullptr),
@@ -433,7 +461,8 @@ TEST(DeviceStore, TokensSurviveReopenAndGoWithTheirDevice) {
     EXPECT_EQ(store.add_token(token("t0000000000000003", "phone.alice.uw", key, salt, secret)),
               TokenInsert::added);
   }
-  DeviceStore again(dir.path());
+  auto again_ptr = open();
+  auto& again = *again_ptr;
   EXPECT_EQ(again.token_salt(), salt);
   const auto all = again.load_tokens();
   ASSERT_EQ(all.size(), 2u);
@@ -451,9 +480,9 @@ TEST(DeviceStore, TokensSurviveReopenAndGoWithTheirDevice) {
   EXPECT_TRUE(again.load_tokens().empty());
 }
 
-TEST(DeviceStore, TokenLimitPerDevice) {
-  TempDir dir;
-  DeviceStore store(dir.path());
+TEST_P(StoreTest, TokenLimitPerDevice) {
+  auto store_ptr = open();
+  auto& store = *store_ptr;
   store.upsert({rec("laptop.alice.uw", "192.0.2.1", nullptr)});
   const NodeKey key{};
   const auto salt = store.token_salt();
@@ -470,7 +499,7 @@ TEST(DeviceStore, NoTokenSecretInTheFiles) {
   TempDir dir;
   std::vector<std::string> secrets;
   {
-    DeviceStore store(dir.path());
+    SqliteStore store(dir.path());
     store.upsert({rec("laptop.alice.uw", "192.0.2.1", nullptr)});
     NodeKey key{};
     key[3] = 9;
@@ -501,8 +530,7 @@ TEST(DeviceStore, NoTokenSecretInTheFiles) {
 namespace pweb::registrar {
 namespace {
 
-TEST(DeviceStoreRecords, RrsetsTtlAndInterfaceIdSurviveReopenAndGoWithTheDevice) {
-  testutil::TempDir dir;
+TEST_P(StoreTest, RrsetsTtlAndInterfaceIdSurviveReopenAndGoWithTheDevice) {
   DeviceRecord d = rec("laptop.alice.uw", "192.0.2.1", nullptr);
   d.ttl = 120;
   d.ipv6_iid = parse_ipv6("::1:2");
@@ -520,13 +548,15 @@ TEST(DeviceStoreRecords, RrsetsTtlAndInterfaceIdSurviveReopenAndGoWithTheDevice)
                                  "a\x00",
                                  3)}}};
   {
-    DeviceStore store(dir.path());
+    auto store_ptr = open();
+    auto& store = *store_ptr;
     store.begin();
     store.put(d, true);
     store.put(rec("phone.alice.uw", "192.0.2.2", nullptr));
     store.commit();
   }
-  DeviceStore again(dir.path());
+  auto again_ptr = open();
+  auto& again = *again_ptr;
   EXPECT_EQ(again.get("laptop.alice.uw"), d);
   const auto all = again.load_all();
   ASSERT_EQ(all.size(), 2u);
@@ -558,7 +588,7 @@ TEST(DeviceStoreRecords, DamagedRrsetDataIsReportedNotSkipped) {
                                  "abc",
                                  4)}}};
   {
-    DeviceStore store(dir.path());
+    SqliteStore store(dir.path());
     store.upsert({d});
   }
   sqlite3* db = nullptr;
@@ -566,7 +596,7 @@ TEST(DeviceStoreRecords, DamagedRrsetDataIsReportedNotSkipped) {
   ASSERT_EQ(sqlite3_exec(db, "UPDATE rrsets SET rdata=x'0009ab'", nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
-  DeviceStore again(dir.path());
+  SqliteStore again(dir.path());
   EXPECT_THROW((void)again.load_all(), StoreError);
 }
 
@@ -587,14 +617,51 @@ TEST(DeviceStoreRecords, SchemaOneStoreIsMigrated) {
   sqlite3_close(db);
   EXPECT_EQ(store_damage(dir.path()), std::nullopt);
   {
-    DeviceStore store(dir.path());
+    SqliteStore store(dir.path());
     const auto d = store.get("laptop.alice.uw");
     ASSERT_TRUE(d);
     EXPECT_EQ(d->ipv4, parse_ipv4("192.0.2.1"));
     EXPECT_EQ(d->ttl, 0u);
   }
-  DeviceStore again(dir.path());  // a second open finds version 2
+  SqliteStore again(dir.path());  // a second open finds version 2
   EXPECT_TRUE(again.get("laptop.alice.uw"));
+}
+
+}  // namespace
+}  // namespace pweb::registrar
+
+namespace pweb::registrar {
+namespace {
+
+TEST(StoreLocation, ParsesSqliteAndPostgresqlAndRefusesTheRest) {
+  std::string error;
+  auto where = parse_store_location("sqlite", "/var/lib/pweb", error);
+  ASSERT_TRUE(where);
+  EXPECT_EQ(where->kind, StoreLocation::Kind::sqlite);
+  EXPECT_EQ(where->describe(), "sqlite:/var/lib/pweb/pweb.db");
+  EXPECT_TRUE(parse_store_location("", "/d", error));
+  for (const char* uri : {"postgresql://pweb@db:5432/label", "postgres://db/label"}) {
+    where = parse_store_location(uri, "/d", error);
+    ASSERT_TRUE(where) << uri;
+    EXPECT_EQ(where->kind, StoreLocation::Kind::postgresql);
+    EXPECT_EQ(where->uri, uri);
+    EXPECT_EQ(where->data_dir, "/d");  // the node key stays in the data dir
+  }
+  EXPECT_FALSE(parse_store_location("mysql://u:pw@db/x", "/d", error));
+  EXPECT_NE(error.find("mysql://u:***@db/x"), std::string::npos) << error;
+  EXPECT_NE(error.find("sqlite"), std::string::npos) << error;
+  EXPECT_NE(error.find("postgresql://"), std::string::npos) << error;
+}
+
+TEST(StoreLocation, DescribeNeverShowsAPassword) {
+  const auto described = [](const std::string& uri) {
+    return StoreLocation::postgresql(uri, "/d").describe();
+  };
+  EXPECT_EQ(described("postgresql://pweb:s3cret@db:5432/label"),
+            "postgresql://pweb:***@db:5432/label");
+  EXPECT_EQ(described("postgresql://pweb@db/label?password=s3cret&sslmode=require"),
+            "postgresql://pweb@db/label?password=***&sslmode=require");
+  EXPECT_EQ(described("postgresql://db/label"), "postgresql://db/label");
 }
 
 }  // namespace

@@ -262,7 +262,9 @@ TEST(TokenTable, FindsByIdAndDevice) {
 // The service: creation, limits, revocation, authentication and the table.
 class TokenService : public ::testing::Test {
  protected:
-  TokenService() : holder_(Snapshot::build({}, 1)), svc_("uw", dir_.path(), holder_, {}) {
+  TokenService()
+      : holder_(Snapshot::build({}, 1)),
+        svc_("uw", StoreLocation::sqlite(dir_.path()), holder_, {}) {
     DeviceChange c;
     c.name = "laptop.alice.uw";
     c.ipv4 = FieldChange<Ipv4>::set(Ipv4{192, 0, 2, 1});
@@ -389,7 +391,7 @@ TEST_F(TokenService, NicUpdateChangesOnlyTheTokensDeviceInItsScope) {
 TEST_F(TokenService, TokensSurviveARestartWithTheirSecrets) {
   const auto made = svc_.create_token("laptop.alice.uw", {TokenScope::records, {}, 0});
   SnapshotHolder holder2(Snapshot::build({}, 1));
-  RegistrationService again("uw", dir_.path(), holder2, {});
+  RegistrationService again("uw", StoreLocation::sqlite(dir_.path()), holder2, {});
   const auto* key = again.tokens().current()->find(made.info.id);
   ASSERT_TRUE(key);
   EXPECT_EQ(encode_token(key->secret), made.token);
@@ -401,7 +403,7 @@ TEST_F(TokenService, WithoutTheKeyFileTokensStillWorkAsPasswordsButNotAsTsigKeys
   const auto made = svc_.create_token("laptop.alice.uw", {});
   std::filesystem::remove(dir_.path() / "token.key");
   SnapshotHolder holder2(Snapshot::build({}, 1));
-  RegistrationService again("uw", dir_.path(), holder2, {});
+  RegistrationService again("uw", StoreLocation::sqlite(dir_.path()), holder2, {});
   const auto* key = again.tokens().current()->find(made.info.id);
   ASSERT_TRUE(key);
   EXPECT_TRUE(key->secret.empty());

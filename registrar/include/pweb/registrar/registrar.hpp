@@ -1,5 +1,5 @@
 #pragma once
-// The write path: device changes are queued, committed to SQLite in groups by one
+// The write path: device changes are queued, committed to the store in groups by one
 // writer thread (one fsync for many updates), then published as a new snapshot
 // for the DNS path, and only then acknowledged. Callers block until their
 // changes are durable and visible, or have failed without effect.
@@ -19,6 +19,7 @@
 #include "pweb/registrar/device.hpp"
 #include "pweb/registrar/records.hpp"
 #include "pweb/registrar/snapshot.hpp"
+#include "pweb/registrar/store.hpp"
 
 namespace pweb::registrar {
 
@@ -63,9 +64,9 @@ struct RegistrarStats {
 
 class Registrar {
  public:
-  // Opens its own connection to the store in `data_dir`; `initial` is what the
-  // snapshot was built from (for the interior-name counts).
-  Registrar(const std::filesystem::path& data_dir, SnapshotHolder& snapshots,
+  // Writes through `store`, a connection of its own (open_store); `initial` is
+  // what the snapshot was built from (for the interior-name counts).
+  Registrar(std::unique_ptr<DeviceStore> store, SnapshotHolder& snapshots,
             const std::vector<DeviceRecord>& initial, RecordLimits limits = {});
   ~Registrar();
   Registrar(const Registrar&) = delete;

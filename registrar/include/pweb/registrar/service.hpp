@@ -53,9 +53,10 @@ struct TokenAuth {
 
 class RegistrationService {
  public:
-  RegistrationService(std::string label, const std::filesystem::path& data_dir,
-                      SnapshotHolder& snapshots, const std::vector<DeviceRecord>& initial,
-                      RecordLimits limits = {});
+  // Opens two connections to `store` (open_store): one for reads, one for the
+  // writer. The node key is kept in store.data_dir.
+  RegistrationService(std::string label, const StoreLocation& store, SnapshotHolder& snapshots,
+                      const std::vector<DeviceRecord>& initial, RecordLimits limits = {});
 
   [[nodiscard]] const std::string& label() const noexcept { return label_; }
   AuthResult authenticate(const std::string& user, std::string_view password,
@@ -100,7 +101,8 @@ class RegistrationService {
   NicUpdateAnswer count_answer(NicUpdateAnswer answer);  // one count per answer line
 
   std::string label_;
-  LockGuarded<DeviceStore> reader_;  // reads never wait on the writer (WAL)
+  // Reads never wait on the writer (SQLite WAL; PostgreSQL: its own connection).
+  LockGuarded<std::unique_ptr<DeviceStore>> reader_;
   Accounts accounts_;
   Registrar registrar_;
   DynDns2 dyndns_;

@@ -1,7 +1,9 @@
 #pragma once
-// The durable device store: SQLite in WAL mode under the data dir. The only
-// place that touches SQLite. Not thread-safe: one owner, or wrap in LockGuarded.
+// The durable store of a label (devices, users, tokens): the interface, and
+// what both backends share. SqliteStore (sqlite_store.hpp) is the embedded
+// default; PgStore (pg_store.hpp) lets several nodes serve one label.
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -12,8 +14,6 @@
 
 #include "pweb/registrar/device.hpp"
 #include "pweb/registrar/tokens.hpp"
-
-struct sqlite3;
 
 namespace pweb::registrar {
 
@@ -58,72 +58,130 @@ struct StoredToken {
 };
 enum class TokenInsert { added, no_device, limit, duplicate };
 
+// Where the store lives: `--store sqlite` (default, <data-dir>/pweb.db) or
+// `--store postgresql://USER@HOST:PORT/DB` (a libpq URI; several nodes of one
+// label may share it). Parsed once, at the edge.
+struct StoreLocation {
+  enum class Kind { sqlite, postgresql };
+  Kind kind = Kind::sqlite;
+  // The node's data dir, for both kinds (the node key lives there); sqlite:
+  // the store is <data_dir>/pweb.db.
+  std::filesystem::path data_dir;
+  std::string uri;  // postgresql: the libpq URI as given
+  static StoreLocation sqlite(const std::filesystem::path& data_dir) {
+    return {Kind::sqlite, data_dir, {}};
+  }
+  static StoreLocation postgresql(std::string uri, const std::filesystem::path& data_dir) {
+    return {Kind::postgresql, data_dir, std::move(uri)};
+  }
+  // For logs and errors: "sqlite:<path>" or the URI without its password.
+  [[nodiscard]] std::string describe() const;
+};
+// nullopt and a reason in `error` when `spec` is neither "sqlite" nor a
+// postgresql:// (or postgres://) URI.
+std::optional<StoreLocation> parse_store_location(const std::string& spec,
+                                                  const std::filesystem::path& data_dir,
+                                                  std::string& error);
+
+// What changed in a shared store after a given change number: the devices as
+// they are now, the names removed, and whether tokens changed. Sequence
+// numbers are handed out in commit order (see DeviceStore::begin), so reading
+// "everything above N" never misses a commit that was still running.
+struct StoreChanges {
+  std::int64_t seq = 0;  // the highest change number included
+  std::vector<DeviceRecord> devices;
+  std::vector<std::string> removed;
+  bool tokens_changed = false;
+};
+
+// Wakes a node when another node changed a shared store (PostgreSQL
+// LISTEN/NOTIFY on a connection of its own).
+class ChangeWatch {
+ public:
+  virtual ~ChangeWatch() = default;
+  // Blocks at most `timeout`. True when something may have changed: a
+  // notification came, or the connection was lost (and is being remade), so
+  // the caller must catch up with changes_since(); false after a quiet
+  // timeout. Never throws.
+  virtual bool wait(std::chrono::milliseconds timeout) = 0;
+};
+
+// The durable store of one label: devices, users, tokens. Two backends,
+// SqliteStore (one node) and PgStore (several nodes of a label). An object is
+// one connection and not thread-safe: one owner, or wrap in LockGuarded.
+// Failures while running (the database is gone, a statement failed) throw
+// StoreError; every call after one tries to reconnect, within bounded time.
 class DeviceStore {
  public:
-  // Opens or creates `<data_dir>/pweb.db`, creating data_dir if needed. The
-  // store and its -wal and -shm are made private (0600, whatever the umask):
-  // they hold password hashes. Callers check store_damage() first.
-  explicit DeviceStore(const std::filesystem::path& data_dir);
-  ~DeviceStore();
-  DeviceStore(const DeviceStore&) = delete;
-  DeviceStore& operator=(const DeviceStore&) = delete;
+  virtual ~DeviceStore() = default;
 
-  [[nodiscard]] std::vector<DeviceRecord> load_all() const;
+  [[nodiscard]] virtual std::vector<DeviceRecord> load_all() const = 0;
   // Inserts or replaces all records in one transaction: all or nothing.
-  void upsert(const std::vector<DeviceRecord>& records);
+  virtual void upsert(const std::vector<DeviceRecord>& records) = 0;
   // Returns false if there was no such device.
-  bool remove(const std::string& name);
+  virtual bool remove(const std::string& name) = 0;
 
-  [[nodiscard]] std::optional<DeviceRecord> get(const std::string& name) const;
+  [[nodiscard]] virtual std::optional<DeviceRecord> get(const std::string& name) const = 0;
   // Devices ordered by name, strictly after `after` (a cursor), updated at or after
   // `since`, at most `limit`; with `with_removed`, interleaved with the names of
   // devices removed at or after `since` (kept kRemovedRetentionSeconds).
-  [[nodiscard]] std::vector<ListedDevice> list(const std::string& after, std::int64_t since,
-                                               std::size_t limit, bool with_removed = false) const;
+  [[nodiscard]] virtual std::vector<ListedDevice> list(const std::string& after, std::int64_t since,
+                                                       std::size_t limit,
+                                                       bool with_removed = false) const = 0;
 
-  // Explicit transactions for the group-committing writer.
-  void begin();
-  void commit();
-  void rollback() noexcept;
+  // Explicit transactions for the group-committing writer. begin() also takes
+  // the store's write lock and the next change number (PostgreSQL: a row lock
+  // held to commit, so writers of all nodes are serialized and every get()
+  // inside sees the latest committed state; concurrent changes of one device
+  // at two nodes apply one after the other, none is lost). commit() makes the
+  // group durable and (PostgreSQL) notifies the other nodes.
+  virtual void begin() = 0;
+  virtual void commit() = 0;
+  virtual void rollback() noexcept = 0;
   // Inside a transaction: one device written, or deleted at `when` (unix seconds;
   // its name is then listed as removed, and older removals are forgotten).
   // `rrsets_changed`: rewrite its RRsets too (skipped on address-only updates).
-  void put(const DeviceRecord& record, bool rrsets_changed = false);
-  void erase(const std::string& name, std::int64_t when);
+  virtual void put(const DeviceRecord& record, bool rrsets_changed = false) = 0;
+  virtual void erase(const std::string& name, std::int64_t when) = 0;
 
   // Names of the devices "*.<user_agent>" that have an interface id.
-  [[nodiscard]] std::vector<std::string> devices_with_iid(const std::string& user_agent) const;
+  [[nodiscard]] virtual std::vector<std::string> devices_with_iid(
+      const std::string& user_agent) const = 0;
 
   // Accounts. add_user returns false if the user exists.
-  bool add_user(const std::string& name, const std::string& password_hash, std::int64_t created);
-  bool remove_user(const std::string& name);
-  [[nodiscard]] std::optional<std::string> password_hash(const std::string& name) const;
-  [[nodiscard]] std::vector<std::string> list_users() const;
+  virtual bool add_user(const std::string& name, const std::string& password_hash,
+                        std::int64_t created) = 0;
+  virtual bool remove_user(const std::string& name) = 0;
+  [[nodiscard]] virtual std::optional<std::string> password_hash(const std::string& name) const = 0;
+  [[nodiscard]] virtual std::vector<std::string> list_users() const = 0;
 
-  // Device tokens (token_store.cpp). add_token checks and inserts in one
-  // transaction: the device exists, has fewer than kMaxTokensPerDevice tokens,
-  // the id is new. Removing a device (erase, remove) removes its tokens.
-  TokenInsert add_token(const StoredToken& token);
-  bool remove_token(const std::string& device, const std::string& id);
-  [[nodiscard]] std::vector<StoredToken> load_tokens() const;
-  [[nodiscard]] std::vector<StoredToken> device_tokens(const std::string& device) const;
+  // Device tokens. add_token checks and inserts in one transaction: the
+  // device exists, has fewer than kMaxTokensPerDevice tokens, the id is new.
+  // Removing a device (erase, remove) removes its tokens. Token changes count
+  // as changes (StoreChanges::tokens_changed).
+  virtual TokenInsert add_token(const StoredToken& token) = 0;
+  virtual bool remove_token(const std::string& device, const std::string& id) = 0;
+  [[nodiscard]] virtual std::vector<StoredToken> load_tokens() const = 0;
+  [[nodiscard]] virtual std::vector<StoredToken> device_tokens(const std::string& device) const = 0;
   // The store's salt for hash_token(), made on first use.
-  TokenSalt token_salt();
+  virtual TokenSalt token_salt() = 0;
 
-  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  // Several nodes: whether other processes may change this store (PostgreSQL).
+  [[nodiscard]] virtual bool shared() const noexcept = 0;
+  // The highest change number committed (0 for a store that is not shared).
+  [[nodiscard]] virtual std::int64_t last_seq() const = 0;
+  // Changes committed with a number above `after` (empty for a store that is
+  // not shared).
+  [[nodiscard]] virtual StoreChanges changes_since(std::int64_t after) const = 0;
+  // A watch on other nodes' changes: its own connection. Null when not shared.
+  [[nodiscard]] virtual std::unique_ptr<ChangeWatch> watch() const = 0;
 
-  struct StatementCache;
-
- private:
-  void exec(const char* sql);
-  void migrate_from_v1();
-  void read_rrsets(DeviceRecord& r) const;
-  void write_rrsets(const DeviceRecord& r);
-  void erase_tokens(const std::string& device);
-
-  std::filesystem::path path_;
-  std::unique_ptr<StatementCache> cache_;
-  sqlite3* db_ = nullptr;
+  // For logs and errors (never a password).
+  [[nodiscard]] virtual std::string describe() const = 0;
 };
+
+// Opens (creating or migrating the schema of) the store at `where`. Throws
+// StoreError when it cannot: the message says what and where.
+std::unique_ptr<DeviceStore> open_store(const StoreLocation& where);
 
 }  // namespace pweb::registrar

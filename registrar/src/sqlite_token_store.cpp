@@ -1,10 +1,10 @@
-// The device tokens of the store (declared in store.hpp; the table is created
-// with the others in store.cpp). Rows hold a keyed hash of the secret and the
-// secret sealed under the node key, never the secret itself (tokens.hpp).
-#include <sodium.h>
+// The device tokens of the SQLite store (declared in sqlite_store.hpp; the
+// table is created with the others in sqlite_store.cpp). Rows hold a keyed hash of the secret and
+// the secret sealed under the node key, never the secret itself (tokens.hpp).
 #include <sqlite3.h>
 
-#include "pweb/registrar/store.hpp"
+#include "pweb/registrar/sqlite_store.hpp"
+#include "store_codec.hpp"
 
 namespace pweb::registrar {
 namespace {
@@ -52,36 +52,19 @@ constexpr const char* kColumns =
 std::vector<StoredToken> read_tokens(Stmt& s) {
   std::vector<StoredToken> out;
   while (s.step()) {
-    StoredToken t;
     auto* st = s.get();
-    t.info.id = column_string(st, 0);
-    t.info.device = column_string(st, 1);
-    const auto scope = parse_scope(column_string(st, 2));
-    const auto subnets = column_string(st, 3);
-    t.info.expires = sqlite3_column_int64(st, 4);
-    t.info.created = sqlite3_column_int64(st, 5);
-    const auto hash = column_string(st, 6);
-    t.sealed = column_string(st, 7);
-    if (!scope || hash.size() != t.hash.size()) continue;
-    t.info.scope = *scope;
-    std::copy(hash.begin(), hash.end(), t.hash.begin());
-    bool ok = true;
-    for (std::size_t start = 0; start < subnets.size() && ok;) {
-      auto comma = subnets.find(',', start);
-      if (comma == std::string::npos) comma = subnets.size();
-      const auto parsed = parse_subnet(std::string_view(subnets).substr(start, comma - start));
-      ok = parsed.subnet.has_value();
-      if (ok) t.info.allowed_subnets.push_back(*parsed.subnet);
-      start = comma + 1;
-    }
-    if (ok) out.push_back(std::move(t));
+    auto t = store_codec::token_from_columns(
+        {column_string(st, 0), column_string(st, 1), column_string(st, 2), column_string(st, 3),
+         sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5), column_string(st, 6),
+         column_string(st, 7)});
+    if (t) out.push_back(std::move(*t));
   }
   return out;
 }
 
 }  // namespace
 
-TokenInsert DeviceStore::add_token(const StoredToken& t) {
+TokenInsert SqliteStore::add_token(const StoredToken& t) {
   exec("BEGIN IMMEDIATE");  // the checks and the insert see the same store
   try {
     Stmt device(db_, "SELECT 1 FROM devices WHERE name=?");
@@ -97,8 +80,7 @@ TokenInsert DeviceStore::add_token(const StoredToken& t) {
       exec("ROLLBACK");
       return TokenInsert::limit;
     }
-    std::string subnets;
-    for (const auto& s : t.info.allowed_subnets) subnets += (subnets.empty() ? "" : ",") + s.text();
+    const std::string subnets = store_codec::subnets_text(t.info.allowed_subnets);
     Stmt ins(db_,
              "INSERT OR IGNORE INTO tokens(id, device, scope, subnets, expires, created, hash, "
              "sealed) VALUES(?,?,?,?,?,?,?,?)");
@@ -123,7 +105,7 @@ TokenInsert DeviceStore::add_token(const StoredToken& t) {
   }
 }
 
-bool DeviceStore::remove_token(const std::string& device, const std::string& id) {
+bool SqliteStore::remove_token(const std::string& device, const std::string& id) {
   Stmt s(db_, "DELETE FROM tokens WHERE device=? AND id=?");
   s.text(1, device);
   s.text(2, id);
@@ -131,45 +113,34 @@ bool DeviceStore::remove_token(const std::string& device, const std::string& id)
   return sqlite3_changes(db_) > 0;
 }
 
-void DeviceStore::erase_tokens(const std::string& device) {
+void SqliteStore::erase_tokens(const std::string& device) {
   Stmt s(db_, "DELETE FROM tokens WHERE device=?");
   s.text(1, device);
   s.step();
 }
 
-std::vector<StoredToken> DeviceStore::load_tokens() const {
+std::vector<StoredToken> SqliteStore::load_tokens() const {
   Stmt s(db_, (std::string(kColumns) + "ORDER BY id").c_str());
   return read_tokens(s);
 }
 
-std::vector<StoredToken> DeviceStore::device_tokens(const std::string& device) const {
+std::vector<StoredToken> SqliteStore::device_tokens(const std::string& device) const {
   Stmt s(db_, (std::string(kColumns) + "WHERE device=? ORDER BY created, id").c_str());
   s.text(1, device);
   return read_tokens(s);
 }
 
-TokenSalt DeviceStore::token_salt() {
+TokenSalt SqliteStore::token_salt() {
   auto read = [&]() -> std::optional<TokenSalt> {
     Stmt s(db_, "SELECT value FROM meta WHERE key='token_salt'");
     if (!s.step()) return std::nullopt;
-    const auto hex = column_string(s.get(), 0);
-    TokenSalt salt{};
-    std::size_t len = 0;
-    if (sodium_hex2bin(salt.data(), salt.size(), hex.data(), hex.size(), nullptr, &len, nullptr) !=
-            0 ||
-        len != salt.size()) {
-      throw StoreError("store " + path_.string() + ": the token salt is damaged");
-    }
+    auto salt = store_codec::salt_from_hex(column_string(s.get(), 0));
+    if (!salt) throw StoreError("store " + path_.string() + ": the token salt is damaged");
     return salt;
   };
   if (auto salt = read()) return *salt;
-  if (sodium_init() < 0) throw StoreError("libsodium failed to initialise");
-  TokenSalt salt{};
-  randombytes_buf(salt.data(), salt.size());
-  std::array<char, 65> hex{};
-  sodium_bin2hex(hex.data(), hex.size(), salt.data(), salt.size());
   Stmt ins(db_, "INSERT OR IGNORE INTO meta(key, value) VALUES('token_salt', ?)");
-  ins.text(1, std::string(hex.data(), 64));
+  ins.text(1, store_codec::salt_hex(store_codec::new_salt()));
   ins.step();
   if (auto first = read()) return *first;  // another connection's, if it was first
   throw StoreError("store " + path_.string() + ": cannot keep the token salt");
