@@ -218,7 +218,7 @@ int pin_del(const AdminOptions& opts) {
 // one lost (store_damage): when it was sound (or absent) before the identity
 // came, it is opened (made empty), so a node on it starts as a new one.
 void make_store(const AdminOptions& opts, bool store_was_sound) {
-  if (store_was_sound) registrar::DeviceStore(opts.data_dir);
+  if (store_was_sound) registrar::SqliteStore(opts.data_dir);
 }
 
 // What a label's nodes share, made before any of them starts (the token key
