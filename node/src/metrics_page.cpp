@@ -124,6 +124,15 @@ void registrar_metrics(TextWriter& w, const registrar::RegistrationService& r) {
   counter(w, "pweb_registrar_changes_total", "Device changes committed", s.changes);
   counter(w, "pweb_registrar_failed_commits_total", "Store transactions that failed",
           s.failed_commits);
+  w.family("pweb_registrar_catch_ups_total", "counter",
+           "Reads of other nodes' changes to a shared store, by result (ok, failed)");
+  w.sample("pweb_registrar_catch_ups_total", {{"result", "ok"}}, s.catch_ups);
+  w.sample("pweb_registrar_catch_ups_total", {{"result", "failed"}}, s.failed_catch_ups);
+  counter(w, "pweb_registrar_followed_changes_total",
+          "Devices changed or removed by other nodes of the label, published here",
+          s.followed_changes);
+  gauge(w, "pweb_registrar_store_seq", "Change number of a shared store published up to",
+        static_cast<double>(s.seen_seq));
 }
 
 }  // namespace

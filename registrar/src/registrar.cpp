@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <utility>
 
 #include "pweb/registrar/store.hpp"
 
@@ -44,7 +45,9 @@ class Registrar::Impl {
       : store_ptr(std::move(s)), store(*store_ptr), devices(initial.size()) {
     for (const auto& r : initial) {
       add_parents(r.name, nullptr);
-      user_bytes[user_of(r.name)] += record_bytes(r);
+      const auto bytes = record_bytes(r);
+      user_bytes[user_of(r.name)] += bytes;
+      if (bytes) device_bytes[r.name] = bytes;
     }
   }
 
@@ -80,7 +83,12 @@ class Registrar::Impl {
   std::unordered_map<std::string, std::uint32_t> interior;
   // RRset bytes per "user.agent", for the per-user limit; kept as of the last commit.
   std::unordered_map<std::string, std::size_t> user_bytes;
+  // ... and per device that has RRsets: what another node's change replaces.
+  std::unordered_map<std::string, std::size_t> device_bytes;
+  std::int64_t seen_seq = 0;  // a shared store's changes are published up to here
+  std::atomic<std::int64_t> seen_seq_shown{0};
   std::atomic<std::uint64_t> commits{0}, changes{0}, failed{0};
+  std::atomic<std::uint64_t> catch_ups{0}, followed{0}, failed_catch_ups{0};
 };
 
 Registrar::Registrar(std::unique_ptr<DeviceStore> store, SnapshotHolder& snapshots,
@@ -123,23 +131,39 @@ void Registrar::apply_async(std::vector<DeviceChange> changes, Done done) {
   queue_cv_.notify_one();
 }
 
+void Registrar::catch_up() {
+  {
+    auto q = queue_.lock();
+    if (q->stopping) return;
+    q->catch_up = true;
+  }
+  queue_cv_.notify_one();
+}
+
 RegistrarStats Registrar::stats() const {
-  return {impl_->commits.load(), impl_->changes.load(), impl_->failed.load()};
+  const auto& im = *impl_;
+  return {im.commits.load(),         im.changes.load(),  im.failed.load(),
+          im.catch_ups.load(),       im.followed.load(), im.failed_catch_ups.load(),
+          im.seen_seq_shown.load()};
 }
 
 void Registrar::run() {
   std::vector<Pending> group;
   for (;;) {
+    bool catch_up = false;
     {
       auto q = queue_.lock();
-      q.wait(queue_cv_, [&] { return q->stopping || !q->items.empty(); });
-      if (q->items.empty()) return;  // stopping, and everything queued was answered
+      q.wait(queue_cv_, [&] { return q->stopping || q->catch_up || !q->items.empty(); });
+      if (q->stopping && q->items.empty()) return;  // everything queued was answered
+      catch_up = std::exchange(q->catch_up, false);
       while (!q->items.empty() && group.size() < kMaxGroup) {
         group.push_back(std::move(q->items.front()));
         q->items.pop_front();
       }
     }
-    commit_group(group);
+    // Others' changes first: this group's limits then count them.
+    if (catch_up) follow();
+    if (!group.empty()) commit_group(group);
     group.clear();
   }
 }
@@ -148,7 +172,7 @@ void Registrar::commit_group(std::vector<Pending>& group) {
   auto& store = impl_->store;
   std::vector<std::vector<ChangeResult>> results(group.size());
   // Device entries to publish, in order; interior names are derived after commit.
-  std::vector<std::pair<std::string, std::optional<DeviceRecord>>> written;
+  Written written;
   const std::int64_t now = unix_now();
   // Per-user RRset bytes as this group changes them; kept only if it commits.
   auto user_bytes = impl_->user_bytes;
@@ -216,39 +240,77 @@ void Registrar::commit_group(std::vector<Pending>& group) {
   impl_->user_bytes = std::move(user_bytes);
 
   // Publish before answering, so that a DNS query sent after the answer sees it.
-  if (!written.empty()) {
-    std::vector<Snapshot::Change> changes;
-    const auto current = snapshots_.current();
-    std::unordered_map<std::string, bool> exists;  // as of the changes so far
-    for (const auto& [name, rec] : written) {
-      auto it = exists.find(name);
-      if (it == exists.end()) {
-        const auto* e = current->find(name);
-        it = exists.emplace(name, e != nullptr && e->is_device()).first;
-      }
-      if (rec) {
-        changes.push_back({name, NameEntry::device(rec->ipv4, rec->ipv6), Snapshot::zone_of(*rec)});
-        if (!it->second) {
-          impl_->add_parents(name, &changes);
-          ++impl_->devices;
-        }
-      } else {
-        changes.push_back({name, NameEntry::tombstone(), nullptr});
-        if (it->second) {
-          impl_->remove_parents(name, &changes);
-          --impl_->devices;
-        }
-      }
-      it->second = rec.has_value();
-    }
-    snapshots_.publish(
-        current->with_changes(changes, impl_->devices, static_cast<std::uint32_t>(now)));
-  }
+  publish(written, now);
   impl_->commits.fetch_add(1);
   for (std::size_t g = 0; g < group.size(); ++g) {
     impl_->changes.fetch_add(group[g].changes.size());
     group[g].done(std::move(results[g]));
   }
+}
+
+void Registrar::publish(const Written& written, std::int64_t now) {
+  if (written.empty()) return;
+  auto& im = *impl_;
+  std::vector<Snapshot::Change> changes;
+  const auto current = snapshots_.current();
+  std::unordered_map<std::string, bool> exists;  // as of the changes so far
+  for (const auto& [name, rec] : written) {
+    auto it = exists.find(name);
+    if (it == exists.end()) {
+      const auto* e = current->find(name);
+      it = exists.emplace(name, e != nullptr && e->is_device()).first;
+    }
+    if (rec) {
+      changes.push_back({name, NameEntry::device(rec->ipv4, rec->ipv6), Snapshot::zone_of(*rec)});
+      if (!it->second) {
+        im.add_parents(name, &changes);
+        ++im.devices;
+      }
+      if (const auto bytes = Impl::record_bytes(*rec)) {
+        im.device_bytes[name] = bytes;
+      } else {
+        im.device_bytes.erase(name);
+      }
+    } else if (it->second) {
+      changes.push_back({name, NameEntry::tombstone(), nullptr});
+      im.remove_parents(name, &changes);
+      --im.devices;
+      im.device_bytes.erase(name);
+    }
+    it->second = rec.has_value();
+  }
+  if (changes.empty()) return;
+  snapshots_.publish(current->with_changes(changes, im.devices, static_cast<std::uint32_t>(now)));
+}
+
+void Registrar::follow() {
+  auto& im = *impl_;
+  StoreChanges found;
+  try {
+    found = im.store.changes_since(im.seen_seq);
+  } catch (const std::exception&) {
+    im.failed_catch_ups.fetch_add(1);  // the next catch-up reads from the same point
+    return;
+  }
+  im.catch_ups.fetch_add(1);
+  if (found.seq <= im.seen_seq) return;
+  Written written;
+  for (auto& d : found.devices) {
+    const auto it = im.device_bytes.find(d.name);
+    auto& user = im.user_bytes[Impl::user_of(d.name)];
+    user += Impl::record_bytes(d) - (it == im.device_bytes.end() ? 0 : it->second);
+    written.emplace_back(d.name, std::move(d));
+  }
+  for (auto& name : found.removed) {
+    const auto it = im.device_bytes.find(name);
+    if (it != im.device_bytes.end()) im.user_bytes[Impl::user_of(name)] -= it->second;
+    written.emplace_back(std::move(name), std::nullopt);
+  }
+  im.followed.fetch_add(written.size());
+  publish(written, unix_now());
+  im.seen_seq = found.seq;
+  im.seen_seq_shown = found.seq;
+  if (found.tokens_changed && on_tokens_) on_tokens_();
 }
 
 }  // namespace pweb::registrar

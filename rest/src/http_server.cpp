@@ -13,6 +13,7 @@
 #include "http_util.hpp"
 #include "nic_routes.hpp"
 #include "pweb/metrics.hpp"
+#include "pweb/registrar/store.hpp"
 #include "route_table.hpp"
 #include "rrset_routes.hpp"
 #include "status_page_routes.hpp"
@@ -169,12 +170,19 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
       send_error(res, res.status, what);
     }
   });
-  // One catch per request: an unexpected failure is a 500 with a JSON error.
+  // One catch per request: an unexpected failure is a 500 with a JSON error; a
+  // store that cannot be reached (PostgreSQL down) a 503: nothing was changed,
+  // and the client may retry.
   srv.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "internal error";
         try {
           std::rethrow_exception(ep);
+        } catch (const registrar::StoreError& e) {
+          return send_json(res, 503,
+                           {{"error", std::string("the device store is unavailable; nothing was "
+                                                  "changed: ") +
+                                          e.what()}});
         } catch (const std::exception& e) {
           what = std::string("internal error: ") + e.what();
         } catch (...) {

@@ -60,6 +60,13 @@ struct RegistrarStats {
   std::uint64_t commits = 0;
   std::uint64_t changes = 0;
   std::uint64_t failed_commits = 0;
+  // A shared store: catch-ups with other nodes' changes, devices (and removals)
+  // they brought, catch-ups that failed (the store could not be read), and the
+  // change number followed up to.
+  std::uint64_t catch_ups = 0;
+  std::uint64_t followed_changes = 0;
+  std::uint64_t failed_catch_ups = 0;
+  std::int64_t seen_seq = 0;
 };
 
 class Registrar {
@@ -78,6 +85,14 @@ class Registrar {
   // are durable and visible (or failed without effect); it must not block.
   using Done = std::function<void(std::vector<ChangeResult>)>;
   void apply_async(std::vector<DeviceChange> changes, Done done);
+  // A shared store (several nodes of a label): reads what other nodes committed
+  // since the last catch-up and publishes it, on the writer thread, between
+  // commit groups (so a node's own changes and others' are published in commit
+  // order). Returns at once. `on_tokens` (set before the first call) runs on
+  // the writer thread when tokens changed. A read that fails is counted and
+  // retried by the next call: nothing is skipped.
+  void catch_up();
+  void set_on_tokens(std::function<void()> on_tokens) { on_tokens_ = std::move(on_tokens); }
   [[nodiscard]] const RecordLimits& limits() const noexcept { return limits_; }
   [[nodiscard]] RegistrarStats stats() const;
   void stop();
@@ -89,16 +104,21 @@ class Registrar {
   };
   struct Queue {
     std::deque<Pending> items;
+    bool catch_up = false;
     bool stopping = false;
   };
+  using Written = std::vector<std::pair<std::string, std::optional<DeviceRecord>>>;
 
   void run();
   void commit_group(std::vector<Pending>& group);
+  void follow();
+  void publish(const Written& written, std::int64_t now);
 
   class Impl;
   std::unique_ptr<Impl> impl_;
   SnapshotHolder& snapshots_;
   RecordLimits limits_;
+  std::function<void()> on_tokens_;
   LockGuarded<Queue> queue_;
   std::condition_variable queue_cv_;
   std::thread writer_;
