@@ -40,6 +40,30 @@ bool store_refused(const AdminOptions& opts) {
 
 constexpr int kDamagedStore = 2;  // as for bad configuration
 
+// The store the command works on (--store, as the node's): null, and why on
+// stderr, when the location is malformed, the SQLite store damaged, or the
+// database cannot be reached.
+std::unique_ptr<registrar::DeviceStore> admin_store(const AdminOptions& opts, int& code) {
+  std::string err;
+  const auto where = registrar::parse_store_location(opts.store, opts.data_dir, err);
+  if (!where) {
+    std::cerr << "pweb-node: --store: " << err << "\n";
+    code = 1;
+    return nullptr;
+  }
+  if (where->kind == registrar::StoreLocation::Kind::sqlite && store_refused(opts)) {
+    code = kDamagedStore;
+    return nullptr;
+  }
+  try {
+    return registrar::open_store(*where);
+  } catch (const registrar::StoreError& e) {
+    std::cerr << "pweb-node: " << e.what() << "\n";
+    code = 1;
+    return nullptr;
+  }
+}
+
 int device_import(const AdminOptions& opts) {
   std::ifstream file;
   std::istream* in = &std::cin;
@@ -56,18 +80,20 @@ int device_import(const AdminOptions& opts) {
     std::cerr << "pweb-node: " << opts.file << ": " << parsed.error << "; nothing imported\n";
     return 1;
   }
-  if (store_refused(opts)) return kDamagedStore;
-  registrar::SqliteStore store(opts.data_dir);
-  store.upsert(parsed.records);
-  std::cout << "imported " << parsed.records.size() << " devices into " << store.path().string()
+  int code = 0;
+  const auto store = admin_store(opts, code);
+  if (!store) return code;
+  store->upsert(parsed.records);
+  std::cout << "imported " << parsed.records.size() << " devices into " << store->describe()
             << "\n";
   return 0;
 }
 
 int device_list(const AdminOptions& opts) {
-  if (store_refused(opts)) return kDamagedStore;
-  registrar::SqliteStore store(opts.data_dir);
-  for (const auto& d : store.load_all()) {
+  int code = 0;
+  const auto store = admin_store(opts, code);
+  if (!store) return code;
+  for (const auto& d : store->load_all()) {
     std::cout << d.name << ' ' << (d.ipv4 ? registrar::format_ipv4(*d.ipv4) : "-") << ' '
               << (d.ipv6 ? registrar::format_ipv6(*d.ipv6) : "-") << ' ' << d.updated << '\n';
   }
@@ -90,10 +116,11 @@ int user_add(const AdminOptions& opts) {
     std::cerr << "pweb-node: empty password on standard input\n";
     return 1;
   }
-  if (store_refused(opts)) return kDamagedStore;
-  registrar::SqliteStore store(opts.data_dir);
+  int code = 0;
+  const auto store = admin_store(opts, code);
+  if (!store) return code;
   const std::string name = registrar::to_lower(opts.user);
-  if (!store.add_user(name, registrar::hash_password(password), unix_now())) {
+  if (!store->add_user(name, registrar::hash_password(password), unix_now())) {
     std::cerr << "pweb-node: user '" << name << "' already exists\n";
     return 1;
   }
@@ -102,10 +129,11 @@ int user_add(const AdminOptions& opts) {
 }
 
 int user_del(const AdminOptions& opts) {
-  if (store_refused(opts)) return kDamagedStore;
-  registrar::SqliteStore store(opts.data_dir);
+  int code = 0;
+  const auto store = admin_store(opts, code);
+  if (!store) return code;
   const std::string name = registrar::to_lower(opts.user);
-  if (!store.remove_user(name)) {
+  if (!store->remove_user(name)) {
     std::cerr << "pweb-node: no user '" << name << "'\n";
     return 1;
   }
@@ -114,9 +142,10 @@ int user_del(const AdminOptions& opts) {
 }
 
 int user_list(const AdminOptions& opts) {
-  if (store_refused(opts)) return kDamagedStore;
-  registrar::SqliteStore store(opts.data_dir);
-  for (const auto& u : store.list_users()) std::cout << u << "\n";
+  int code = 0;
+  const auto store = admin_store(opts, code);
+  if (!store) return code;
+  for (const auto& u : store->list_users()) std::cout << u << "\n";
   return 0;
 }
 
@@ -297,6 +326,9 @@ int identity_import(const AdminOptions& opts) {
 
 }  // namespace
 
+constexpr const char* kStoreHelp =
+    "The store: sqlite (pweb.db in --data-dir) or postgresql://USER@HOST:PORT/DB, as the node's";
+
 void add_admin_commands(CLI::App& app, AdminOptions& opts, int& exit_code) {
   auto* device = app.add_subcommand("device", "Manage devices in the store directly");
   device->require_subcommand(1);
@@ -304,26 +336,31 @@ void add_admin_commands(CLI::App& app, AdminOptions& opts, int& exit_code) {
   auto* import_cmd = device->add_subcommand(
       "import", "Add or replace devices from FILE (- = stdin): lines 'NAME [ADDR|-] [ADDR|-]'");
   import_cmd->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
+  import_cmd->add_option("--store", opts.store, kStoreHelp)->capture_default_str();
   import_cmd->add_option("file", opts.file, "Device file")->required();
   import_cmd->callback([&] { exit_code = device_import(opts); });
 
   auto* list = device->add_subcommand("list", "List devices: name ipv4 ipv6 updated");
   list->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
+  list->add_option("--store", opts.store, kStoreHelp)->capture_default_str();
   list->callback([&] { exit_code = device_list(opts); });
 
   auto* user = app.add_subcommand("user", "Manage user accounts in the store directly");
   user->require_subcommand(1);
   auto* add = user->add_subcommand("add", "Add a user; the password is read from stdin");
   add->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
+  add->add_option("--store", opts.store, kStoreHelp)->capture_default_str();
   add->add_option("name", opts.user, "User name (a label: a-z 0-9 -)")->required();
   add->add_flag("--password-stdin", opts.password_stdin, "Read the password from standard input");
   add->callback([&] { exit_code = user_add(opts); });
   auto* del = user->add_subcommand("del", "Delete a user");
   del->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
+  del->add_option("--store", opts.store, kStoreHelp)->capture_default_str();
   del->add_option("name", opts.user, "User name")->required();
   del->callback([&] { exit_code = user_del(opts); });
   auto* users = user->add_subcommand("list", "List users");
   users->add_option("--data-dir", opts.data_dir, "Data directory")->capture_default_str();
+  users->add_option("--store", opts.store, kStoreHelp)->capture_default_str();
   users->callback([&] { exit_code = user_list(opts); });
 
   auto* ca = app.add_subcommand("ca", "Run a federation CA that certifies agents' labels");

@@ -192,9 +192,14 @@ int run_node(const NodeConfig& cfg) {
   const auto timeout =
       std::chrono::milliseconds(static_cast<std::int64_t>(cfg.timeout * 1000.0 + 0.5));
 
+  std::string store_error;
+  const auto store_at = *registrar::parse_store_location(cfg.store, cfg.data_dir, store_error);
   // A store that lost devices or users stops the node here, before anything is
   // written to it: starting would serve an empty or failing store, silently.
-  if (auto damage = registrar::store_damage(cfg.data_dir)) {
+  // (A PostgreSQL store is the database's to keep: not checked here.)
+  if (auto damage = store_at.kind == registrar::StoreLocation::Kind::sqlite
+                        ? registrar::store_damage(cfg.data_dir)
+                        : std::nullopt) {
     if (!cfg.fresh_store) {
       spdlog::error(
           "event=store_damaged msg=\"{}; nothing was changed. Restore the data dir from a "
@@ -215,24 +220,25 @@ int run_node(const NodeConfig& cfg) {
   std::unique_ptr<registrar::RegistrationService> registration;
   {
     std::vector<registrar::DeviceRecord> records;
-    std::string path;
+    std::int64_t loaded_seq = 0;
     {
-      const registrar::SqliteStore store(cfg.data_dir);
-      records = store.load_all();
-      path = store.path().string();
+      const auto store = registrar::open_store(store_at);
+      // Read first: what others change during the load is caught up on after.
+      loaded_seq = store->last_seq();
+      records = store->load_all();
     }
     const auto initial =
         registrar::Snapshot::build(records, static_cast<std::uint32_t>(unix_now()));
     snapshots = std::make_unique<registrar::SnapshotHolder>(initial);
-    spdlog::info("event=store_loaded path={} devices={} snapshot_bytes={}", path,
-                 initial->device_count(), initial->memory_bytes());
+    spdlog::info("event=store_loaded path={} devices={} snapshot_bytes={} seq={}",
+                 store_at.describe(), initial->device_count(), initial->memory_bytes(), loaded_seq);
     // Only an agent with a label has users and devices of its own to register.
     if (!cfg.label.empty()) {
       registrar::RecordLimits limits;
       limits.default_ttl = cfg.ttl;
       limits.min_ttl = cfg.min_ttl;
       registration = std::make_unique<registrar::RegistrationService>(
-          cfg.label, registrar::StoreLocation::sqlite(cfg.data_dir), *snapshots, records, limits);
+          cfg.label, store_at, *snapshots, records, limits, loaded_seq);
     }
   }
   malloc_trim(0);  // the load's temporaries are gone; give their pages back

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "pweb/registrar/names.hpp"
+#include "pweb/registrar/store.hpp"
 
 namespace pweb::node {
 namespace {
@@ -85,6 +86,11 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
          "This Home Agent's label (e.g. uw); none with --home-agent = gateway mode (default: none)")
       ->check(kLabel);
   app.add_option("--data-dir", cfg.data_dir, "Directory for the device store and identity")
+      ->capture_default_str();
+  app.add_option("--store", cfg.store,
+                 "Where devices, users and tokens are kept: sqlite (pweb.db in --data-dir) or "
+                 "postgresql://USER@HOST:PORT/DB (a libpq URI; several nodes of one label may "
+                 "share it)")
       ->capture_default_str();
   app.add_option("--dns-listen", cfg.dns_listen, "DNS listen address, UDP and TCP (repeatable)")
       ->check(kHostPort)
@@ -198,6 +204,9 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
 
 std::optional<std::string> validate(const NodeConfig& cfg) {
   if (cfg.dns_listen.empty()) return "at least one --dns-listen address is needed";
+  if (std::string err; !registrar::parse_store_location(cfg.store, cfg.data_dir, err)) {
+    return "--store: " + err;
+  }
   if (cfg.suffix.empty()) return "at least one --suffix is needed";
   if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
     return "HTTPS needs both --tls-cert and --tls-key";

@@ -92,10 +92,13 @@ class Registrar::Impl {
 };
 
 Registrar::Registrar(std::unique_ptr<DeviceStore> store, SnapshotHolder& snapshots,
-                     const std::vector<DeviceRecord>& initial, RecordLimits limits)
+                     const std::vector<DeviceRecord>& initial, RecordLimits limits,
+                     std::int64_t loaded_seq)
     : impl_(std::make_unique<Impl>(std::move(store), initial)),
       snapshots_(snapshots),
       limits_(limits) {
+  impl_->seen_seq = loaded_seq;
+  impl_->seen_seq_shown = loaded_seq;
   writer_ = std::thread([this] { run(); });
 }
 
@@ -142,8 +145,8 @@ void Registrar::catch_up() {
 
 RegistrarStats Registrar::stats() const {
   const auto& im = *impl_;
-  return {im.commits.load(),         im.changes.load(),  im.failed.load(),
-          im.catch_ups.load(),       im.followed.load(), im.failed_catch_ups.load(),
+  return {im.commits.load(),       im.changes.load(),  im.failed.load(),
+          im.catch_ups.load(),     im.followed.load(), im.failed_catch_ups.load(),
           im.seen_seq_shown.load()};
 }
 
@@ -238,6 +241,12 @@ void Registrar::commit_group(std::vector<Pending>& group) {
     return;
   }
   impl_->user_bytes = std::move(user_bytes);
+  // Our own commit right after everything published: nothing to catch up on
+  // for it (numbers follow commit order, with no gaps).
+  if (const auto mine = store.write_seq(); mine != 0 && mine == impl_->seen_seq + 1) {
+    impl_->seen_seq = mine;
+    impl_->seen_seq_shown = mine;
+  }
 
   // Publish before answering, so that a DNS query sent after the answer sees it.
   publish(written, now);

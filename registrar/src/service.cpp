@@ -15,11 +15,11 @@ constexpr std::size_t kMaxServices = 16;
 RegistrationService::RegistrationService(std::string label, const StoreLocation& store,
                                          SnapshotHolder& snapshots,
                                          const std::vector<DeviceRecord>& initial,
-                                         RecordLimits limits)
+                                         RecordLimits limits, std::int64_t loaded_seq)
     : label_(std::move(label)),
       reader_(open_store(store)),
       accounts_([this](const std::string& user) { return (*reader_.lock())->password_hash(user); }),
-      registrar_(open_store(store), snapshots, initial, limits),
+      registrar_(open_store(store), snapshots, initial, limits, loaded_seq),
       dyndns_(label_, registrar_,
               [this](const std::string& user_agent) {
                 return (*reader_.lock())->devices_with_iid(user_agent);
@@ -29,11 +29,23 @@ RegistrationService::RegistrationService(std::string label, const StoreLocation&
   token_salt_ = (*reader)->token_salt();
   // A key file that is there but unreadable stops the start: the tokens sealed
   // under it would silently stop working as TSIG keys. Absent, it is made with
-  // the first token.
-  auto key = load_node_key(data_dir_, false);
+  // the first token; with a shared store now, so that it is in the identity
+  // the label's other nodes import (pweb-node identity export).
+  const bool shared = (*reader)->shared();
+  auto key = load_node_key(data_dir_, shared);
   if (!key.error.empty()) throw StoreError("tokens: " + key.error);
   node_key_ = key.key;
   rebuild_tokens(**reader);
+  if (shared) {
+    // Other nodes' token changes reach the DNS threads' table too.
+    registrar_.set_on_tokens([this] { rebuild_tokens(**reader_.lock()); });
+    follower_ = std::make_unique<StoreFollower>((*reader)->watch(), registrar_);
+  }
+}
+
+void RegistrationService::stop() {
+  if (follower_) follower_->stop();
+  registrar_.stop();
 }
 
 namespace {

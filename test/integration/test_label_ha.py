@@ -33,13 +33,11 @@ TIMEOUT = 1.0  # --timeout of every node
 
 
 @pytest.fixture(scope="module")
-def pg(tmp_path_factory):
+def pg():
     if not pg_cluster.available():
         pytest.skip("SKIPPED: PostgreSQL 15 is not installed (apt-get install postgresql-15)")
-    c = pg_cluster.PgCluster(tmp_path_factory.mktemp("pg"))
-    c.start()
-    yield c
-    c.close()
+    with pg_cluster.PgCluster() as c:
+        yield c
 
 
 def admin(data: Path, uri: str, *args: str, stdin: str = "") -> str:
@@ -101,7 +99,7 @@ def fqdn(name: str) -> str:
 
 
 def test_update_at_either_node_is_answered_at_the_other_within_1s(make_cluster, pg):
-    label = Label(make_cluster(ttl=60, timeout=TIMEOUT), pg.create_db())
+    label = Label(make_cluster(ttl=60, timeout=TIMEOUT), pg.create_database())
     uw0, uw1 = label.uw
     for i, (writer, reader) in enumerate([(uw0, uw1), (uw1, uw0), (uw0, uw1), (uw1, uw0)]):
         name = f"dev{i}.{USER}.uw"
@@ -119,7 +117,7 @@ def test_concurrent_updates_of_one_device_at_both_nodes_lose_nothing(make_cluste
     """A and AAAA of one device set at the same time through the two nodes:
     both stay (the writers of all nodes are serialized; each change applies
     to the latest committed device)."""
-    label = Label(make_cluster(ttl=60, timeout=TIMEOUT), pg.create_db())
+    label = Label(make_cluster(ttl=60, timeout=TIMEOUT), pg.create_database())
     uw0, uw1 = label.uw
     name = f"both.{USER}.uw"
     assert uw0.nic_update(USER, name, "192.0.2.1")[1].startswith("good")
@@ -138,7 +136,7 @@ def test_concurrent_updates_of_one_device_at_both_nodes_lose_nothing(make_cluste
 
 
 def test_sigkill_of_one_node_fails_no_query_after_one_timeout(make_cluster, pg):
-    label = Label(make_cluster(ttl=1, timeout=TIMEOUT), pg.create_db())
+    label = Label(make_cluster(ttl=1, timeout=TIMEOUT), pg.create_database())
     uw0, uw1 = label.uw
     devices = {f"k{i}.{USER}.uw": f"203.0.113.{i + 1}" for i in range(4)}
     for name, ip in devices.items():
@@ -170,7 +168,7 @@ def test_sigkill_of_one_node_fails_no_query_after_one_timeout(make_cluster, pg):
 
 
 def test_postgresql_down_refuses_updates_dns_answers_and_recovers(make_cluster, pg):
-    label = Label(make_cluster(ttl=60, timeout=TIMEOUT), pg.create_db())
+    label = Label(make_cluster(ttl=60, timeout=TIMEOUT), pg.create_database())
     uw0, uw1 = label.uw
     names = [f"p{i}.{USER}.uw" for i in range(3)]
     acknowledged: Dict[str, str] = {}
@@ -227,7 +225,7 @@ def test_postgresql_down_refuses_updates_dns_answers_and_recovers(make_cluster, 
 
 
 def test_every_node_dead_answers_are_served_stale(make_cluster, pg):
-    label = Label(make_cluster(ttl=1, timeout=TIMEOUT), pg.create_db())
+    label = Label(make_cluster(ttl=1, timeout=TIMEOUT), pg.create_database())
     name = f"stale.{USER}.uw"
     assert label.uw[0].nic_update(USER, name, "192.0.2.77")[1].startswith("good")
     assert until(lambda: label.mit.address(fqdn(name)) == ("NOERROR", ["192.0.2.77"]), 5.0)

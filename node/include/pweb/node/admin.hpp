@@ -11,6 +11,7 @@ namespace pweb::node {
 
 struct AdminOptions {
   std::filesystem::path data_dir = "./data";
+  std::string store = "sqlite";  // `device`, `user`: --store, as the node's
   std::string file;
   std::string user;
   bool password_stdin = false;

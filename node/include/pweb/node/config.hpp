@@ -29,6 +29,9 @@ std::optional<HostPort> parse_agent_address(std::string_view text);
 struct NodeConfig {
   std::string label;
   std::filesystem::path data_dir = "./data";
+  // "sqlite" (pweb.db in data_dir) or a postgresql:// URI (several nodes of a
+  // label share it); parsed by registrar::parse_store_location.
+  std::string store = "sqlite";
   std::vector<std::string> dns_listen{"127.0.0.1:5353"};
   std::string http_listen = "127.0.0.1:8053";
   std::string gateway_listen = "127.0.0.1:4450";

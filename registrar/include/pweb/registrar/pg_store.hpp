@@ -59,6 +59,7 @@ class PgStore final : public DeviceStore {
 
   [[nodiscard]] bool shared() const noexcept override { return true; }
   [[nodiscard]] std::int64_t last_seq() const override;
+  [[nodiscard]] std::int64_t write_seq() const noexcept override { return seq_; }
   [[nodiscard]] StoreChanges changes_since(std::int64_t after) const override;
   [[nodiscard]] std::unique_ptr<ChangeWatch> watch() const override;
   [[nodiscard]] std::string describe() const override { return what_; }

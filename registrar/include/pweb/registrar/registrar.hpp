@@ -73,8 +73,11 @@ class Registrar {
  public:
   // Writes through `store`, a connection of its own (open_store); `initial` is
   // what the snapshot was built from (for the interior-name counts).
+  // `loaded_seq`: a shared store's change number as of `initial` (read
+  // before it was loaded); catch_up() publishes what came after.
   Registrar(std::unique_ptr<DeviceStore> store, SnapshotHolder& snapshots,
-            const std::vector<DeviceRecord>& initial, RecordLimits limits = {});
+            const std::vector<DeviceRecord>& initial, RecordLimits limits = {},
+            std::int64_t loaded_seq = 0);
   ~Registrar();
   Registrar(const Registrar&) = delete;
   Registrar& operator=(const Registrar&) = delete;

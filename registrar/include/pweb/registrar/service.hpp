@@ -12,6 +12,7 @@
 #include "pweb/metrics.hpp"
 #include "pweb/registrar/accounts.hpp"
 #include "pweb/registrar/dyndns2.hpp"
+#include "pweb/registrar/follower.hpp"
 #include "pweb/registrar/registrar.hpp"
 #include "pweb/registrar/store.hpp"
 #include "pweb/registrar/tokens.hpp"
@@ -56,7 +57,12 @@ class RegistrationService {
   // Opens two connections to `store` (open_store): one for reads, one for the
   // writer. The node key is kept in store.data_dir.
   RegistrationService(std::string label, const StoreLocation& store, SnapshotHolder& snapshots,
-                      const std::vector<DeviceRecord>& initial, RecordLimits limits = {});
+                      const std::vector<DeviceRecord>& initial, RecordLimits limits = {},
+                      std::int64_t loaded_seq = 0);
+  // `loaded_seq`: the store's last_seq() read before `initial` was loaded.
+  ~RegistrationService() { stop(); }
+  RegistrationService(const RegistrationService&) = delete;
+  RegistrationService& operator=(const RegistrationService&) = delete;
 
   [[nodiscard]] const std::string& label() const noexcept { return label_; }
   AuthResult authenticate(const std::string& user, std::string_view password,
@@ -78,7 +84,8 @@ class RegistrationService {
   }
   [[nodiscard]] const RecordLimits& limits() const noexcept { return registrar_.limits(); }
   [[nodiscard]] RegistrarStats stats() const { return registrar_.stats(); }
-  void stop() { registrar_.stop(); }
+  // Stops following other nodes' changes, then the writer.
+  void stop();
 
   // Device tokens. `device` is a valid lowercase device name the caller owns.
   CreatedToken create_token(const std::string& device, const TokenRequest& request);
@@ -105,6 +112,8 @@ class RegistrationService {
   LockGuarded<std::unique_ptr<DeviceStore>> reader_;
   Accounts accounts_;
   Registrar registrar_;
+  // A shared store: follows the label's other nodes (null for SQLite).
+  std::unique_ptr<StoreFollower> follower_;
   DynDns2 dyndns_;
   std::array<metrics::SharedCounter, kUpdateResults.size()> update_counts_{};
   std::filesystem::path data_dir_;

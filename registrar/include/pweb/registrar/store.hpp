@@ -173,6 +173,9 @@ class DeviceStore {
   // Changes committed with a number above `after` (empty for a store that is
   // not shared).
   [[nodiscard]] virtual StoreChanges changes_since(std::int64_t after) const = 0;
+  // The change number begin() took for the open (or last committed) write
+  // transaction; 0 when not shared.
+  [[nodiscard]] virtual std::int64_t write_seq() const noexcept { return 0; }
   // A watch on other nodes' changes: its own connection. Null when not shared.
   [[nodiscard]] virtual std::unique_ptr<ChangeWatch> watch() const = 0;
 
