@@ -155,16 +155,21 @@ std::vector<std::uint8_t> load_or_make_node_id(const fs::path& base) {
   }
 }
 
-// The id of this node's value under its label's key: from the key id and the
-// node id, so stable across restarts (a restarted node replaces its record)
-// and distinct per node sharing the key (each keeps its own record).
-od::Value::Id own_value_id(const od::InfoHash& key_id, const std::vector<std::uint8_t>& node_id) {
+// This node's DHT node id: from the key id and the node id file, so stable
+// across restarts and distinct per node sharing the key (OpenDHT would derive
+// it from the key alone: two nodes of one label would then have one id).
+od::InfoHash own_node_hash(const od::InfoHash& key_id, const std::vector<std::uint8_t>& node_id) {
   std::array<std::uint8_t, od::InfoHash::size() + kNodeIdBytes> both{};
   std::memcpy(both.data(), key_id.data(), od::InfoHash::size());
   std::memcpy(both.data() + od::InfoHash::size(), node_id.data(), kNodeIdBytes);
-  const auto h = od::InfoHash::get(both.data(), both.size());
+  return od::InfoHash::get(both.data(), both.size());
+}
+
+// The id of this node's value under its label's key, from its node hash: a
+// restarted node replaces its record, and each node sharing the key keeps its own.
+od::Value::Id own_value_id(const od::InfoHash& node_hash) {
   od::Value::Id vid = 0;
-  for (std::size_t i = 0; i < sizeof(od::Value::Id); ++i) vid = (vid << 8) | h[i];
+  for (std::size_t i = 0; i < sizeof(od::Value::Id); ++i) vid = (vid << 8) | node_hash[i];
   return vid;
 }
 
@@ -435,12 +440,14 @@ AgentDirectory::AgentDirectory(DirectoryConfig config) {
   auto identity = load_or_make_identity(config.identity_path, config.key_bits);
   const auto node_id = load_or_make_node_id(config.identity_path);
   impl_ = std::make_unique<Impl>(std::move(config), std::move(identity), std::move(anchors));
-  impl_->value_id = own_value_id(impl_->identity.first->getPublicKey().getId(), node_id);
+  const auto node_hash = own_node_hash(impl_->identity.first->getPublicKey().getId(), node_id);
+  impl_->value_id = own_value_id(node_hash);
   auto& c = impl_->config;
 
   od::DhtRunner::Config rc;
   rc.threaded = true;
   rc.dht_config.id = impl_->identity;  // SecureDht signs our values with it
+  rc.dht_config.node_config.node_id = node_hash;
   rc.dht_config.node_config.network = c.network_id;
   if (c.max_peer_requests_per_second < 0) {
     rc.dht_config.node_config.max_peer_req_per_sec = -1;

@@ -759,6 +759,7 @@ TEST_F(Directories, NodesSharingAnIdentityEachPublishAndADeadOnesRecordExpires) 
   c1.record_lifetime = kShortLifetime;
   auto a1 = std::make_unique<AgentDirectory>(c1);
   const auto first_value_id = a1->value_id();
+  const auto first_node_id = a1->node_id();
   std::filesystem::create_directories(path("a2", "").parent_path());
   for (const char* ext : {".pem", ".crt"}) {
     std::filesystem::copy_file(path("a1", ext), path("a2", ext));
@@ -768,6 +769,7 @@ TEST_F(Directories, NodesSharingAnIdentityEachPublishAndADeadOnesRecordExpires) 
   AgentDirectory a2(c2);
   EXPECT_EQ(a2.key_id(), a1->key_id());
   EXPECT_NE(a2.value_id(), a1->value_id());  // its own node id, not copied
+  EXPECT_NE(a2.node_id(), a1->node_id());    // two places in the DHT, not one
   const auto mode = std::filesystem::status(path("a2", ".node-id")).permissions();
   EXPECT_EQ(mode & std::filesystem::perms::all,
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
@@ -813,6 +815,7 @@ TEST_F(Directories, NodesSharingAnIdentityEachPublishAndADeadOnesRecordExpires) 
   // The node id lasts across restarts: a restarted node replaces its record.
   AgentDirectory again(c1);
   EXPECT_EQ(again.value_id(), first_value_id);
+  EXPECT_EQ(again.node_id(), first_node_id);
 }
 
 TEST_F(Directories, ADamagedNodeIdIsAClearStartupError) {
