@@ -32,7 +32,8 @@ struct DirectoryConfig {
   // Identity files <identity_path>.pem / .crt: loaded if present, else generated
   // once and saved (mode 0600 for the key). Pins go to <identity_path>.pins.
   // <identity_path>.node-id (8 random bytes, made once, mode 0600) tells this
-  // node from others sharing the identity: it is not part of an identity
+  // node from others sharing the identity (its record's value id and its DHT
+  // node id come from it and the key id): it is not part of an identity
   // export, so a node given a copied identity gets its own.
   std::filesystem::path identity_path;
   unsigned key_bits = 4096;
