@@ -172,6 +172,12 @@ class Directories : public ::testing::Test {
   std::filesystem::path path(const std::string& name, const std::string& ext) {
     return dir_.path() / name / ("identity" + ext);
   }
+  // Gives `to` the identity of `from` (not its node id), as an operator copies it.
+  void share_identity(const std::string& from, const std::string& to) {
+    std::filesystem::create_directories(path(to, "").parent_path());
+    for (const char* ext : {".pem", ".crt"})
+      std::filesystem::copy_file(path(from, ext), path(to, ext));
+  }
   // Starting `name`'s directory fails, and the error names its file `ext`.
   void expect_startup_error_naming(const std::string& name, const std::string& ext,
                                    const char* what) {
@@ -760,10 +766,7 @@ TEST_F(Directories, NodesSharingAnIdentityEachPublishAndADeadOnesRecordExpires) 
   auto a1 = std::make_unique<AgentDirectory>(c1);
   const auto first_value_id = a1->value_id();
   const auto first_node_id = a1->node_id();
-  std::filesystem::create_directories(path("a2", "").parent_path());
-  for (const char* ext : {".pem", ".crt"}) {
-    std::filesystem::copy_file(path("a1", ext), path("a2", ext));
-  }
+  share_identity("a1", "a2");
   auto c2 = config("a2", b.port());
   c2.record_lifetime = kShortLifetime;
   AgentDirectory a2(c2);
@@ -816,6 +819,27 @@ TEST_F(Directories, NodesSharingAnIdentityEachPublishAndADeadOnesRecordExpires) 
   AgentDirectory again(c1);
   EXPECT_EQ(again.value_id(), first_value_id);
   EXPECT_EQ(again.node_id(), first_node_id);
+}
+
+// Two records naming one gateway (say a node's record from before it got a
+// new node id, still stored) are one node to ask: the newer one.
+TEST_F(Directories, RecordsNamingOneGatewayCountOnce) {
+  AgentDirectory b(config("b"));
+  AgentDirectory a1(config("a1", b.port()));
+  share_identity("a1", "a2");
+  AgentDirectory a2(config("a2", b.port()));
+  ASSERT_EQ(a1.claim_and_publish(record("uw", 4450, 100), 5s), std::nullopt);
+  ASSERT_EQ(lookup_until(b, "uw"), record("uw", 4450, 100));  // b holds a1's now
+  ASSERT_EQ(a2.claim_and_publish(record("uw", 4450, 200), 5s), std::nullopt);
+  const auto t0 = Clock::now();
+  LookupResult r;
+  while (Clock::now() - t0 < 10s) {
+    r = lookup_full(b, "uw");
+    if (r.record && r.record->updated == 200) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(r.record, record("uw", 4450, 200));
+  EXPECT_EQ(r.records, std::vector<AgentRecord>{record("uw", 4450, 200)});
 }
 
 TEST_F(Directories, ADamagedNodeIdIsAClearStartupError) {
