@@ -4,20 +4,24 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <opendht/dhtrunner.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <map>
 #include <set>
 #include <tuple>
 #include <unordered_map>
 
+#include "grace_timer.hpp"
 #include "pweb/dht/label_cert.hpp"
 #include "pweb/dht/pins.hpp"
 #include "pweb/lock_guarded.hpp"
@@ -41,6 +45,10 @@ constexpr auto kShutdownWait = 3s;
 constexpr std::size_t kDefaultGlobalRequests = 8 * 1024;  // OpenDHT's MAX_REQUESTS_PER_SEC
 // How often the pins file is checked for changes made by `pweb-node pin`.
 constexpr auto kPinCheckInterval = 1s;
+// A lookup settled by the first values it got (this node's own storage, which
+// may hold only some of a label's nodes' records) waits this long for other
+// nodes' replies; one that brings values settles it at once.
+constexpr std::chrono::milliseconds kMoreRepliesGrace{150};
 
 od::InfoHash key_of(const std::string& label) { return od::InfoHash::get("pweb:agent:" + label); }
 
@@ -121,6 +129,50 @@ od::crypto::Identity load_or_make_identity(const fs::path& base, unsigned bits) 
   }
 }
 
+constexpr std::size_t kNodeIdBytes = 8;
+
+// <base>.node-id: this node's own random id, made once. Not in the identity's
+// files, so nodes sharing an identity (a copied key) each have their own.
+std::vector<std::uint8_t> load_or_make_node_id(const fs::path& base) {
+  const fs::path p = base.string() + ".node-id";
+  try {
+    if (fs::exists(p)) {
+      auto id = read_file(p);
+      if (id.size() != kNodeIdBytes) {
+        throw DirectoryError("DHT node id " + p.string() + " is not " +
+                             std::to_string(kNodeIdBytes) + " bytes (remove it to make a new one)");
+      }
+      return id;
+    }
+    std::vector<std::uint8_t> id(kNodeIdBytes);
+    if (::getrandom(id.data(), id.size(), 0) != static_cast<ssize_t>(id.size())) {
+      throw DirectoryError(std::string("cannot make a DHT node id: ") + std::strerror(errno));
+    }
+    write_file(p, id, 0600);
+    return id;
+  } catch (const fs::filesystem_error& e) {
+    throw DirectoryError("DHT node id " + p.string() + ": " + e.what());
+  }
+}
+
+// This node's DHT node id: from the key id and the node id file, so stable
+// across restarts and distinct per node sharing the key (OpenDHT would derive
+// it from the key alone: two nodes of one label would then have one id).
+od::InfoHash own_node_hash(const od::InfoHash& key_id, const std::vector<std::uint8_t>& node_id) {
+  std::array<std::uint8_t, od::InfoHash::size() + kNodeIdBytes> both{};
+  std::memcpy(both.data(), key_id.data(), od::InfoHash::size());
+  std::memcpy(both.data() + od::InfoHash::size(), node_id.data(), kNodeIdBytes);
+  return od::InfoHash::get(both.data(), both.size());
+}
+
+// The id of this node's value under its label's key, from its node hash: a
+// restarted node replaces its record, and each node sharing the key keeps its own.
+od::Value::Id own_value_id(const od::InfoHash& node_hash) {
+  od::Value::Id vid = 0;
+  for (std::size_t i = 0; i < sizeof(od::Value::Id); ++i) vid = (vid << 8) | node_hash[i];
+  return vid;
+}
+
 od::SockAddr ipv4_address(const std::string& host, std::uint16_t port) {
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
@@ -194,6 +246,7 @@ struct PendingLookup {
   std::string label;
   AgentDirectory::LookupDone done;
   LockGuarded<std::vector<Seen>> seen;
+  std::atomic<int> replies{0};  // callbacks that found it settled
 };
 
 struct RunState {
@@ -220,6 +273,7 @@ struct AgentDirectory::Impl {
   od::crypto::Identity identity;
   std::string key_id;
   std::string node_id;
+  od::Value::Id value_id = 0;  // of our record
   std::uint16_t port = 0;
   Counters counters;
   TrustAnchors anchors;  // immutable after construction
@@ -231,6 +285,7 @@ struct AgentDirectory::Impl {
   // OpenDHT runs queued operations (shutdown too) only once connected or
   // disconnected, never while connecting: then stop() does not wait for it.
   std::atomic<bool> connecting{false};
+  GraceTimer grace{kMoreRepliesGrace, [this](std::uint64_t id) { finish(id); }};
   // Last, so it is destroyed (joined) first: its callbacks use the members above.
   od::DhtRunner runner;
 
@@ -292,21 +347,55 @@ struct AgentDirectory::Impl {
       // A concurrent lookup may have pinned another key meanwhile: that one holds.
       if (anchors.empty()) owner = pin(*current_pins(), label, owner);
     }
-    const Seen* best = nullptr;
+    LookupResult r = nodes_of(owner, seen);
+    if (!r.record) return {};
+    return r;
+  }
+
+  // The records `owner` signed among `seen`: per value id (a node) the newest,
+  // per gateway endpoint the newest (a node's record from before an upgrade
+  // or a new node id, still stored, names the same gateway), ordered by value
+  // id; `record` the newest of them. Counts the records of other keys.
+  LookupResult nodes_of(const std::string& owner, const std::vector<Seen>& seen) {
+    std::map<od::Value::Id, const Seen*> per_node;
     for (const auto& s : seen) {
       if (s.owner != owner) {
         ++counters.records_foreign;
-      } else if (!best ||
-                 std::tie(s.record.updated, s.seq) > std::tie(best->record.updated, best->seq)) {
-        best = &s;  // the same signer's records: its own order counts
+        continue;
       }
+      auto& best = per_node[s.value_id];
+      if (!best || newer(s, *best)) best = &s;  // the same signer's records: its own order counts
     }
-    if (!best) return {};
+    std::map<std::pair<std::string, std::uint16_t>, const Seen*> per_endpoint;
+    for (const auto& [vid, s] : per_node) {
+      const auto& rec = s->record;
+      const std::string host = !rec.ipv4.empty()   ? rec.ipv4.front()
+                               : !rec.ipv6.empty() ? rec.ipv6.front()
+                                                   : "";
+      auto& best = per_endpoint[{host, rec.gateway_port}];
+      if (!best || newer(*s, *best)) best = s;
+    }
+    std::vector<const Seen*> kept;
+    for (const auto& [endpoint, s] : per_endpoint) kept.push_back(s);
+    std::sort(kept.begin(), kept.end(),
+              [](const Seen* a, const Seen* b) { return a->value_id < b->value_id; });
+    if (kept.size() > kMaxNodeRecords) kept.resize(kMaxNodeRecords);
     LookupResult r;
-    r.record = best->record;
-    r.owner = best->owner;
-    r.owner_spki = best->owner_spki;
+    const Seen* newest = nullptr;
+    for (const Seen* s : kept) {
+      r.records.push_back(s->record);
+      if (!newest || newer(*s, *newest)) newest = s;
+    }
+    if (!newest) return r;
+    r.record = newest->record;
+    r.owner = newest->owner;
+    r.owner_spki = newest->owner_spki;
     return r;
+  }
+
+  static bool newer(const Seen& a, const Seen& b) {
+    return std::tie(a.record.updated, a.seq, a.value_id) >
+           std::tie(b.record.updated, b.seq, b.value_id);
   }
 
   // Whether `seen` already settles a lookup: a record from the pinned key. With
@@ -349,12 +438,16 @@ AgentDirectory::AgentDirectory(DirectoryConfig config) {
   const auto bind4 = ipv4_address(config.bind4, config.port);
   auto anchors = TrustAnchors::load(config.trust_anchors);
   auto identity = load_or_make_identity(config.identity_path, config.key_bits);
+  const auto node_id = load_or_make_node_id(config.identity_path);
   impl_ = std::make_unique<Impl>(std::move(config), std::move(identity), std::move(anchors));
+  const auto node_hash = own_node_hash(impl_->identity.first->getPublicKey().getId(), node_id);
+  impl_->value_id = own_value_id(node_hash);
   auto& c = impl_->config;
 
   od::DhtRunner::Config rc;
   rc.threaded = true;
   rc.dht_config.id = impl_->identity;  // SecureDht signs our values with it
+  rc.dht_config.node_config.node_id = node_hash;
   rc.dht_config.node_config.network = c.network_id;
   if (c.max_peer_requests_per_second < 0) {
     rc.dht_config.node_config.max_peer_req_per_sec = -1;
@@ -401,6 +494,8 @@ bool make_identity(const fs::path& identity_path, unsigned key_bits) {
 }
 
 std::string AgentDirectory::node_id() const { return impl_->node_id; }
+
+std::uint64_t AgentDirectory::value_id() const noexcept { return impl_->value_id; }
 
 std::optional<std::string> AgentDirectory::claim_and_publish(const AgentRecord& given,
                                                              std::chrono::milliseconds timeout) {
@@ -482,10 +577,9 @@ std::optional<std::string> AgentDirectory::claim_and_publish(const AgentRecord& 
       [finished](bool) { finished->set_value(); });
   search_done.wait_for(timeout);
 
-  // Stable across restarts, so a restarted agent replaces its old record.
-  const auto key_hash = im.identity.first->getPublicKey().getId();
-  od::Value::Id vid = 0;
-  for (std::size_t i = 0; i < sizeof(od::Value::Id); ++i) vid = (vid << 8) | key_hash[i];
+  // Stable across restarts, so a restarted agent replaces its old record; its
+  // own per node, so nodes sharing the key each keep theirs.
+  const od::Value::Id vid = im.value_id;
   // Storing nodes only take a changed value with a higher sequence number, and
   // our permanent put just refreshes what they hold otherwise: start above
   // any earlier run's value (putSigned also bumps past one it finds).
@@ -494,7 +588,7 @@ std::optional<std::string> AgentDirectory::claim_and_publish(const AgentRecord& 
     auto all = seen->lock();
     std::vector<std::string> foreign;
     for (const auto& s : *all) {
-      if (s.owner == im.key_id) {
+      if (s.owner == im.key_id) {  // ours: this node's earlier run, or another node of the label
         if (s.value_id == vid && s.seq >= value->seq)
           value->seq = static_cast<std::uint16_t>(s.seq + 1);
       } else {
@@ -567,6 +661,11 @@ void AgentDirectory::lookup(const std::string& label_in, LookupDone done) {
           decided = im->decided(p->label, *seen);
         }
         if (!decided) return true;
+        if (++p->replies == 1) {
+          // Perhaps our own storage only: give other nodes' replies a moment.
+          im->grace.add(id);
+          return true;
+        }
         // Answer now: the search itself ends only when every node asked has
         // replied or timed out, seconds later if one of them is dead.
         im->finish(id);
@@ -615,6 +714,7 @@ void AgentDirectory::stop() {
     s->stopped = true;
     if (s->published) im.runner.cancelPut(s->published->first, s->published->second);
   }
+  im.grace.stop();  // what it held is completed below
   // stop=true: OpenDHT calls the done callbacks of searches in flight.
   auto finished = std::make_shared<std::promise<void>>();
   auto done = finished->get_future();

@@ -126,6 +126,7 @@ AgentLookup agent_lookup(dht::AgentDirectory& directory, bool alone) {
                        AgentLookupResult r;
                        r.failed = !found.record && !found.contested && no_peers;
                        r.record = std::move(found.record);
+                       r.records = std::move(found.records);
                        r.owner = std::move(found.owner);
                        r.owner_spki = std::move(found.owner_spki);
                        r.contested = found.contested;

@@ -80,6 +80,9 @@ void resolver_metrics(TextWriter& w, const ResolverStats& s) {
           s.timeouts);
   counter(w, "pweb_resolver_stale_answers_total",
           "Expired answers served because no node of their agent answered (RFC 8767)", s.stale);
+  counter(w, "pweb_resolver_agent_failovers_total",
+          "Queries moved to another node of an agent's label after one gave no reply",
+          s.agent_failovers);
   w.family("pweb_dht_lookups_total", "counter", "DHT lookups of agent records, by result");
   w.sample("pweb_dht_lookups_total", {{"result", "found"}}, s.agent_lookup_found);
   w.sample("pweb_dht_lookups_total", {{"result", "absent"}}, s.agent_lookup_absent);

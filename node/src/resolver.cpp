@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <asio.hpp>
+#include <bit>
 #include <deque>
 #include <thread>
 #include <unordered_map>
@@ -17,7 +18,8 @@ namespace pweb::node {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::chrono::milliseconds kMinAttempt{50};  // per home agent, gateway mode
+// Per attempt, when a query may go to several home agents or nodes of a label.
+constexpr std::chrono::milliseconds kMinAttempt{50};
 constexpr std::uint16_t kTypeCname = 5;
 constexpr std::uint32_t kStaleTtl = 30;       // RFC 8767 section 4
 constexpr std::uint16_t kEdeStaleAnswer = 3;  // RFC 8914 INFO-CODE 3 "Stale Answer"
@@ -97,15 +99,27 @@ struct Resolver::Impl {
     std::string key;
   };
   struct Link {
-    std::string label, where;  // where: "label@host:port"
-    // Owned by `clients` (not here: a query's callback holds its link, and
+    std::string where;  // "label@host:port"
+    // Owned by `clients` (not here: a query's callback holds its links, and
     // the client holds the callback until it is answered).
     gateway::GatewayClient* client = nullptr;
+  };
+  // The nodes serving one label, one per record the DHT lists (at most
+  // dht::kMaxNodeRecords), made once per lookup, not per query.
+  struct Links {
+    std::string label;
+    std::vector<Link> nodes;
+    std::size_t next = 0;  // round-robin position
+  };
+  // One query's way through a label's nodes.
+  struct Attempt {
+    std::uint32_t tried = 0;                     // bit i: nodes[i] was asked
+    std::string untrusted_where, untrusted_key;  // a node with the wrong TLS key, if any
   };
   struct Agent {
     std::optional<dht::AgentRecord> record;
     gateway::PeerKey key;  // the key that signed the record: the only one trusted
-    std::shared_ptr<const Link> link;
+    std::shared_ptr<Links> links;
     std::vector<std::string> contenders;  // keys seen when the label is contested
     Clock::time_point expires{};
     bool looking = false;
@@ -204,7 +218,7 @@ struct Resolver::Impl {
     auto& a = agents[label];
     const auto now = Clock::now();
     if (!a.looking && a.expires > now) {
-      if (a.record) return query_agent(key, a.link);
+      if (a.record) return query_agent(key, a.links);
       if (!a.contenders.empty()) return finish(key, contested(label, a.contenders));
       return finish(key, make(dns::RemoteAnswer::Status::nxdomain, config.negative_ttl, label,
                               "no agent '" + label + "' in the DHT"));
@@ -231,7 +245,7 @@ struct Resolver::Impl {
     a.looking = false;
     a.record = result.record;
     a.key = gateway::PeerKey{result.owner_spki, result.owner};
-    a.link = result.record ? link_for(label, *result.record, a.key) : nullptr;
+    a.links = result.record ? links_for(label, result, a.key) : nullptr;
     a.contenders = result.contested ? result.contenders : std::vector<std::string>{};
     if (result.contested && a.contenders.empty()) a.contenders.push_back("?");
     // A failed lookup is not remembered: the next query asks again.
@@ -243,7 +257,7 @@ struct Resolver::Impl {
     a.keys.clear();
     for (const auto& key : keys) {
       if (result.record) {
-        query_agent(key, a.link);
+        query_agent(key, a.links);
       } else if (result.contested) {
         finish(key, contested(label, a.contenders));
       } else if (result.failed) {
@@ -265,65 +279,132 @@ struct Resolver::Impl {
                 Failure::contested);
   }
 
-  // The link to an agent, made once per record (not per query): where it is
-  // and the client, one per address and key (a new key for the label is a
-  // new link). Null if the record has no address.
-  std::shared_ptr<const Link> link_for(const std::string& label, const dht::AgentRecord& record,
-                                       const gateway::PeerKey& owner) {
-    if (record.ipv4.empty() && record.ipv6.empty()) return nullptr;
-    const std::string host = !record.ipv4.empty() ? record.ipv4.front() : record.ipv6.front();
-    auto link = std::make_shared<Link>();
-    link->label = label;
-    link->where = label + "@" + (record.ipv4.empty() ? "[" + host + "]" : host) + ":" +
-                  std::to_string(record.gateway_port);
-    auto& client = clients[link->where + "#" + owner.key_id];
-    if (!client) {
-      gateway::ClientConfig cc = client_config;
-      if (config.agent_tls) {
-        cc.tls = config.agent_tls;
-        cc.peer_key = owner;
+  // The links to the nodes of an agent, made once per lookup (not per query):
+  // where each is and its client, one per address, key and attempt timeout
+  // (a new key for the label is a new link). With several nodes each attempt
+  // gets its share of the timeout, so a hung node leaves time to ask the
+  // next. Records without an address give none.
+  std::shared_ptr<Links> links_for(const std::string& label, const AgentLookupResult& result,
+                                   const gateway::PeerKey& owner) {
+    std::vector<dht::AgentRecord> records = result.records;
+    if (records.empty() && result.record) records.push_back(*result.record);  // one node
+    struct Endpoint {
+      std::string host, where;
+      std::uint16_t port;
+    };
+    std::vector<Endpoint> endpoints;
+    for (const auto& r : records) {
+      if (r.ipv4.empty() && r.ipv6.empty()) continue;
+      const std::string host = !r.ipv4.empty() ? r.ipv4.front() : r.ipv6.front();
+      const std::string where = label + "@" + (r.ipv4.empty() ? "[" + host + "]" : host) + ":" +
+                                std::to_string(r.gateway_port);
+      const bool dup = std::any_of(endpoints.begin(), endpoints.end(),
+                                   [&](const Endpoint& e) { return e.where == where; });
+      if (!dup && endpoints.size() < dht::kMaxNodeRecords) {
+        endpoints.push_back({host, where, r.gateway_port});
       }
-      client = gateway::GatewayClient::create(io, host, record.gateway_port, cc);
     }
-    link->client = client.get();
-    return link;
+    auto links = std::make_shared<Links>();
+    links->label = label;
+    gateway::ClientConfig cc = client_config;
+    if (endpoints.size() > 1) {
+      cc.timeout = std::max<std::chrono::milliseconds>(
+          config.timeout / static_cast<long>(endpoints.size()), kMinAttempt);
+    }
+    if (config.agent_tls) {
+      cc.tls = config.agent_tls;
+      cc.peer_key = owner;
+    }
+    for (const auto& e : endpoints) {
+      auto& client =
+          clients[e.where + "#" + owner.key_id + "#" + std::to_string(cc.timeout.count())];
+      if (!client) client = gateway::GatewayClient::create(io, e.host, e.port, cc);
+      links->nodes.push_back({e.where, client.get()});
+    }
+    return links;
   }
 
-  void query_agent(const std::string& key, const std::shared_ptr<const Link>& link) {
-    if (!link) {
+  // The node to ask next: round-robin among those this query has not tried,
+  // a healthy one first (one that failed backs off for a while, so queries go
+  // to a live node at once); none healthy: the next untried one anyway.
+  static std::optional<std::size_t> pick(Links& links, std::uint32_t tried) {
+    const std::size_t n = links.nodes.size();
+    std::optional<std::size_t> fallback;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t c = (links.next + i) % n;
+      if ((tried >> c) & 1u) continue;
+      if (links.nodes[c].client->healthy()) {
+        links.next = c + 1;
+        return c;
+      }
+      if (!fallback) fallback = c;
+    }
+    if (fallback) links.next = *fallback + 1;
+    return fallback;
+  }
+
+  void query_agent(const std::string& key, const std::shared_ptr<Links>& links) {
+    query_agent(key, links, Attempt{});
+  }
+  void query_agent(const std::string& key, const std::shared_ptr<Links>& links, Attempt attempt) {
+    const auto c = links ? pick(*links, attempt.tried) : std::nullopt;
+    if (!c) {
       return finish(key, make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, "",
                               "the agent's record has no address", Failure::agent));
     }
+    attempt.tried |= 1u << *c;
     bump(stats_agent_queries);
-    link->client->query(
+    links->nodes[*c].client->query(
         name_of(key), qtype_of(key),
-        [this, key, link, started = Clock::now()](std::optional<gateway::Answer3> reply) {
-          const auto& client = *link->client;
+        [this, key, links, c = *c, attempt = std::move(attempt),
+         started = Clock::now()](std::optional<gateway::Answer3> reply) mutable {
+          const Link& link = links->nodes[c];
+          const auto& client = *link.client;
           if (!reply && !client.untrusted_key().empty()) {
             agent_query_untrusted.inc();
             agent_query_latency.observe(Clock::now() - started);
-            warn_untrusted(link->where, client.untrusted_key());
-            forget(*link);  // look again: the record may have changed
-            return finish(key,
-                          make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, link->where,
-                               "the agent's TLS key " + client.untrusted_key() +
-                                   " is not the key that signed its record",
-                               Failure::untrusted));
+            warn_untrusted(link.where, client.untrusted_key());
+            attempt.untrusted_where = link.where;
+            attempt.untrusted_key = client.untrusted_key();
+          } else {
+            count_agent_reply(reply, started, client.version());
           }
-          count_agent_reply(reply, started, client.version());
-          if (!reply) {
-            forget(*link);  // perhaps it moved: look its record up again next time
-            return finish(key, make(dns::RemoteAnswer::Status::servfail, config.failure_ttl,
-                                    link->where, "agent did not answer", Failure::agent));
-          }
-          finish(key, from_reply(*reply, link->where, qtype_of(key)));
+          if (reply) return finish(key, from_reply(*reply, link.where, qtype_of(key)));
+          next_node(key, links, std::move(attempt), link.where);
         });
   }
 
-  // Forgets the agent's record if it is still the one `link` was made for.
-  void forget(const Link& link) {
-    const auto it = agents.find(link.label);
-    if (it != agents.end() && it->second.link.get() == &link) agents.erase(it);
+  // No reply from a node: the next one of the label, if any is left and the
+  // query is still waiting; when all failed, SERVFAIL, and the record is
+  // forgotten (perhaps the agent moved: looked up again next time).
+  void next_node(const std::string& key, const std::shared_ptr<Links>& links, Attempt attempt,
+                 const std::string& where) {
+    const bool left = static_cast<std::size_t>(std::popcount(attempt.tried)) < links->nodes.size();
+    if (left) {
+      if (!inflight.count(key)) return;  // answered at the deadline meanwhile
+      bump(stats_agent_failovers);
+      return query_agent(key, links, std::move(attempt));
+    }
+    forget(*links);
+    if (!attempt.untrusted_key.empty()) {
+      return finish(key, make(dns::RemoteAnswer::Status::servfail, config.failure_ttl,
+                              attempt.untrusted_where,
+                              "the agent's TLS key " + attempt.untrusted_key +
+                                  " is not the key that signed its record",
+                              Failure::untrusted));
+    }
+    const std::string detail =
+        links->nodes.size() == 1
+            ? "agent did not answer"
+            : "none of the agent's " + std::to_string(links->nodes.size()) + " nodes answered";
+    finish(key, make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where, detail,
+                     Failure::agent));
+  }
+
+  // Forgets the agent's record if it is still the one `links` were made for.
+  void forget(const Links& links) {
+    const auto it = agents.find(links.label);
+    if (it != agents.end() && it->second.links.get() == &links) agents.erase(it);
   }
 
   void ask_home(const std::string& key, std::size_t attempt) {
@@ -559,6 +640,7 @@ struct Resolver::Impl {
   std::atomic<std::uint64_t> stats_found{0}, stats_nxdomain{0}, stats_servfail{0},
       stats_timeouts{0};
   std::atomic<std::uint64_t> stats_agent_lookups{0}, stats_agent_queries{0}, stats_stale{0};
+  std::atomic<std::uint64_t> stats_agent_failovers{0};
   // Written on the resolver's thread only.
   metrics::LocalHistogram agent_lookup_latency, agent_query_latency;
   metrics::LocalCounter agent_lookup_found, agent_lookup_absent, agent_lookup_failed,
@@ -632,6 +714,7 @@ ResolverStats Resolver::stats() const noexcept {
   s.agent_lookups = get(i.stats_agent_lookups);
   s.agent_queries = get(i.stats_agent_queries);
   s.stale = get(i.stats_stale);
+  s.agent_failovers = get(i.stats_agent_failovers);
   s.agent_lookup_latency = i.agent_lookup_latency.data();
   s.agent_query_latency = i.agent_query_latency.data();
   s.agent_lookup_found = i.agent_lookup_found.get();

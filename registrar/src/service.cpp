@@ -32,6 +32,11 @@ RegistrationService::RegistrationService(std::string label, const StoreLocation&
   // the first token; with a shared store now, so that it is in the identity
   // the label's other nodes import (pweb-node identity export).
   const bool shared = (*reader)->shared();
+  if (shared) {
+    std::error_code ec;  // SQLite made it for its file; PostgreSQL did not
+    std::filesystem::create_directories(data_dir_, ec);
+    if (ec) throw StoreError("cannot create data dir " + data_dir_.string() + ": " + ec.message());
+  }
   auto key = load_node_key(data_dir_, shared);
   if (!key.error.empty()) throw StoreError("tokens: " + key.error);
   node_key_ = key.key;

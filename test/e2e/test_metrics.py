@@ -29,6 +29,7 @@ REQUIRED = {
     "pweb_dns_cache_misses": "counter",
     "pweb_resolver_cache_hits": "counter",
     "pweb_resolver_cache_misses": "counter",
+    "pweb_resolver_agent_failovers": "counter",
     "pweb_dht_lookups": "counter",
     "pweb_dht_lookup_duration_seconds": "histogram",
     "pweb_dht_known_peers": "gauge",

@@ -324,14 +324,14 @@ class Node:
         except ValueError:
             raise AssertionError(f"GET {path} -> {status}: not JSON: {body[:500]!r}") from None
 
-    def metric(self, name: str) -> float:
-        """The value of an unlabelled sample on /metrics."""
+    def metric(self, name: str, labels: str = "") -> Optional[float]:
+        """The value of `name{labels}` (`name` alone if no labels) on /metrics;
+        None if it is not there."""
         status, text = self.get("/metrics", json_body=False)
-        assert status == 200, text
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        raise AssertionError(f"no metric {name} on {self.name}")
+        assert status == 200, status
+        sample = f"{name}{{{labels}}}" if labels else name
+        m = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.M)
+        return float(m.group(1)) if m else None
 
     def nic_update(self, user: str, hostname: str, myip: str) -> Tuple[int, str]:
         q = urllib.parse.urlencode({"hostname": hostname, "myip": myip})

@@ -23,6 +23,11 @@ class LockGuarded {
     void wait(std::condition_variable& cv, Predicate pred) {
       cv.wait(lock_, pred);
     }
+    // ... or until `deadline`; false if `pred` still does not hold then.
+    template <typename TimePoint, typename Predicate>
+    bool wait_until(std::condition_variable& cv, const TimePoint& deadline, Predicate pred) {
+      return cv.wait_until(lock_, deadline, pred);
+    }
 
    private:
     std::unique_lock<std::mutex> lock_;

@@ -172,6 +172,23 @@ class Directories : public ::testing::Test {
   std::filesystem::path path(const std::string& name, const std::string& ext) {
     return dir_.path() / name / ("identity" + ext);
   }
+  // Gives `to` the identity of `from` (not its node id), as an operator copies it.
+  void share_identity(const std::string& from, const std::string& to) {
+    std::filesystem::create_directories(path(to, "").parent_path());
+    for (const char* ext : {".pem", ".crt"})
+      std::filesystem::copy_file(path(from, ext), path(to, ext));
+  }
+  // Starting `name`'s directory fails, and the error names its file `ext`.
+  void expect_startup_error_naming(const std::string& name, const std::string& ext,
+                                   const char* what) {
+    try {
+      AgentDirectory again(config(name));
+      ADD_FAILURE() << what << " was accepted";
+    } catch (const DirectoryError& e) {
+      EXPECT_NE(std::string(e.what()).find(path(name, ext).string()), std::string::npos)
+          << e.what();
+    }
+  }
 
   // Asks until a record comes back or the deadline passes.
   static std::optional<AgentRecord> lookup_until(AgentDirectory& d, const std::string& label,
@@ -236,38 +253,21 @@ TEST_F(Directories, DamagedIdentityIsAClearStartupError) {
   { AgentDirectory a(config("a")); }
   const auto crt = read_text(path("a", ".crt"));
   std::ofstream(path("a", ".pem"), std::ios::trunc) << "not a key";
-  try {
-    AgentDirectory again(config("a"));
-    FAIL() << "a damaged key was accepted";
-  } catch (const DirectoryError& e) {
-    EXPECT_NE(std::string(e.what()).find(path("a", ".pem").string()), std::string::npos)
-        << e.what();
-  }
+  expect_startup_error_naming("a", ".pem", "a damaged key");
   std::ofstream(path("a", ".pem"), std::ios::trunc).close();  // empty
   EXPECT_THROW(AgentDirectory(config("a")), DirectoryError);
 
   // A good key with a damaged certificate names the certificate.
   { AgentDirectory b(config("b")); }
   std::ofstream(path("b", ".crt"), std::ios::trunc) << "-----BEGIN CERTIFICATE-----\nxx\n";
-  try {
-    AgentDirectory again(config("b"));
-    FAIL() << "a damaged certificate was accepted";
-  } catch (const DirectoryError& e) {
-    EXPECT_NE(std::string(e.what()).find(path("b", ".crt").string()), std::string::npos)
-        << e.what();
-  }
+  expect_startup_error_naming("b", ".crt", "a damaged certificate");
   // Another identity's certificate beside our key: a mismatch, not a new identity.
   std::ofstream(path("b", ".crt"), std::ios::trunc) << crt;
   EXPECT_THROW(AgentDirectory(config("b")), DirectoryError);
 
   std::filesystem::remove(path("b", ".pem"));
-  try {
-    AgentDirectory again(config("b"));  // .crt alone: incomplete, never silently replaced
-    FAIL() << "an incomplete identity was replaced";
-  } catch (const DirectoryError& e) {
-    EXPECT_NE(std::string(e.what()).find(path("b", ".pem").string()), std::string::npos)
-        << e.what();
-  }
+  // .crt alone: incomplete, never silently replaced.
+  expect_startup_error_naming("b", ".pem", "an incomplete identity");
 }
 
 TEST_F(Directories, BadConfigurationIsAStartupError) {
@@ -752,6 +752,100 @@ TEST_F(Directories, ADeadAgentsRecordExpires) {
       "longest lookup %.2f s\n",
       last_seen, seconds_since(t0), longest_lookup);
   EXPECT_TRUE(gone) << "still there " << seconds_since(t0) << " s after its agent stopped";
+}
+
+// Several nodes serve one label with one identity (its files copied): each
+// publishes its own record, a reader gets them all, and a dead node's record
+// is gone once its lifetime passes (15 s here, the minimum; 120 s by default).
+TEST_F(Directories, NodesSharingAnIdentityEachPublishAndADeadOnesRecordExpires) {
+  auto cb = config("b");
+  cb.record_lifetime = kShortLifetime;
+  AgentDirectory b(cb);
+  auto c1 = config("a1", b.port());
+  c1.record_lifetime = kShortLifetime;
+  auto a1 = std::make_unique<AgentDirectory>(c1);
+  const auto first_value_id = a1->value_id();
+  const auto first_node_id = a1->node_id();
+  share_identity("a1", "a2");
+  auto c2 = config("a2", b.port());
+  c2.record_lifetime = kShortLifetime;
+  AgentDirectory a2(c2);
+  EXPECT_EQ(a2.key_id(), a1->key_id());
+  EXPECT_NE(a2.value_id(), a1->value_id());  // its own node id, not copied
+  EXPECT_NE(a2.node_id(), a1->node_id());    // two places in the DHT, not one
+  const auto mode = std::filesystem::status(path("a2", ".node-id")).permissions();
+  EXPECT_EQ(mode & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(std::filesystem::file_size(path("a2", ".node-id")), 8u);
+
+  ASSERT_EQ(a1->claim_and_publish(record("uw", 4450, 100), 5s), std::nullopt);
+  // The other node's record under our key is no obstacle.
+  ASSERT_EQ(a2.claim_and_publish(record("uw", 4451, 101), 5s), std::nullopt);
+  const auto t0 = Clock::now();
+  LookupResult r;
+  while (Clock::now() - t0 < 10s) {
+    r = lookup_full(b, "uw");
+    if (r.records.size() == 2) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  std::printf("[timing] both nodes' records seen in %.3f s\n", seconds_since(t0));
+  ASSERT_EQ(r.records.size(), 2u);
+  std::set<std::uint16_t> ports;
+  for (const auto& rec : r.records) ports.insert(rec.gateway_port);
+  EXPECT_EQ(ports, (std::set<std::uint16_t>{4450, 4451}));
+  EXPECT_EQ(r.record, record("uw", 4451, 101));  // the newest
+  EXPECT_EQ(r.owner, a1->key_id());
+  // The same order on every asker: a node of the label sees the same list.
+  const auto from_a2 = lookup_full(a2, "uw");
+  EXPECT_EQ(from_a2.records, r.records);
+
+  a1.reset();  // dead: its record lives out its lifetime at the storing nodes
+  const auto t1 = Clock::now();
+  bool gone = false;
+  while (Clock::now() - t1 < kShortLifetime + 15s) {
+    r = lookup_full(b, "uw");
+    ASSERT_TRUE(r.record) << "the live node's record vanished";
+    if (r.records.size() == 1) {
+      gone = true;
+      break;
+    }
+    std::this_thread::sleep_for(250ms);
+  }
+  std::printf("[timing] dead node's record gone %.1f s after its stop\n", seconds_since(t1));
+  ASSERT_TRUE(gone) << "still there " << seconds_since(t1) << " s after its node stopped";
+  EXPECT_EQ(r.records.front(), record("uw", 4451, 101));
+
+  // The node id lasts across restarts: a restarted node replaces its record.
+  AgentDirectory again(c1);
+  EXPECT_EQ(again.value_id(), first_value_id);
+  EXPECT_EQ(again.node_id(), first_node_id);
+}
+
+// Two records naming one gateway (say a node's record from before it got a
+// new node id, still stored) are one node to ask: the newer one.
+TEST_F(Directories, RecordsNamingOneGatewayCountOnce) {
+  AgentDirectory b(config("b"));
+  AgentDirectory a1(config("a1", b.port()));
+  share_identity("a1", "a2");
+  AgentDirectory a2(config("a2", b.port()));
+  ASSERT_EQ(a1.claim_and_publish(record("uw", 4450, 100), 5s), std::nullopt);
+  ASSERT_EQ(lookup_until(b, "uw"), record("uw", 4450, 100));  // b holds a1's now
+  ASSERT_EQ(a2.claim_and_publish(record("uw", 4450, 200), 5s), std::nullopt);
+  const auto t0 = Clock::now();
+  LookupResult r;
+  while (Clock::now() - t0 < 10s) {
+    r = lookup_full(b, "uw");
+    if (r.record && r.record->updated == 200) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(r.record, record("uw", 4450, 200));
+  EXPECT_EQ(r.records, std::vector<AgentRecord>{record("uw", 4450, 200)});
+}
+
+TEST_F(Directories, ADamagedNodeIdIsAClearStartupError) {
+  { AgentDirectory a(config("a")); }
+  std::ofstream(path("a", ".node-id"), std::ios::trunc) << "short";
+  expect_startup_error_naming("a", ".node-id", "a damaged node id");
 }
 
 TEST_F(Directories, ADeadPeerDoesNotSlowLookupsOfALiveAgent) {

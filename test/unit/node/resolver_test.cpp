@@ -205,6 +205,10 @@ class ResolverTest : public ::testing::Test {
       {
         auto records = records_.lock();
         if (const auto it = records->find(label); it != records->end()) r.record = it->second;
+        if (const auto it = nodes_.find(label); it != nodes_.end()) {
+          r.records = it->second;  // several nodes serve the label
+          r.record = it->second.front();
+        }
       }
       if (label == contested_label_) {
         r.contested = true;
@@ -218,6 +222,10 @@ class ResolverTest : public ::testing::Test {
     };
   }
   void publish(const dht::AgentRecord& r) { (*records_.lock())[r.label] = r; }
+  // Set before make(): the records of the nodes serving `label`, in the DHT's order.
+  void publish_nodes(const std::string& label, std::vector<dht::AgentRecord> nodes) {
+    nodes_[label] = std::move(nodes);
+  }
 
   std::unique_ptr<Resolver> make(ResolverConfig cfg = {}) {
     if (cfg.own_label.empty() && cfg.home_agents.empty()) cfg.own_label = "uw";
@@ -236,6 +244,7 @@ class ResolverTest : public ::testing::Test {
 
   std::unique_ptr<registrar::SnapshotHolder> snapshots_;
   LockGuarded<std::map<std::string, dht::AgentRecord>> records_;
+  std::map<std::string, std::vector<dht::AgentRecord>> nodes_;
   std::atomic<int> lookups_{0};
   std::atomic<bool> dht_down_{false};
   std::string contested_label_;  // the DHT finds several keys for it, none pinned
@@ -565,6 +574,92 @@ TEST_F(ResolverTest, GatewayModeSkipsAHungAgentWithinTheTimeout) {
   EXPECT_GE(waited, 1);  // the hung agent was tried...
   EXPECT_LE(waited, 4);  // ...but not every other time: it is skipped while suspect
   r.stop();
+}
+
+std::uint16_t dead_port() {
+  Agent gone({});
+  return gone.port();  // closed on return: connections are refused
+}
+
+// A label served by two nodes, the first dead: a query fails over to the live
+// one, and the dead one, backing off, is skipped by the queries after it.
+TEST_F(ResolverTest, AgentNodesFailOverFromADeadOneAndRememberIt) {
+  Agent live({{"laptop.bob.mit", {198, 51, 100, 7}}});
+  publish_nodes("mit", {record("mit", dead_port()), record("mit", live.port())});
+  ResolverConfig cfg;
+  cfg.ttl = 0;  // no caching: every ask goes out
+  auto r = make(cfg);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) {
+    const auto res = ask(*r, "laptop.bob.mit");
+    ASSERT_EQ(res.answer.status, Status::found) << i << " " << res.detail;
+    EXPECT_EQ(res.answer.entry.v4, (registrar::Ipv4{198, 51, 100, 7}));
+    EXPECT_NE(res.agent.find(":" + std::to_string(live.port())), std::string::npos);
+    if (i == 0) {
+      EXPECT_EQ(r->stats().agent_failovers, 1u);  // the first one met the dead node
+    }
+  }
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("[timing] 10 queries with one dead node: %.3f s, failovers %llu\n", took,
+              static_cast<unsigned long long>(r->stats().agent_failovers));
+  EXPECT_EQ(live.queries, 10);
+  EXPECT_EQ(lookups_, 1);  // the record stays while a node answers
+  // The dead node is probed again only once its back-off (100 ms, doubling) has
+  // passed, not by every other query as a plain round-robin would.
+  EXPECT_LE(r->stats().agent_failovers, 1u + static_cast<std::uint64_t>(took / 0.1));
+  EXPECT_LE(r->stats().agent_failovers, 4u);
+}
+
+// A hung node (connected, never in time) costs a query its share of the
+// timeout, not all of it: the next node answers within the timeout, and the
+// hung one is skipped while suspect.
+TEST_F(ResolverTest, AHungAgentNodeCostsItsShareOfTheTimeout) {
+  Agent hung({{"laptop.bob.mit", {198, 51, 100, 1}}}, 2500ms);
+  Agent live({{"laptop.bob.mit", {198, 51, 100, 2}}});
+  publish_nodes("mit", {record("mit", hung.port()), record("mit", live.port())});
+  ResolverConfig cfg;
+  cfg.timeout = 1s;
+  cfg.ttl = 0;
+  auto r = make(cfg);
+  int waited = 0;
+  for (int i = 0; i < 6; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto res = ask(*r, "laptop.bob.mit");
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_EQ(res.answer.status, Status::found) << i << " " << res.detail;
+    EXPECT_EQ(res.answer.entry.v4[3], 2) << i;
+    EXPECT_LT(took, 1s) << i;
+    if (took >= 400ms) ++waited;  // this one asked the hung node first (500 ms)
+  }
+  EXPECT_GE(waited, 1);  // the first...
+  EXPECT_LE(waited, 2);  // ...then it is skipped while suspect (a back-off of 100 ms, doubling)
+  EXPECT_EQ(r->stats().agent_failovers, static_cast<std::uint64_t>(waited));
+  EXPECT_EQ(r->stats().timeouts, 0u);
+  r->stop();
+}
+
+// Every node dead: SERVFAIL (the agent), and the record is forgotten, so the
+// next query looks the label up again.
+TEST_F(ResolverTest, AllAgentNodesDeadIsServfailAndTheRecordIsLookedUpAgain) {
+  std::uint16_t first = 0, second = 0;
+  {
+    Agent a({}), b({});  // two distinct ports, closed at the end of this block
+    first = a.port();
+    second = b.port();
+  }
+  publish_nodes("mit", {record("mit", first), record("mit", second)});
+  ResolverConfig cfg;
+  cfg.timeout = 500ms;
+  auto r = make(cfg);
+  auto res = ask(*r, "laptop.bob.mit");
+  EXPECT_EQ(res.answer.status, Status::servfail);
+  EXPECT_EQ(res.failure, Failure::agent);
+  EXPECT_NE(res.detail.find("none of the agent's 2 nodes answered"), std::string::npos)
+      << res.detail;
+  EXPECT_EQ(r->stats().agent_failovers, 1u);
+  res = ask(*r, "phone.bob.mit");
+  EXPECT_EQ(res.answer.status, Status::servfail);
+  EXPECT_EQ(lookups_, 2);
 }
 
 // A lying or broken agent costs one SERVFAIL within the timeout, never a wrong

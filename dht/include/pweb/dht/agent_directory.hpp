@@ -31,11 +31,16 @@ struct DirectoryConfig {
   std::uint32_t network_id = 0;
   // Identity files <identity_path>.pem / .crt: loaded if present, else generated
   // once and saved (mode 0600 for the key). Pins go to <identity_path>.pins.
+  // <identity_path>.node-id (8 random bytes, made once, mode 0600) tells this
+  // node from others sharing the identity (its record's value id and its DHT
+  // node id come from it and the key id): it is not part of an identity
+  // export, so a node given a copied identity gets its own.
   std::filesystem::path identity_path;
   unsigned key_bits = 4096;
   // How long a stored record lives without refresh; the owner re-announces it
-  // before then, so a dead agent's record is gone within this time. At least
-  // 15 s: OpenDHT re-announces 10 s before a value expires.
+  // before then, so a dead agent's record (or a dead node's, of a label served
+  // by several) is gone within this time. At least 15 s: OpenDHT re-announces
+  // 10 s before a value expires.
   std::chrono::seconds record_lifetime{120};
   // Every loopback node shares one source address, so the per-IP request limit
   // (1024/s by default) must be lifted for local clusters. -1: no limit.
@@ -72,8 +77,16 @@ struct DirectoryStats {
 
 // What a lookup found. The trust decisions rest on `owner`/`owner_spki`: the key
 // that signed the record followed (never a field of the record itself).
+// Several nodes may serve one label with one key, each its own record (value
+// id): `records` lists them, the newest per node, one per gateway endpoint,
+// ordered by value id (the same order on every asker, stable across the
+// nodes' restarts), at most kMaxNodeRecords; `record` is the newest of them.
+// A lookup with a pin answers soon after the first record of the pinned key
+// (see lookup): a node's record that no reply brought by then is left out
+// (its users look again when every node they know fails).
 struct LookupResult {
   std::optional<AgentRecord> record;
+  std::vector<AgentRecord> records;
   std::string owner;                     // key id (hex) of the signer, when record
   std::vector<std::uint8_t> owner_spki;  // its DER SubjectPublicKeyInfo, for TLS
   bool contested = false;                // several keys, none pinned: not followed
@@ -100,9 +113,13 @@ class AgentDirectory {
   [[nodiscard]] std::uint16_t port() const noexcept;  // bound DHT port
   [[nodiscard]] std::string key_id() const;           // this node's public key id, hex
   [[nodiscard]] std::string node_id() const;          // DHT node id, hex
+  // The id of this node's record: from the key id and <identity_path>.node-id.
+  [[nodiscard]] std::uint64_t value_id() const noexcept;
 
   // Start-up: looks the label up (waiting up to `timeout`), refuses it if a
-  // record for it signed by another key exists (the error says which key
+  // record for it signed by another key exists (our key's records, from other
+  // nodes sharing the identity, are no obstacle: each node has its own value
+  // id, from the key id and its node id) (the error says which key
   // holds it and how to resolve it) unless the operator pinned the label to
   // our key, else pins the label to our key and publishes `record` signed and
   // permanent, so OpenDHT refreshes it for as long as this object lives. With
@@ -117,21 +134,26 @@ class AgentDirectory {
   // nullopt once the new record is queued for publication.
   std::optional<std::string> republish(const AgentRecord& record);
 
-  // The newest valid record for `label` from the key followed for it: the
-  // operator's pin, else (without trust anchors) the automatic pin, the first
-  // key this node saw for that label; pins persist. With no pin, a search that
-  // finds records of exactly one key follows (and, without anchors, pins) it;
-  // records of several keys make the label contested (`contested`,
-  // `contenders`): none is followed, whatever the records say of themselves.
-  // Once a pinned key's record arrives the answer is given at once, not when
-  // the search ends (seconds later if it waits on a dead node); an unpinned
-  // label waits for the whole search. Records signed by any other key,
-  // unsigned, undecodable, for another label, or (with anchors) uncertified
-  // are dropped. Pin file changes by `pweb-node pin` count within a second.
-  // `done` is called exactly once, on an OpenDHT thread (after stop(): on the
-  // thread calling lookup or stop), with nullopt when there is none or the
-  // search ended without one; it must not block nor call into this object's
-  // OpenDHT runner synchronously (good_nodes, neighbors, port, stop).
+  // The valid records for `label` from the key followed for it (one per node
+  // serving the label, see LookupResult; a dead node's is gone once its
+  // record_lifetime passes without refresh): the operator's pin, else
+  // (without trust anchors) the automatic pin, the first key this node saw
+  // for that label; pins persist. With no pin, a search that finds records
+  // of exactly one key follows (and, without anchors, pins) it; records of
+  // several keys make the label contested (`contested`, `contenders`): none
+  // is followed, whatever the records say of themselves. Once a pinned key's
+  // record arrives the answer is given soon, not when the search ends
+  // (seconds later if it waits on a dead node): at once when a reply brings
+  // it after the first values, else 150 ms later (the first values may be
+  // this node's own storage, holding some of the label's nodes only); an
+  // unpinned label waits for the whole search. Records signed by any other
+  // key, unsigned, undecodable, for another label, or (with anchors)
+  // uncertified are dropped. Pin file changes by `pweb-node pin` count within
+  // a second. `done` is called exactly once, on an OpenDHT thread or the
+  // directory's timer thread (after stop(): on the thread calling lookup or
+  // stop), with nullopt when there is none or the search ended without one;
+  // it must not block nor call into this object's OpenDHT runner
+  // synchronously (good_nodes, neighbors, port, stop).
   using LookupDone = std::function<void(LookupResult)>;
   void lookup(const std::string& label, LookupDone done);
 

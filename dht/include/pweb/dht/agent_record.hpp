@@ -16,6 +16,8 @@ namespace pweb::dht {
 inline constexpr std::size_t kMaxRecordBytes = 6144;
 inline constexpr std::size_t kMaxCertBytes = 4096;
 inline constexpr std::size_t kMaxAddresses = 8;  // per family
+// Nodes of one label that a lookup lists (several may serve a label).
+inline constexpr std::size_t kMaxNodeRecords = 16;
 
 struct AgentRecord {
   std::string label;

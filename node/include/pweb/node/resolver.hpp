@@ -1,11 +1,13 @@
 #pragma once
 // Resolution of any device name: own devices (snapshot) -> answer cache ->
 // agent record (cache, else the DHT) -> QUERY to that agent over the gateway
-// protocol; or, in gateway mode, straight to the configured home agents,
-// round-robin, skipping dead ones. A thread-safe front on a single-threaded
-// core: every call posts to the resolver's own thread, answers come back
-// through callbacks, nothing waits. Concurrent queries for one name share one
-// lookup; every lookup ends within the timeout (SERVFAIL then).
+// protocol (to one of its nodes when several serve the label: round-robin,
+// skipping dead ones, the next one on no reply); or, in gateway mode,
+// straight to the configured home agents, round-robin, skipping dead ones. A
+// thread-safe front on a single-threaded core: every call posts to the
+// resolver's own thread, answers come back through callbacks, nothing waits.
+// Concurrent queries for one name share one lookup; every lookup ends within
+// the timeout (SERVFAIL then).
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -30,11 +32,14 @@ class context;
 namespace pweb::node {
 
 // Where agent records come from (the DHT). `failed`: the DHT could not be asked
-// (no peers), as opposed to asked and holding no record. `owner`/`owner_spki`:
+// (no peers), as opposed to asked and holding no record. `records`: one per
+// node serving the label (dht::LookupResult), `record` the newest; a lookup
+// giving `record` alone stands for one node. `owner`/`owner_spki`:
 // the key that signed the record (the only key whose TLS answers count);
 // `contested`: records under several keys, none pinned, so none is followed.
 struct AgentLookupResult {
   std::optional<dht::AgentRecord> record;
+  std::vector<dht::AgentRecord> records;
   bool failed = false;
   bool contested = false;
   std::string owner;                     // key id, hex
@@ -105,6 +110,8 @@ struct ResolverStats {
   std::uint64_t agent_query_found = 0, agent_query_absent = 0, agent_query_failed = 0;
   // ... refused: the agent's TLS key was not the key that signed its record.
   std::uint64_t agent_query_untrusted = 0;
+  // Queries moved to another node of the same label after one gave no reply.
+  std::uint64_t agent_failovers = 0;
 };
 
 class Resolver final : public dns::RemoteResolver {
