@@ -132,13 +132,20 @@ rest::DirectoryService::AgentStatus NodeDirectory::agent(const std::string& labe
     why = "no agent '" + lower + "' in the DHT";
     return AgentStatus::none;
   }
+  const auto info = [](const dht::AgentRecord& r) {
+    rest::AgentInfo a;
+    a.ipv4 = r.ipv4;
+    a.ipv6 = r.ipv6;
+    a.gateway_port = r.gateway_port;
+    a.http_port = r.http_port;
+    a.dns_port = r.dns_port;
+    a.updated = r.updated;
+    return a;
+  };
+  out = info(*record);
   out.label = record->label;
-  out.ipv4 = record->ipv4;
-  out.ipv6 = record->ipv6;
-  out.gateway_port = record->gateway_port;
-  out.http_port = record->http_port;
-  out.dns_port = record->dns_port;
-  out.updated = record->updated;
+  for (const auto& r : found.records) out.nodes.push_back(info(r));
+  if (out.nodes.empty()) out.nodes.push_back(info(*record));
   return AgentStatus::found;
 }
 

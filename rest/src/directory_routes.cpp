@@ -47,15 +47,18 @@ void agent(DirectoryService& service, const httplib::Request& req, httplib::Resp
   AgentInfo a;
   std::string why;
   switch (service.agent(req.matches[1], a, why)) {
-    case DirectoryService::AgentStatus::found:
-      return send_json(res, 200,
-                       {{"label", a.label},
-                        {"ipv4", a.ipv4},
-                        {"ipv6", a.ipv6},
-                        {"gateway_port", a.gateway_port},
-                        {"http_port", a.http_port},
-                        {"dns_port", a.dns_port},
-                        {"updated", a.updated}});
+    case DirectoryService::AgentStatus::found: {
+      const auto where = [](const AgentInfo& n) {
+        return nlohmann::json{
+            {"ipv4", n.ipv4},           {"ipv6", n.ipv6},         {"gateway_port", n.gateway_port},
+            {"http_port", n.http_port}, {"dns_port", n.dns_port}, {"updated", n.updated}};
+      };
+      auto body = where(a);
+      body["label"] = a.label;
+      body["nodes"] = nlohmann::json::array();
+      for (const auto& n : a.nodes) body["nodes"].push_back(where(n));
+      return send_json(res, 200, body);
+    }
     case DirectoryService::AgentStatus::none:
       return send_error(res, 404, why);
     case DirectoryService::AgentStatus::unavailable:

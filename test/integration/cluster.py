@@ -390,7 +390,9 @@ class Cluster:
                     except OSError as e:  # a node just (re)started: asked again below
                         missing.append((a.name, b.label, repr(e)))
                         continue
-                    if status != 200 or body.get("gateway_port") != b.gateway:
+                    ports = [n.get("gateway_port") for n in body.get("nodes", [])] \
+                        if status == 200 else []
+                    if status != 200 or b.gateway not in ports:
                         missing.append((a.name, b.label, status))
             if not missing:
                 return time.monotonic() - t0

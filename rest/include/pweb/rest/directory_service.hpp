@@ -36,6 +36,9 @@ struct AgentInfo {
   std::vector<std::string> ipv4, ipv6;
   std::uint16_t gateway_port = 0, http_port = 0, dns_port = 0;
   std::int64_t updated = 0;
+  // Every live node of the label (its own record each; the fields above are
+  // the newest's). Their `label` and `nodes` are empty.
+  std::vector<AgentInfo> nodes;
 };
 
 struct NeighborInfo {
