@@ -463,11 +463,11 @@ TEST_F(ResolverTest, SlowAgentTimesOutIntoAStaleAnswer) {
   std::atomic<bool> slow{false};
   gateway::ServerConfig sc;
   sc.port = 0;
-  std::vector<std::thread> late;
+  LockGuarded<std::vector<std::thread>> late;  // added on the server's thread
   gateway::GatewayServer agent(sc, [&](const std::string&, auto done) {
     gateway::Answer a{0, gateway::AnswerStatus::found, 1, {{198, 51, 100, 8}}, {}};
     if (!slow) return done(a);
-    late.emplace_back([a, done] {
+    late.lock()->emplace_back([a, done] {
       std::this_thread::sleep_for(900ms);
       done(a);
     });
@@ -482,7 +482,7 @@ TEST_F(ResolverTest, SlowAgentTimesOutIntoAStaleAnswer) {
   EXPECT_TRUE(res.stale);
   EXPECT_EQ(res.answer.ede.text, "stale answer: agent timed out");
   EXPECT_EQ(res.answer.ttl, 30u);
-  for (auto& t : late) t.join();
+  for (auto& t : *late.lock()) t.join();
   agent.stop();
 }
 
