@@ -17,11 +17,12 @@ from typing import List, Tuple
 import pytest
 
 from conftest import Compose, run
-from test_compose import expect_address, expect_everywhere, register
+from test_compose import DATA_DIR, expect_address, expect_everywhere, register
 
 NODE_TIMEOUT = 2.0  # pweb-node --timeout (default), the bound of one failover
 SLACK = 2.0  # dig, docker's port forwarding, a busy machine
 ALL = ("uw", "uw2", "ut", "mit", "gateway")
+STORE = "postgresql://pweb@postgres:5432/pweb"  # as docker-compose.ha.yml gives it
 RECORD_TIMEOUT = 60  # both uw nodes' DHT records, just after start-up
 
 
@@ -58,6 +59,25 @@ def test_both_uw_nodes_hold_one_identity(ha_cluster):
     bundles = [ha_cluster("exec", "-T", s, "pweb-node", "identity", "export", "--data-dir",
                           "/var/lib/pweb", timeout=60).stdout for s in ("uw", "uw2")]
     assert bundles[0] == bundles[1] and "PWEB TOKEN KEY" in bundles[0]
+
+
+def users(cluster: Compose, service: str) -> List[str]:
+    out = cluster("exec", "-T", service, "pweb-node", "user", "list", "--data-dir", DATA_DIR,
+                  "--store", STORE, timeout=60).stdout
+    return sorted(out.split())
+
+
+def test_users_shared_through_postgres(ha_cluster, update):
+    # Both nodes added the env file's users to the one store at start.
+    for service in ("uw", "uw2"):
+        assert users(ha_cluster, service) == ["alice", "carol"], f"users seen at {service}"
+    # The README's way to add a user to the running pair: at one node, with --store.
+    p = ha_cluster("exec", "-T", "uw2", "pweb-node", "user", "add", "bob", "--password-stdin",
+                   "--data-dir", DATA_DIR, "--store", STORE, input="b0b-pw\n", timeout=60)
+    assert "added user bob" in p.stdout
+    ha_cluster.passwords["bob"] = "b0b-pw"  # type: ignore[attr-defined]
+    register(ha_cluster, update, "uw", "bob", "nas.bob.uw", "192.0.2.40")
+    expect_everywhere(ha_cluster, ("uw", "uw2"), "nas.bob.uw", "192.0.2.40")
 
 
 def test_registered_at_uw_resolves_everywhere(ha_cluster, update):
