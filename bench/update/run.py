@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
-import importlib.util
 import ipaddress
 import json
 import os
@@ -38,6 +37,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchlib import (QTYPE, BenchError, StartError, _skip_name, build_query,  # noqa: E402
                       cpu_model, cpu_ticks, fmt, free_port, log, pinned, tail)
+from benchpg import BenchPg  # noqa: E402
 
 sys.dont_write_bytecode = True
 
@@ -74,8 +74,6 @@ PG_KEY = "pwebpg"
 PG_NAME = "pweb-node /nic/update on PostgreSQL"
 SYSTEM_NAMES = {"pweb": "pweb-node", PG_KEY: PG_NAME, RFC2136_KEY: RFC2136_NAME, **PEER_NAMES}
 ALL_KEYS = ("pweb", PG_KEY, RFC2136_KEY) + PEER_KEYS
-PG_FIXTURE = REPO / "test" / "pg_cluster.py"
-PSQL = "psql"
 
 
 class NotAvailable(BenchError):
@@ -643,98 +641,9 @@ def check_db(rows: Dict[str, Tuple[Optional[str], Optional[str]]], fleet: Fleet,
             "newer_than_acknowledged": newer}
 
 
-# ---------------------------------------------------------------------------
-# PostgreSQL as the node's store (test/pg_cluster.py's throwaway cluster)
-# ---------------------------------------------------------------------------
-
-
-def psql(uri: str, sql: str) -> List[List[str]]:
-    """Rows of one statement, tab-separated fields (psql -At)."""
-    r = subprocess.run([PSQL, "-X", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c", sql],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=TOOL_TIMEOUT,
-                       stdin=subprocess.DEVNULL, env=dict(os.environ, PGCONNECT_TIMEOUT="5"))
-    if r.returncode != 0:
-        raise BenchError(f"psql {sql!r} failed (status {r.returncode}): {r.stderr.strip()[:300]}")
-    return [line.split("\t") for line in r.stdout.splitlines()]
-
-
-def process_tree(root: int) -> List[int]:
-    """root and its descendants (from /proc/*/stat), bounded."""
-    parent: Dict[int, int] = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{d}/stat").read_text()
-            parent[int(d)] = int(stat[stat.rfind(")") + 2:].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    tree, frontier = [root], [root]
-    for _ in range(64):  # bounded depth
-        frontier = [p for p, pp in parent.items() if pp in frontier]
-        if not frontier:
-            break
-        tree += frontier
-    return tree
-
-
-class BenchPg:
-    """A throwaway PostgreSQL 15 (test/pg_cluster.py, fsync on, default
-    synchronous_commit) with every process on the servers' CPU: the
-    postmaster is pinned and the processes it forks later inherit that."""
-
-    def __init__(self):
-        spec = importlib.util.spec_from_file_location("pweb_pg_cluster", PG_FIXTURE)
-        if spec is None or spec.loader is None:
-            raise StartError(f"{PG_FIXTURE} missing")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        if not mod.available():
-            raise StartError(f"PostgreSQL 15 is not installed ({mod.BIN}; Debian package postgresql-15)")
-        if not shutil.which(PSQL):
-            raise StartError("psql not found on PATH (Debian package postgresql-client-15)")
-        try:
-            self.cluster = mod.PgCluster()
-            self.cluster.start()
-        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-            raise StartError(f"PostgreSQL did not start: {e}")
-        self.pid = self.cluster.proc.pid
-        for pid in process_tree(self.pid):
-            try:
-                os.sched_setaffinity(pid, {int(SERVER_CPU)})
-            except OSError:
-                pass
-        try:
-            self.uri = self.cluster.create_database()
-        except (OSError, subprocess.SubprocessError) as e:
-            self.close()
-            raise StartError(f"createdb failed: {e}")
-        names = ("server_version", "synchronous_commit", "fsync", "wal_sync_method", "full_page_writes")
-        self.settings = {k: psql(self.uri, f"SHOW {k}")[0][0] for k in names}
-        self.settings["pinned_cpu"] = SERVER_CPU
-        self.settings["data_dir"] = str(self.cluster.data)
-        if self.settings["synchronous_commit"] != "on" or self.settings["fsync"] != "on":
-            self.close()
-            raise StartError(f"PostgreSQL is not durable: synchronous_commit={self.settings['synchronous_commit']}, "
-                             f"fsync={self.settings['fsync']}")
-        log(f"PostgreSQL {self.settings['server_version']} on port {self.cluster.port}, CPU {SERVER_CPU}: "
-            f"synchronous_commit={self.settings['synchronous_commit']}, fsync={self.settings['fsync']}, "
-            f"wal_sync_method={self.settings['wal_sync_method']}")
-
-    def cpu_ticks(self) -> int:
-        return sum(cpu_ticks(p) or 0 for p in process_tree(self.pid))
-
-    def device_rows(self) -> Dict[str, Tuple[Optional[str], Optional[str]]]:
-        rows = psql(self.uri, "SELECT name, coalesce(ipv4, ''), coalesce(ipv6, '') FROM devices")
-        return {r[0]: (r[1] or None, r[2] or None) for r in rows}
-
-    def close(self) -> None:
-        self.cluster.close()
-
-
 def bench_pweb(args, work: Path, ports: set, result: Dict[str, object], postgresql: bool = False) -> None:
     """postgresql: the node's store on a throwaway PostgreSQL (--store URI)."""
-    pg = BenchPg() if postgresql else None
+    pg = BenchPg(SERVER_CPU) if postgresql else None
     try:
         _bench_pweb(args, work, ports, result, pg)
     finally:
