@@ -18,6 +18,10 @@ PSQL = "psql"
 PSQL_TIMEOUT = 60.0
 
 
+class PgMissing(StartError):
+    """PostgreSQL 15 or psql is not installed."""
+
+
 def psql(uri: str, sql: str) -> List[List[str]]:
     """Rows of one statement, tab-separated fields (psql -At)."""
     r = subprocess.run([PSQL, "-X", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c", sql],
@@ -41,9 +45,9 @@ class BenchPg:
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         if not mod.available():
-            raise StartError(f"PostgreSQL 15 is not installed ({mod.BIN}; Debian package postgresql-15)")
+            raise PgMissing(f"PostgreSQL 15 is not installed ({mod.BIN}; Debian package postgresql-15)")
         if not shutil.which(PSQL):
-            raise StartError("psql not found on PATH (Debian package postgresql-client-15)")
+            raise PgMissing("psql not found on PATH (Debian package postgresql-client-15)")
         try:
             self.cluster = mod.PgCluster()
             self.cluster.start()

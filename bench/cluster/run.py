@@ -40,6 +40,7 @@ import os
 import platform
 import random
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -71,7 +72,7 @@ def _load_dns_bench():
 
 dnsbench = _load_dns_bench()
 sys.path.insert(0, str(REPO / "bench"))
-from benchpg import BenchPg  # noqa: E402
+from benchpg import BenchPg, PgMissing  # noqa: E402
 Device = dnsbench.Device
 StartError = dnsbench.StartError
 
@@ -720,19 +721,22 @@ def ha_propagation(args, writer: Node, reader: Node) -> Dict:
             "polls_p50": sorted(polls)[len(polls) // 2], "missed_2s": len(missed), "missed_examples": missed[:5]}
 
 
-def ha_kill(args, mit: Node, uw: List[Node]) -> Dict:
+def ha_kill(args, mit: Node, uw: List[Node], sig: int) -> Dict:
     """A query loop at a fixed rate (--ha-rate) at mit for uw's devices,
-    --ha-before s, then SIGKILL of the uw node mit was asking (the one whose
+    --ha-before s, then `sig` to the uw node mit was asking (the one whose
     gateway served more queries meanwhile), then --ha-after s more. A query
     fails when it gets no right answer within --ha-client-timeout. Failures
-    are counted by the time the query was sent: before the kill, within the
-    first --ha-timeout after it, after that (target: none)."""
+    are counted by the time the query was sent: before the signal, within the
+    first --ha-timeout after it, after that (target: none). SIGKILL: the
+    kernel closes the node's sockets, mit sees its connection drop; SIGSTOP:
+    the node stops answering with its connections open (a machine that hangs
+    or drops off the network), and gets SIGCONT after the loop."""
     devices = {f"k{i}.{HA_USER}.uw": f"203.0.113.{i + 1}" for i in range(8)}
     c = NicUpdate(uw[0].http)
     try:
         for name, ip in devices.items():
             st, body = c.update(name, ip)
-            if st != 200 or not body.startswith("good"):
+            if st != 200 or not body.startswith(("good", "nochg")):  # nochg: set by an earlier loop
                 raise HarnessError(f"uw0: /nic/update {name}: {st} {body[:200]}")
     finally:
         c.close()
@@ -758,6 +762,7 @@ def ha_kill(args, mit: Node, uw: List[Node]) -> Dict:
     sock.setblocking(False)
     pending: Dict[int, Tuple[float, str]] = {}
     sent: List[Tuple[float, bool, str]] = []  # (sent at, ok, what)
+    took: List[Tuple[float, float]] = []  # (sent at, seconds to the right answer)
     ttls: set = set()
     q0 = [gateway_queries(n) for n in uw]
     victim: Optional[Node] = None
@@ -772,9 +777,9 @@ def ha_kill(args, mit: Node, uw: List[Node]) -> Dict:
                 q1 = [gateway_queries(n) for n in uw]
                 served = [(b or 0) - (a or 0) for a, b in zip(q0, q1)]
                 victim = uw[served.index(max(served))] if any(served) else uw[0]
-                victim.server.proc.kill()
+                victim.server.proc.send_signal(sig)
                 killed_at = time.perf_counter()
-                log(f"HA: SIGKILL {victim.label} (gateway queries served before: "
+                log(f"HA: {signal.Signals(sig).name} {victim.label} (gateway queries served before: "
                     f"{dict(zip((n.label for n in uw), served))})")
             if i < total and now >= t0 + i / args.ha_rate:
                 qid = i % 0xFFFF + 1
@@ -804,6 +809,8 @@ def ha_kill(args, mit: Node, uw: List[Node]) -> Dict:
                     sent.append((t_sent, False, "unparsable"))
                     continue
                 ok = ans.rcode == 0 and ans.addresses == [want[qn]]
+                if ok:
+                    took.append((t_sent, time.perf_counter() - t_sent))
                 ttls.update(rec[2] for rec in ans.records)
                 sent.append((t_sent, ok, "ok" if ok else f"rcode {ans.rcode} {ans.addresses}"))
             now = time.perf_counter()
@@ -813,9 +820,11 @@ def ha_kill(args, mit: Node, uw: List[Node]) -> Dict:
             if (i >= total and not pending) or now > end:
                 break
             nxt = t0 + i / args.ha_rate if i < total else now + 0.005
-            time.sleep(min(0.005, max(0.0, nxt - time.perf_counter())))
+            select.select([sock], [], [], min(0.005, max(0.0, nxt - time.perf_counter())))
     finally:
         sock.close()
+        if sig == signal.SIGSTOP and victim is not None:
+            victim.server.proc.send_signal(signal.SIGCONT)
     for t_sent, _ in pending.values():
         sent.append((t_sent, False, "no reply"))
     assert killed_at is not None and victim is not None
@@ -824,17 +833,22 @@ def ha_kill(args, mit: Node, uw: List[Node]) -> Dict:
               "first_timeout": [r for r in sent if killed_at <= r[0] < killed_at + window],
               "after": [r for r in sent if r[0] >= killed_at + window]}
     out: Dict[str, object] = {"rate_qps": args.ha_rate, "sent": len(sent), "killed": victim.label,
+                              "signal": signal.Signals(sig).name,
                               "client_timeout_s": args.ha_client_timeout, "window_s": window}
+    bounds = {"before": (float("-inf"), killed_at), "first_timeout": (killed_at, killed_at + window),
+              "after": (killed_at + window, float("inf"))}
     for k, rows in groups.items():
         bad = [r for r in rows if not r[1]]
+        lo, hi = bounds[k]
         out[k] = {"sent": len(rows), "failed": len(bad),
-                  "failures": sorted({r[2] for r in bad})[:5]}
+                  "failures": sorted({r[2] for r in bad})[:5],
+                  "answer_ms": percentiles_ms([t for ts, t in took if lo <= ts < hi])}
     late = [r for r in sent if not r[1] and r[0] >= killed_at]
     out["answer_ttls"] = sorted(ttls)[:20]
     out["gateway_queries_before_kill"] = {n.label: (b or 0) - (a or 0) for n, a, b in zip(uw, q0, q1)}
     out["last_failure_after_kill_s"] = round(max(r[0] for r in late) - killed_at, 3) if late else None
     if groups["after"] and not any(r[1] for r in groups["after"]):
-        raise HarnessError(f"mit answered no query after the kill of {victim.label}: "
+        raise HarnessError(f"mit answered no query after the {signal.Signals(sig).name} of {victim.label}: "
                            f"{out['after']['failures']}")
     return out
 
@@ -850,10 +864,13 @@ def measure_ha(args, binary: Path, work: Path, started: List[Node], result: Dict
         result["propagation"] = ha_propagation(args, uw[0], uw[1])
         p = result["propagation"]["from_good_ms"]
         log(f"HA: uw0 -> uw1: p50 {p['p50']} ms, p99 {p['p99']} ms ({p['n']} samples)")
-        result["kill"] = ha_kill(args, mit, uw)
-        k = result["kill"]
-        log(f"HA: {k['sent']} queries at mit; failed before/first timeout/after the kill: "
-            f"{k['before']['failed']}/{k['first_timeout']['failed']}/{k['after']['failed']}")
+        for key, sig in (("stop", signal.SIGSTOP), ("kill", signal.SIGKILL)):
+            if key == "kill":  # both uw nodes back in mit's view (bounded)
+                time.sleep(args.ha_timeout + 1.0)
+            result[key] = ha_kill(args, mit, uw, sig)
+            k = result[key]
+            log(f"HA: {k['sent']} queries at mit; failed before/first timeout/after the {k['signal']}: "
+                f"{k['before']['failed']}/{k['first_timeout']['failed']}/{k['after']['failed']}")
         dead = [n.label for n in (mit, ut) if not n.alive()]
         if dead:
             raise HarnessError(f"nodes died: {dead}")
@@ -864,10 +881,10 @@ def measure_ha(args, binary: Path, work: Path, started: List[Node], result: Dict
 
 
 def print_ha_table(r: Dict, args) -> Dict:
-    p, k, pgs = r["propagation"], r["kill"], r["postgresql"]
+    p, pgs = r["propagation"], r["postgresql"]
     g, s = p["from_good_ms"], p["from_update_sent_ms"]
     prop_ok = g["p99"] is not None and g["p99"] < HA_PROPAGATION_P99_TARGET_MS and not p["missed_2s"]
-    kill_ok = k["after"]["failed"] == 0
+    kill_ok = all(r[k]["after"]["failed"] == 0 for k in ("stop", "kill"))
     mark = lambda ok: "ok" if ok else "MISS"  # noqa: E731
     print()
     print(f"label on two nodes: uw0 + uw1 on one PostgreSQL {pgs.get('server_version', '').split()[0]} "
@@ -875,16 +892,28 @@ def print_ha_table(r: Dict, args) -> Dict:
           f"--ttl 1, --timeout {args.ha_timeout:g}; "
           + ("nodes and PostgreSQL on CPU 0, clients on CPU 1" if args.pin == "split" else "nothing pinned"))
     print(f"{'measure':<52} {'value':>24} {'target':>10} {'':>4}  notes")
-    rows = [
-        (f"queries at mit around SIGKILL of {k['killed']}: sent", f"{k['sent']:,}", "", "",
-         f"{k['rate_qps']:g} q/s for {args.ha_before:g} s + {args.ha_after:g} s, 8 devices; gateway queries "
-         "served before the kill: " + ", ".join(f"{n} {v:g}" for n, v in k["gateway_queries_before_kill"].items())),
-        ("  failed before the kill", f"{k['before']['failed']} of {k['before']['sent']:,}", "", "", ""),
-        (f"  failed within the first --timeout ({k['window_s']:g} s) after it",
-         f"{k['first_timeout']['failed']} of {k['first_timeout']['sent']:,}", "", "",
-         ", ".join(k["first_timeout"]["failures"])),
-        ("  failed after that", f"{k['after']['failed']} of {k['after']['sent']:,}", "0", mark(kill_ok),
-         ", ".join(k["after"]["failures"])),
+    def slow(group: Dict) -> str:
+        a = group["answer_ms"]
+        return f"answered in p50 {fmt(a['p50'], '.1f')} / p99 {fmt(a['p99'], '.1f')} / max {fmt(a['max'], '.0f')} ms"
+    rows = []
+    for key in ("kill", "stop"):
+        k = r[key]
+        rows += [
+            (f"queries at mit around {k['signal']} of {k['killed']}: sent", f"{k['sent']:,}", "", "",
+             f"{k['rate_qps']:g} q/s for {args.ha_before:g} s + {args.ha_after:g} s, 8 devices; gateway queries "
+             "served before: " + ", ".join(f"{n} {v:g}" for n, v in k["gateway_queries_before_kill"].items())),
+            ("  failed before the signal", f"{k['before']['failed']} of {k['before']['sent']:,}", "", "",
+             slow(k["before"])),
+            (f"  failed within the first --timeout ({k['window_s']:g} s) after it",
+             f"{k['first_timeout']['failed']} of {k['first_timeout']['sent']:,}", "", "",
+             "; ".join(x for x in (", ".join(k["first_timeout"]["failures"]), slow(k["first_timeout"])) if x)),
+            ("  failed after that", f"{k['after']['failed']} of {k['after']['sent']:,}", "0",
+             mark(k["after"]["failed"] == 0),
+             "; ".join(x for x in (", ".join(k["after"]["failures"]), slow(k["after"])) if x)
+             + (f"; last failure {k['last_failure_after_kill_s']} s after the signal"
+                if k["last_failure_after_kill_s"] is not None else "")),
+        ]
+    rows += [
         ("change uw0 /nic/update -> uw1 DNS, ms p50/p90/p99/max",
          " / ".join(fmt(g[x], ".1f") for x in ("p50", "p90", "p99", "max")), "p99 < 100", mark(prop_ok),
          f"n={g['n']}, from 'good'; polled every ~1 ms; {p['missed_2s']} not seen in 2 s"),
@@ -894,10 +923,12 @@ def print_ha_table(r: Dict, args) -> Dict:
     for name, value, target, ok, note in rows:
         print(f"{name:<52} {value:>24} {target:>10} {ok:>4}  {note}".rstrip())
     print(f"a query fails: no right answer within {args.ha_client_timeout:g} s; counted by when it was sent. "
+          f"SIGSTOP: the node hangs with its connections open, SIGCONT after the loop. "
           f"targets: no failure after the first timeout {mark(kill_ok)}, propagation p99 < "
           f"{HA_PROPAGATION_P99_TARGET_MS:.0f} ms {mark(prop_ok)} (a missed target does not fail the run)")
-    return {"kill_failed_after_timeout": k["after"]["failed"], "kill_failed_first_timeout": k["first_timeout"]["failed"],
-            "kill_sent": k["sent"], "propagation_ms": {x: g[x] for x in ("p50", "p99", "max")},
+    return {**{f"{key}_failed_{x}": r[key][x]["failed"] for key in ("kill", "stop")
+               for x in ("before", "first_timeout", "after")},
+            "kill_sent": r["kill"]["sent"], "stop_sent": r["stop"]["sent"], "propagation_ms": {x: g[x] for x in ("p50", "p99", "max")},
             "targets": {"no_failure_after_timeout": kill_ok, "propagation_p99_lt_100ms": prop_ok}}
 
 
@@ -1358,7 +1389,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ha_work = work / "ha"
             ha_work.mkdir()
             result["ha"] = {}
-            measure_ha(args, binary, ha_work, started, result["ha"])
+            try:
+                measure_ha(args, binary, ha_work, started, result["ha"])
+            except PgMissing as e:
+                if args.ha_mode == "only":
+                    raise
+                result["ha"] = {"skipped": str(e)}
+                log(f"SKIPPED the label-on-two-nodes section: {e}")
     except StartError as e:
         status = 2
         result["error"] = f"start: {e}"
@@ -1388,7 +1425,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.ha_mode != "only":
             print_table(result, summary, args)
             print_links_table(result, args)
-        if args.ha_mode != "off":
+        if args.ha_mode != "off" and "skipped" in result["ha"]:
+            print(f"\nlabel on two nodes: SKIPPED: {result['ha']['skipped']}")
+            summary["ha"] = {"skipped": result["ha"]["skipped"]}
+        elif args.ha_mode != "off":
             summary["ha"] = print_ha_table(result["ha"], args)
     meta = {
         "nodes": args.nodes, "devices_per_agent_requested": args.devices, "pin": args.pin,
