@@ -842,7 +842,10 @@ def ha_kill(args, mit: Node, uw: List[Node], sig: int) -> Dict:
         lo, hi = bounds[k]
         out[k] = {"sent": len(rows), "failed": len(bad),
                   "failures": sorted({r[2] for r in bad})[:5],
-                  "answer_ms": percentiles_ms([t for ts, t in took if lo <= ts < hi])}
+                  "answer_ms": percentiles_ms([t for ts, t in took if lo <= ts < hi]),
+                  "slower_than_100ms": sum(1 for ts, t in took if lo <= ts < hi and t > 0.1)}
+    slow_late = [ts for ts, t in took if ts >= killed_at and t > 0.1]
+    out["last_slow_answer_after_signal_s"] = round(max(slow_late) - killed_at, 3) if slow_late else None
     late = [r for r in sent if not r[1] and r[0] >= killed_at]
     out["answer_ttls"] = sorted(ttls)[:20]
     out["gateway_queries_before_kill"] = {n.label: (b or 0) - (a or 0) for n, a, b in zip(uw, q0, q1)}
@@ -894,7 +897,8 @@ def print_ha_table(r: Dict, args) -> Dict:
     print(f"{'measure':<52} {'value':>24} {'target':>10} {'':>4}  notes")
     def slow(group: Dict) -> str:
         a = group["answer_ms"]
-        return f"answered in p50 {fmt(a['p50'], '.1f')} / p99 {fmt(a['p99'], '.1f')} / max {fmt(a['max'], '.0f')} ms"
+        return (f"answered in p50 {fmt(a['p50'], '.1f')} / p99 {fmt(a['p99'], '.1f')} / max {fmt(a['max'], '.0f')} ms"
+                + (f", {group['slower_than_100ms']} > 100 ms" if group["slower_than_100ms"] else ""))
     rows = []
     for key in ("kill", "stop"):
         k = r[key]
@@ -911,7 +915,9 @@ def print_ha_table(r: Dict, args) -> Dict:
              mark(k["after"]["failed"] == 0),
              "; ".join(x for x in (", ".join(k["after"]["failures"]), slow(k["after"])) if x)
              + (f"; last failure {k['last_failure_after_kill_s']} s after the signal"
-                if k["last_failure_after_kill_s"] is not None else "")),
+                if k["last_failure_after_kill_s"] is not None else "")
+             + (f"; last answer > 100 ms sent {k['last_slow_answer_after_signal_s']} s after the signal"
+                if k["last_slow_answer_after_signal_s"] is not None else "")),
         ]
     rows += [
         ("change uw0 /nic/update -> uw1 DNS, ms p50/p90/p99/max",
