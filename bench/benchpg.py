@@ -40,7 +40,7 @@ class BenchPg:
 
     def __init__(self, cpu: Optional[str]):
         spec = importlib.util.spec_from_file_location("pweb_pg_cluster", PG_FIXTURE)
-        if spec is None or spec.loader is None:
+        if spec is None or spec.loader is None or not PG_FIXTURE.is_file():
             raise StartError(f"{PG_FIXTURE} missing")
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
