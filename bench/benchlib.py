@@ -2,12 +2,13 @@
 loopback ports, process CPU time, log tails, and a raw DNS query builder."""
 from __future__ import annotations
 
+import os
 import random
 import socket
 import struct
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 QTYPE = {"A": 1, "NS": 2, "SOA": 6, "TXT": 16, "AAAA": 28, "SRV": 33}
 
@@ -102,3 +103,29 @@ def cpu_model() -> Optional[str]:
     except OSError:
         pass
     return None
+
+
+def _children_map() -> Dict[int, List[int]]:
+    kids: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rfind(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def process_tree(root: int) -> List[int]:
+    """root and all its descendants (NSD forks a server child and xfrd; the
+    PostgreSQL postmaster its backends)."""
+    kids = _children_map()
+    out, todo = [], [root]
+    while todo and len(out) < 10000:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(kids.get(pid, []))
+    return out

@@ -29,7 +29,10 @@ Python 3.11 standard library only (run it with /usr/bin/python3).
 from __future__ import annotations
 
 import argparse
+import base64
+import copy
 import datetime
+import http.client
 import importlib.util
 import json
 import math
@@ -37,6 +40,7 @@ import os
 import platform
 import random
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -67,6 +71,8 @@ def _load_dns_bench():
 
 
 dnsbench = _load_dns_bench()
+sys.path.insert(0, str(REPO / "bench"))
+from benchpg import BenchPg, PgMissing  # noqa: E402
 Device = dnsbench.Device
 StartError = dnsbench.StartError
 
@@ -77,6 +83,8 @@ CLIENT_CPU = dnsbench.CLIENT_CPU     # dnsperf and this script
 COLD_TARGET_QPS = 50_000
 WARM_LOCAL_MIN = 0.9                 # warm / local counts as "about equal" from here
 AGENT_P99_TARGET_MS = 50.0
+HA_PROPAGATION_P99_TARGET_MS = 100.0  # issue 14: a change at one node of a label, answered at the other
+HA_USER, HA_PASSWORD = "alice", "bench-ha-pw"
 WORKER_CACHE_ENTRIES = 1 << 16       # dnsfront ServerConfig::remote_cache_entries (per DNS worker)
 COLD_SLICE = 60_000                  # names per cold round: the warm rerun fits a worker's cache
 DEFAULT_BIN_DIR = Path("/tmp/pweb-bin")
@@ -103,7 +111,10 @@ class Node:
     """One pweb-node agent; the process is a dnsbench.Server (stop by pid)."""
 
     def __init__(self, label: str, binary: Path, work: Path, ports: set, args,
-                 devices: Sequence[Device], log_level: str):
+                 devices: Sequence[Device], log_level: str, agent: Optional[str] = None,
+                 extra: Sequence[str] = ()):
+        """label: the node's name here (its directory); agent: its --label
+        when several nodes serve one (default: label); extra: more options."""
         self.label = label
         self.devices = list(devices)
         self.dir = work / label
@@ -127,14 +138,14 @@ class Node:
                 raise StartError(f"{label}: device import failed ({imp.returncode}): {imp.stdout[-1000:]}")
             self.import_s = time.monotonic() - t0
         self.log_path = self.dir / "node.log"
-        cmd = [str(binary), "--label", label, "--data-dir", str(self.data),
+        cmd = [str(binary), "--label", agent or label, "--data-dir", str(self.data),
                "--dns-listen", f"127.0.0.1:{self.dns}", "--http-listen", f"127.0.0.1:{self.http}",
                "--gateway-listen", f"127.0.0.1:{self.gateway}", "--dht-port", str(self.dht),
                "--network-id", str(args.network_id), "--ttl", str(args.ttl),
                "--timeout", str(args.timeout), "--threads", "1", "--identity-bits", "2048",
                "--suffix", ZONE, "--log-level", log_level,
                "--rrl-rate", "0",  # dnsperf is one client at full speed
-               "--gateway-tls", "true" if args.links_now == "tls" else "false"]
+               "--gateway-tls", "true" if args.links_now == "tls" else "false", *extra]
         self.base_cmd = cmd
         self.server: Optional[dnsbench.Server] = None
         self.pin = args.pin
@@ -574,6 +585,360 @@ def new_agent(args, binary: Path, work: Path, ports: set, first_dht: int, b: Nod
 
 
 # ---------------------------------------------------------------------------
+# A label on two nodes (issue 14): uw0 and uw1 on one PostgreSQL
+# ---------------------------------------------------------------------------
+
+class NicUpdate:
+    """A keep-alive /nic/update client (HTTP Basic) for one node."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.auth = "Basic " + base64.b64encode(f"{HA_USER}:{HA_PASSWORD}".encode()).decode()
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def update(self, hostname: str, ip: str) -> Tuple[int, str]:
+        try:
+            self.conn.request("GET", f"/nic/update?hostname={hostname}&myip={ip}",
+                              headers={"Authorization": self.auth})
+            r = self.conn.getresponse()
+            body = r.read().decode(errors="replace").strip()
+        except (OSError, http.client.HTTPException) as e:
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT)
+            return 0, repr(e)
+        if r.getheader("Connection", "").lower() == "close":
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT)
+        return r.status, body
+
+
+def ha_tool(cmd: Sequence[str], stdin: str = "") -> str:
+    r = subprocess.run(list(cmd), input=stdin, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise StartError(f"{' '.join(cmd)} exited {r.returncode}: {(r.stdout + r.stderr)[-800:]}")
+    return r.stdout
+
+
+def gateway_queries(node: Node) -> Optional[float]:
+    """pweb_gateway_server_queries_total summed over its labels (/metrics)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{node.http}/metrics", timeout=HTTP_TIMEOUT) as r:
+            text = r.read().decode(errors="replace")
+    except (OSError, ValueError):
+        return None
+    vals = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith("pweb_gateway_server_queries_total") and " " in line]
+    return sum(vals) if vals else None
+
+
+def ha_cluster(args, binary: Path, work: Path, started: List[Node], uri: str) -> Tuple[Node, Node, List[Node]]:
+    """mit (the asker) and ut, then uw0 and uw1: label uw on one PostgreSQL
+    store, sharing the label's identity (identity export/import). --ttl 1 so
+    that mit asks uw again every second, --timeout --ha-timeout."""
+    ha_args = copy.copy(args)
+    ha_args.ttl, ha_args.timeout = 1, args.ha_timeout
+    ports: set = set()
+    mit = Node("mit", binary, work, ports, ha_args, [], "warn")
+    started.append(mit)
+    mit.start(None, args.start_timeout)
+    ut = Node("ut", binary, work, ports, ha_args, [], "warn")
+    started.append(ut)
+    ut.start(mit.dht, args.start_timeout)
+    uw: List[Node] = []
+    for i in range(2):
+        n = Node(f"uw{i}", binary, work, ports, ha_args, [], "warn", agent="uw", extra=["--store", uri])
+        n.data.mkdir(parents=True, exist_ok=True)
+        if i == 0:
+            ha_tool([str(binary), "user", "add", HA_USER, "--password-stdin", "--data-dir", str(n.data),
+                     "--store", uri], stdin=HA_PASSWORD + "\n")
+        else:
+            exported = ha_tool([str(binary), "identity", "export", "--data-dir", str(uw[0].data)])
+            ha_tool([str(binary), "identity", "import", "--data-dir", str(n.data)], stdin=exported)
+        started.append(n)
+        n.start(mit.dht, args.start_timeout)
+        uw.append(n)
+    want = sorted(n.gateway for n in uw)
+    body = None
+    deadline = time.monotonic() + args.converge_timeout
+    while time.monotonic() < deadline:
+        st, body = mit.get("/api/v1/agents/uw")
+        if st == 200 and sorted(x.get("gateway_port") for x in (body or {}).get("nodes", [])) == want:
+            break
+        time.sleep(0.2)
+    else:
+        raise HarnessError(f"mit does not list both uw nodes after {args.converge_timeout:.0f} s: {body}")
+    return mit, ut, uw
+
+
+def ha_propagation(args, writer: Node, reader: Node) -> Dict:
+    """--ha-samples times: a fresh address through the writer's /nic/update;
+    from its `good` the reader's DNS is asked every ~1 ms (one UDP socket)
+    until it answers that address (bounded: 2 s per sample)."""
+    name = f"prop.{HA_USER}.uw"
+    qname = fqdn(Device(name, "", None))
+    c, q = NicUpdate(writer.http), Client(reader.dns)
+    from_good: List[float] = []
+    from_sent: List[float] = []
+    polls: List[int] = []
+    missed: List[str] = []
+    try:
+        st, body = c.update(name, "198.18.255.254")  # creates the device
+        if st != 200 or not body.startswith("good"):
+            raise HarnessError(f"{writer.label}: /nic/update {name}: {st} {body[:200]}")
+        for k in range(args.ha_samples):
+            ip = f"198.18.{k // 250}.{k % 250 + 1}"
+            t_sent = time.perf_counter()
+            st, body = c.update(name, ip)
+            t_good = time.perf_counter()
+            if st != 200 or body != f"good {ip}":
+                raise HarnessError(f"{writer.label}: /nic/update {name} {ip}: {st} {body[:200]}")
+            seen, n = None, 0
+            for n in range(1, 5001):  # bounded: 5,000 polls and 2 s
+                t_q = time.perf_counter()
+                _, ans = q.ask(qname, 0.5)
+                if ans is not None and ans.rcode == 0 and ans.addresses == [ip]:
+                    seen = time.perf_counter()
+                    break
+                if time.perf_counter() - t_good > 2.0:
+                    break
+                time.sleep(max(0.0, 0.001 - (time.perf_counter() - t_q)))
+            if seen is None:
+                missed.append(ip)
+                continue
+            from_good.append(seen - t_good)
+            from_sent.append(seen - t_sent)
+            polls.append(n)
+    finally:
+        c.close()
+        q.close()
+    if not from_good:
+        raise HarnessError(f"{reader.label} never answered an update made at {writer.label}")
+    return {"writer": writer.label, "reader": reader.label, "samples": args.ha_samples,
+            "from_good_ms": percentiles_ms(from_good), "from_update_sent_ms": percentiles_ms(from_sent),
+            "polls_p50": sorted(polls)[len(polls) // 2], "missed_2s": len(missed), "missed_examples": missed[:5]}
+
+
+def ha_kill(args, mit: Node, uw: List[Node], sig: int) -> Dict:
+    """A query loop at a fixed rate (--ha-rate) at mit for uw's devices,
+    --ha-before s, then `sig` to the uw node mit was asking (the one whose
+    gateway served more queries meanwhile), then --ha-after s more. A query
+    fails when it gets no right answer within --ha-client-timeout. Failures
+    are counted by the time the query was sent: before the signal, within the
+    first --ha-timeout after it, after that (target: none). SIGKILL: the
+    kernel closes the node's sockets, mit sees its connection drop; SIGSTOP:
+    the node stops answering with its connections open (a machine that hangs
+    or drops off the network), and gets SIGCONT after the loop."""
+    devices = {f"k{i}.{HA_USER}.uw": f"203.0.113.{i + 1}" for i in range(8)}
+    c = NicUpdate(uw[0].http)
+    try:
+        for name, ip in devices.items():
+            st, body = c.update(name, ip)
+            if st != 200 or not body.startswith(("good", "nochg")):  # nochg: set by an earlier loop
+                raise HarnessError(f"uw0: /nic/update {name}: {st} {body[:200]}")
+    finally:
+        c.close()
+    names = list(devices)
+    want = {fqdn(Device(n, "", None)): ip for n, ip in devices.items()}
+    qnames = list(want)
+    probe = Client(mit.dns)
+    try:
+        for qn in qnames:  # mit answers every device before the loop (bounded: 10 s each)
+            deadline = time.monotonic() + 10
+            while True:
+                _, ans = probe.ask(qn, 2.0)
+                if ans is not None and ans.rcode == 0 and ans.addresses == [want[qn]]:
+                    break
+                if time.monotonic() > deadline:
+                    raise HarnessError(f"mit does not answer {qn} before the kill: {ans and ans.addresses}")
+                time.sleep(0.1)
+    finally:
+        probe.close()
+    total = int(args.ha_rate * (args.ha_before + args.ha_after))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect(("127.0.0.1", mit.dns))
+    sock.setblocking(False)
+    pending: Dict[int, Tuple[float, str]] = {}
+    sent: List[Tuple[float, bool, str]] = []  # (sent at, ok, what)
+    took: List[Tuple[float, float]] = []  # (sent at, seconds to the right answer)
+    ttls: set = set()
+    q0 = [gateway_queries(n) for n in uw]
+    victim: Optional[Node] = None
+    killed_at: Optional[float] = None
+    t0 = time.perf_counter()
+    end = t0 + args.ha_before + args.ha_after + args.ha_client_timeout + 2.0
+    i = 0
+    try:
+        for _ in range(10_000_000):  # bounded in count (and by `end` in time)
+            now = time.perf_counter()
+            if victim is None and now >= t0 + args.ha_before:
+                q1 = [gateway_queries(n) for n in uw]
+                served = [(b or 0) - (a or 0) for a, b in zip(q0, q1)]
+                victim = uw[served.index(max(served))] if any(served) else uw[0]
+                victim.server.proc.send_signal(sig)
+                killed_at = time.perf_counter()
+                log(f"HA: {signal.Signals(sig).name} {victim.label} (gateway queries served before: "
+                    f"{dict(zip((n.label for n in uw), served))})")
+            if i < total and now >= t0 + i / args.ha_rate:
+                qid = i % 0xFFFF + 1
+                qn = qnames[i % len(qnames)]
+                try:
+                    sock.send(dnsbench.build_query(qid, qn, "A"))
+                    pending[qid] = (now, qn)
+                except OSError as e:
+                    sent.append((now, False, f"send: {e}"))
+                i += 1
+            while True:  # drain replies
+                try:
+                    data = sock.recv(4096)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    break
+                if len(data) < 2:
+                    continue
+                qid = struct.unpack_from("!H", data, 0)[0]
+                if qid not in pending:
+                    continue
+                t_sent, qn = pending.pop(qid)
+                try:
+                    ans = dnsbench.parse_response(data, qid, "A")
+                except (ValueError, IndexError, struct.error):
+                    sent.append((t_sent, False, "unparsable"))
+                    continue
+                ok = ans.rcode == 0 and ans.addresses == [want[qn]]
+                if ok:
+                    took.append((t_sent, time.perf_counter() - t_sent))
+                ttls.update(rec[2] for rec in ans.records)
+                sent.append((t_sent, ok, "ok" if ok else f"rcode {ans.rcode} {ans.addresses}"))
+            now = time.perf_counter()
+            for qid in [k for k, (ts, _) in pending.items() if now - ts > args.ha_client_timeout]:
+                t_sent, _ = pending.pop(qid)
+                sent.append((t_sent, False, "no reply"))
+            if (i >= total and not pending) or now > end:
+                break
+            nxt = t0 + i / args.ha_rate if i < total else now + 0.005
+            select.select([sock], [], [], min(0.005, max(0.0, nxt - time.perf_counter())))
+    finally:
+        sock.close()
+        if sig == signal.SIGSTOP and victim is not None:
+            victim.server.proc.send_signal(signal.SIGCONT)
+    for t_sent, _ in pending.values():
+        sent.append((t_sent, False, "no reply"))
+    assert killed_at is not None and victim is not None
+    window = args.ha_timeout
+    groups = {"before": [r for r in sent if r[0] < killed_at],
+              "first_timeout": [r for r in sent if killed_at <= r[0] < killed_at + window],
+              "after": [r for r in sent if r[0] >= killed_at + window]}
+    out: Dict[str, object] = {"rate_qps": args.ha_rate, "sent": len(sent), "killed": victim.label,
+                              "signal": signal.Signals(sig).name,
+                              "client_timeout_s": args.ha_client_timeout, "window_s": window}
+    bounds = {"before": (float("-inf"), killed_at), "first_timeout": (killed_at, killed_at + window),
+              "after": (killed_at + window, float("inf"))}
+    for k, rows in groups.items():
+        bad = [r for r in rows if not r[1]]
+        lo, hi = bounds[k]
+        out[k] = {"sent": len(rows), "failed": len(bad),
+                  "failures": sorted({r[2] for r in bad})[:5],
+                  "answer_ms": percentiles_ms([t for ts, t in took if lo <= ts < hi]),
+                  "slower_than_100ms": sum(1 for ts, t in took if lo <= ts < hi and t > 0.1)}
+    slow_late = [ts for ts, t in took if ts >= killed_at and t > 0.1]
+    out["last_slow_answer_after_signal_s"] = round(max(slow_late) - killed_at, 3) if slow_late else None
+    late = [r for r in sent if not r[1] and r[0] >= killed_at]
+    out["answer_ttls"] = sorted(ttls)[:20]
+    out["gateway_queries_before_kill"] = {n.label: (b or 0) - (a or 0) for n, a, b in zip(uw, q0, q1)}
+    out["last_failure_after_kill_s"] = round(max(r[0] for r in late) - killed_at, 3) if late else None
+    if groups["after"] and not any(r[1] for r in groups["after"]):
+        raise HarnessError(f"mit answered no query after the {signal.Signals(sig).name} of {victim.label}: "
+                           f"{out['after']['failures']}")
+    return out
+
+
+def measure_ha(args, binary: Path, work: Path, started: List[Node], result: Dict) -> None:
+    """The label-on-two-nodes section: propagation between uw0 and uw1, then
+    queries at mit around the SIGKILL of one uw node."""
+    pg = BenchPg(NODE_CPU if args.pin == "split" else None)
+    try:
+        result["postgresql"] = pg.settings
+        mit, ut, uw = ha_cluster(args, binary, work, started, pg.uri)
+        log(f"HA: mit, ut, uw0 and uw1 up; mit lists both uw nodes")
+        result["propagation"] = ha_propagation(args, uw[0], uw[1])
+        p = result["propagation"]["from_good_ms"]
+        log(f"HA: uw0 -> uw1: p50 {p['p50']} ms, p99 {p['p99']} ms ({p['n']} samples)")
+        for key, sig in (("stop", signal.SIGSTOP), ("kill", signal.SIGKILL)):
+            if key == "kill":  # both uw nodes back in mit's view (bounded)
+                time.sleep(args.ha_timeout + 1.0)
+            result[key] = ha_kill(args, mit, uw, sig)
+            k = result[key]
+            log(f"HA: {k['sent']} queries at mit; failed before/first timeout/after the {k['signal']}: "
+                f"{k['before']['failed']}/{k['first_timeout']['failed']}/{k['after']['failed']}")
+        dead = [n.label for n in (mit, ut) if not n.alive()]
+        if dead:
+            raise HarnessError(f"nodes died: {dead}")
+    finally:
+        stop_all(started)
+        started.clear()
+        pg.close()
+
+
+def print_ha_table(r: Dict, args) -> Dict:
+    p, pgs = r["propagation"], r["postgresql"]
+    g, s = p["from_good_ms"], p["from_update_sent_ms"]
+    prop_ok = g["p99"] is not None and g["p99"] < HA_PROPAGATION_P99_TARGET_MS and not p["missed_2s"]
+    kill_ok = all(r[k]["after"]["failed"] == 0 for k in ("stop", "kill"))
+    mark = lambda ok: "ok" if ok else "MISS"  # noqa: E731
+    print()
+    print(f"label on two nodes: uw0 + uw1 on one PostgreSQL {pgs.get('server_version', '').split()[0]} "
+          f"(synchronous_commit {pgs.get('synchronous_commit')}, fsync {pgs.get('fsync')}), agents mit + ut; "
+          f"--ttl 1, --timeout {args.ha_timeout:g}; "
+          + ("nodes and PostgreSQL on CPU 0, clients on CPU 1" if args.pin == "split" else "nothing pinned"))
+    print(f"{'measure':<52} {'value':>24} {'target':>10} {'':>4}  notes")
+    def slow(group: Dict) -> str:
+        a = group["answer_ms"]
+        return (f"answered in p50 {fmt(a['p50'], '.1f')} / p99 {fmt(a['p99'], '.1f')} / max {fmt(a['max'], '.0f')} ms"
+                + (f", {group['slower_than_100ms']} > 100 ms" if group["slower_than_100ms"] else ""))
+    rows = []
+    for key in ("kill", "stop"):
+        k = r[key]
+        rows += [
+            (f"queries at mit around {k['signal']} of {k['killed']}: sent", f"{k['sent']:,}", "", "",
+             f"{k['rate_qps']:g} q/s for {args.ha_before:g} s + {args.ha_after:g} s, 8 devices; gateway queries "
+             "served before: " + ", ".join(f"{n} {v:g}" for n, v in k["gateway_queries_before_kill"].items())),
+            ("  failed before the signal", f"{k['before']['failed']} of {k['before']['sent']:,}", "", "",
+             slow(k["before"])),
+            (f"  failed within the first --timeout ({k['window_s']:g} s) after it",
+             f"{k['first_timeout']['failed']} of {k['first_timeout']['sent']:,}", "", "",
+             "; ".join(x for x in (", ".join(k["first_timeout"]["failures"]), slow(k["first_timeout"])) if x)),
+            ("  failed after that", f"{k['after']['failed']} of {k['after']['sent']:,}", "0",
+             mark(k["after"]["failed"] == 0),
+             "; ".join(x for x in (", ".join(k["after"]["failures"]), slow(k["after"])) if x)
+             + (f"; last failure {k['last_failure_after_kill_s']} s after the signal"
+                if k["last_failure_after_kill_s"] is not None else "")
+             + (f"; last answer > 100 ms sent {k['last_slow_answer_after_signal_s']} s after the signal"
+                if k["last_slow_answer_after_signal_s"] is not None else "")),
+        ]
+    rows += [
+        ("change uw0 /nic/update -> uw1 DNS, ms p50/p90/p99/max",
+         " / ".join(fmt(g[x], ".1f") for x in ("p50", "p90", "p99", "max")), "p99 < 100", mark(prop_ok),
+         f"n={g['n']}, from 'good'; polled every ~1 ms; {p['missed_2s']} not seen in 2 s"),
+        ("  from the update sent, ms p50/p99",
+         " / ".join(fmt(s[x], ".1f") for x in ("p50", "p99")), "", "", "includes the commit"),
+    ]
+    for name, value, target, ok, note in rows:
+        print(f"{name:<52} {value:>24} {target:>10} {ok:>4}  {note}".rstrip())
+    print(f"a query fails: no right answer within {args.ha_client_timeout:g} s; counted by when it was sent. "
+          f"SIGSTOP: the node hangs with its connections open, SIGCONT after the loop. "
+          f"targets: no failure after the first timeout {mark(kill_ok)}, propagation p99 < "
+          f"{HA_PROPAGATION_P99_TARGET_MS:.0f} ms {mark(prop_ok)} (a missed target does not fail the run)")
+    return {**{f"{key}_failed_{x}": r[key][x]["failed"] for key in ("kill", "stop")
+               for x in ("before", "first_timeout", "after")},
+            "kill_sent": r["kill"]["sent"], "stop_sent": r["stop"]["sent"], "propagation_ms": {x: g[x] for x in ("p50", "p99", "max")},
+            "targets": {"no_failure_after_timeout": kill_ok, "propagation_p99_lt_100ms": prop_ok}}
+
+
+# ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
 
@@ -611,6 +976,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     help="agent links to measure, in order: tls (authenticated, the default of "
                          "pweb-node) and/or plain (--gateway-tls false); the first gets the full "
                          "run, the others the throughput phases (default tls,plain)")
+    ha = ap.add_mutually_exclusive_group()
+    ha.add_argument("--ha", dest="ha_mode", action="store_const", const="only",
+                    help="only the label-on-two-nodes section (uw0 + uw1 on one PostgreSQL, mit, ut); "
+                         "the default run has it after the cross-agent phases")
+    ha.add_argument("--no-ha", dest="ha_mode", action="store_const", const="off",
+                    help="skip the label-on-two-nodes section")
+    ap.set_defaults(ha_mode="also")
+    ap.add_argument("--ha-timeout", type=float, default=1.0,
+                    help="--timeout of the nodes in the HA section (default 1)")
+    ap.add_argument("--ha-rate", type=float, help="queries/s at mit around the SIGKILL (default 200; --quick 100)")
+    ap.add_argument("--ha-before", type=float, help="seconds of queries before the SIGKILL (default 2)")
+    ap.add_argument("--ha-after", type=float, help="seconds of queries after the SIGKILL (default 10; --quick 4)")
+    ap.add_argument("--ha-client-timeout", type=float, default=3.0,
+                    help="a query at mit without the right answer within this many seconds failed (default 3)")
+    ap.add_argument("--ha-samples", type=int, help="propagation samples uw0 -> uw1 (default 200; --quick 50)")
     a = ap.parse_args(argv)
     a.links = [m for m in a.links.split(",") if m]
     if not a.links or any(m not in ("tls", "plain") for m in a.links) or len(set(a.links)) != len(a.links):
@@ -618,7 +998,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     a.links_now = a.links[0]
     q = a.quick
     defaults = {"nodes": (10, 3), "devices": (20000, 5000), "duration": (10.0, 2.0), "cold_limit": (30.0, 5.0),
-                "rounds": (3, 1), "sample": (2000, 200), "probes": (3, 1), "idle_wait": (10.0, 0.0)}
+                "rounds": (3, 1), "sample": (2000, 200), "probes": (3, 1), "idle_wait": (10.0, 0.0),
+                "ha_rate": (200.0, 100.0), "ha_before": (2.0, 2.0), "ha_after": (10.0, 4.0),
+                "ha_samples": (200, 50)}
     for k, (full, quick) in defaults.items():
         if getattr(a, k) is None:
             setattr(a, k, quick if q else full)
@@ -632,6 +1014,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         ap.error("--duration/--cold-limit 1..600 s, --rounds 1..20")
     if not (10 <= a.sample <= 100_000 and 1 <= a.probes <= 10 and 0 <= a.idle_wait <= 600):
         ap.error("--sample 10..100000, --probes 1..10, --idle-wait 0..600")
+    if not (0.05 <= a.ha_timeout <= 10 and 1 <= a.ha_rate <= 5000 and 0.5 <= a.ha_before <= 60
+            and a.ha_timeout < a.ha_after <= 300 and a.ha_timeout < a.ha_client_timeout <= 30
+            and 1 <= a.ha_samples <= 10_000):
+        ap.error("--ha-timeout 0.05..10, --ha-rate 1..5000, --ha-before 0.5..60, --ha-after (--ha-timeout)..300, "
+                 "--ha-client-timeout (--ha-timeout)..30, --ha-samples 1..10000")
     if a.results is None:
         a.results = str(HERE / "results" / ("quick.json" if q else "latest.json"))
     a.network_id = random.randint(10_000, 2**31 - 1)
@@ -987,7 +1374,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     t_start = time.monotonic()
     by_links: Dict[str, Dict] = {}
     try:
-        for i, mode in enumerate(args.links):
+        for i, mode in enumerate(args.links if args.ha_mode != "only" else []):
             args.links_now = mode
             log(f"--- agent links: {mode}")
             one: Dict[str, object] = {}
@@ -997,10 +1384,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             measure(args, binary, mode_work, started, one, full=i == 0)
             stop_all(started)
             started.clear()
-        result.update(by_links[args.links[0]])
-        result["links"] = {m: {k: r.get(k) for k in ("cold", "warm", "local", "b_cpu_us_cold",
-                                                     "latency_cold")}
-                           for m, r in by_links.items()}
+        if by_links:
+            result.update(by_links[args.links[0]])
+            result["links"] = {m: {k: r.get(k) for k in ("cold", "warm", "local", "b_cpu_us_cold",
+                                                         "latency_cold")}
+                               for m, r in by_links.items()}
+        if args.ha_mode != "off":
+            args.links_now = args.links[0]
+            log("--- a label on two nodes (uw0 + uw1 on one PostgreSQL)")
+            ha_work = work / "ha"
+            ha_work.mkdir()
+            result["ha"] = {}
+            try:
+                measure_ha(args, binary, ha_work, started, result["ha"])
+            except PgMissing as e:
+                if args.ha_mode == "only":
+                    raise
+                result["ha"] = {"skipped": str(e)}
+                log(f"SKIPPED the label-on-two-nodes section: {e}")
     except StartError as e:
         status = 2
         result["error"] = f"start: {e}"
@@ -1026,9 +1427,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("bench/cluster: interrupted; all nodes stopped", file=sys.stderr)
     summary = None
     if status == 0:
-        summary = summarise(result)
-        print_table(result, summary, args)
-        print_links_table(result, args)
+        summary = summarise(result) if args.ha_mode != "only" else {}
+        if args.ha_mode != "only":
+            print_table(result, summary, args)
+            print_links_table(result, args)
+        if args.ha_mode != "off" and "skipped" in result["ha"]:
+            print(f"\nlabel on two nodes: SKIPPED: {result['ha']['skipped']}")
+            summary["ha"] = {"skipped": result["ha"]["skipped"]}
+        elif args.ha_mode != "off":
+            summary["ha"] = print_ha_table(result["ha"], args)
     meta = {
         "nodes": args.nodes, "devices_per_agent_requested": args.devices, "pin": args.pin,
         "node_cpu": NODE_CPU if args.pin == "split" else None,
@@ -1036,7 +1443,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "duration": args.duration, "cold_limit": args.cold_limit, "rounds": args.rounds,
         "sample": args.sample, "probes": args.probes, "clients": args.clients,
         "outstanding": args.outstanding, "ttl": args.ttl, "timeout": args.timeout, "seed": args.seed,
-        "network_id": args.network_id, "quick": args.quick,
+        "network_id": args.network_id, "quick": args.quick, "ha": args.ha_mode,
+        "ha_timeout": args.ha_timeout, "ha_rate": args.ha_rate, "ha_before": args.ha_before,
+        "ha_after": args.ha_after, "ha_client_timeout": args.ha_client_timeout, "ha_samples": args.ha_samples,
         "binary": str(binary), "version": _version(binary), "kernel": platform.release(),
         "cpu_model": dnsbench.cpu_model(), "cpus": os.cpu_count(),
         "dnsperf_version": dnsbench._dnsperf_version(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

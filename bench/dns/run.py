@@ -35,7 +35,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchlib import (QTYPE, BenchError, StartError, _skip_name, build_query,  # noqa: E402
-                      cpu_model, cpu_ticks, fmt, free_port, log, pinned, tail)
+                      cpu_model, cpu_ticks, fmt, free_port, log, pinned, process_tree, tail)
 
 sys.dont_write_bytecode = True
 
@@ -362,32 +362,6 @@ def dns_query(port: int, name: str, qtype: str, timeout: float = 1.0) -> Optiona
 # ---------------------------------------------------------------------------
 # /proc accounting
 # ---------------------------------------------------------------------------
-
-def _children_map() -> Dict[int, List[int]]:
-    kids: Dict[int, List[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rfind(")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append(int(entry))
-    return kids
-
-
-def process_tree(root: int) -> List[int]:
-    """root and all its descendants (NSD forks a server child and xfrd)."""
-    kids = _children_map()
-    out, todo = [], [root]
-    while todo and len(out) < 10000:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(kids.get(pid, []))
-    return out
-
-
 
 def comm(pid: int) -> str:
     try:

@@ -37,6 +37,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchlib import (QTYPE, BenchError, StartError, _skip_name, build_query,  # noqa: E402
                       cpu_model, cpu_ticks, fmt, free_port, log, pinned, tail)
+from benchpg import BenchPg  # noqa: E402
 
 sys.dont_write_bytecode = True
 
@@ -50,6 +51,7 @@ PEER_ZONE = "dyn.test."      # zone of the RFC 2136 peers
 PROBE_DEVICE = "probe"       # device label used by the update->answer probe (user u0)
 PROBE_NET = ipaddress.IPv4Address("198.18.0.0")   # probe addresses (benchmark range, RFC 2544)
 TARGET_RATIO = 10.0
+TARGET_RATIO_PG = 5.0        # issue 14: the node on PostgreSQL >= 5x BIND
 
 SERVER_CPU = "0"   # taskset -c for the servers
 CLIENT_CPU = "1"   # taskset -c for wrk, nsupdate and the probe
@@ -67,8 +69,11 @@ PEER_NAMES = {"bind": "BIND 9 nsupdate+TSIG", "knot": "Knot DNS nsupdate+TSIG"}
 # UPDATE on its DNS listener, one device token per nsupdate process as key)
 RFC2136_KEY = "pweb2136"
 RFC2136_NAME = "pweb-node nsupdate+TSIG"
-SYSTEM_NAMES = {"pweb": "pweb-node", RFC2136_KEY: RFC2136_NAME, **PEER_NAMES}
-ALL_KEYS = ("pweb", RFC2136_KEY) + PEER_KEYS
+# pweb-node with its store on PostgreSQL (--store postgresql://...), same wrk load
+PG_KEY = "pwebpg"
+PG_NAME = "pweb-node /nic/update on PostgreSQL"
+SYSTEM_NAMES = {"pweb": "pweb-node", PG_KEY: PG_NAME, RFC2136_KEY: RFC2136_NAME, **PEER_NAMES}
+ALL_KEYS = ("pweb", PG_KEY, RFC2136_KEY) + PEER_KEYS
 
 
 class NotAvailable(BenchError):
@@ -400,11 +405,11 @@ class NicUpdateClient:
         return r.status, body.strip()
 
 
-def create_users(binary: Path, data_dir: Path, fleet: Fleet) -> float:
+def create_users(binary: Path, data_dir: Path, fleet: Fleet, store: Optional[str] = None) -> float:
     t0 = time.monotonic()
     for user, pw in fleet.passwords.items():
-        r = run_tool([str(binary), "user", "add", user, "--password-stdin", "--data-dir", str(data_dir)],
-                     stdin=pw + "\n")
+        r = run_tool([str(binary), "user", "add", user, "--password-stdin", "--data-dir", str(data_dir)]
+                     + (["--store", store] if store else []), stdin=pw + "\n")
         if r.returncode != 0:
             raise StartError(f"pweb-node user add {user} failed (status {r.returncode}): {r.stdout.strip()}")
     return time.monotonic() - t0
@@ -432,7 +437,9 @@ def warm_up(port: int, fleet: Fleet, track: Dict[int, List[int]]) -> Dict[str, o
 
 
 def run_wrk_round(node: Server, args, http_port: int, work: Path, fleet: Fleet, authfile: Path,
-                  offset: int, rnd: int) -> Dict[str, object]:
+                  offset: int, rnd: int, store_ticks: Optional[Callable[[], int]] = None) -> Dict[str, object]:
+    """store_ticks: CPU ticks of the store's server processes (PostgreSQL),
+    reported apart and added to the server's CPU."""
     out_path = work / f"wrk-{rnd}.out"
     cmd = pinned(["wrk", "-t", str(args.wrk_threads), "-c", str(args.connections), "-d", f"{args.duration}s",
                   "--timeout", "10s", "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{http_port}", "--",
@@ -441,6 +448,7 @@ def run_wrk_round(node: Server, args, http_port: int, work: Path, fleet: Fleet, 
     idle = wait_for_idle(args.idle_wait)
     st0 = node_status(http_port) or {}
     c0 = node.cpu_ticks()
+    s0 = store_ticks() if store_ticks else 0
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     try:
@@ -450,6 +458,7 @@ def run_wrk_round(node: Server, args, http_port: int, work: Path, fleet: Fleet, 
         raise BenchError(f"wrk did not finish within {args.duration + 60} s")
     wall = time.monotonic() - t0
     c1 = node.cpu_ticks()
+    s1 = store_ticks() if store_ticks else 0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     st1 = node_status(http_port) or {}
     client_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
@@ -460,7 +469,9 @@ def run_wrk_round(node: Server, args, http_port: int, work: Path, fleet: Fleet, 
         raise BenchError(f"pweb-node died during the run; log:\n{tail(node.log_path)}")
     w = parse_wrk_out(out_path)
     dur = w["duration_us"] / 1e6
-    cpu_s = (c1 - c0) / CLK_TCK
+    node_cpu_s = (c1 - c0) / CLK_TCK
+    store_cpu_s = max(0, s1 - s0) / CLK_TCK
+    cpu_s = node_cpu_s + store_cpu_s
     good, other = int(w["good"]), int(w["other"])
     errs = {k[len("errors_"):]: w[k] for k in list(w) if k.startswith("errors_")}
     store0, store1 = st0.get("store", {}), st1.get("store", {})
@@ -481,6 +492,8 @@ def run_wrk_round(node: Server, args, http_port: int, work: Path, fleet: Fleet, 
                        if k.startswith("latency_") and k.endswith("_us")},
         "server_cpu_s": round(cpu_s, 3),
         "server_cpu_utilisation": round(cpu_s / wall, 3) if wall else None,
+        "node_cpu_utilisation": round(node_cpu_s / wall, 3) if wall else None,
+        "store_server_cpu_utilisation": round(store_cpu_s / wall, 3) if wall and store_ticks else None,
         "updates_per_cpu_s": round(good / cpu_s, 1) if cpu_s > 0 else None,
         "wrk_cpu_s": round(client_cpu, 3),
         "wrk_cpu_utilisation": round(client_cpu / wall, 3) if wall else None,
@@ -584,17 +597,21 @@ def check_dns_sample(dns_port: int, fleet: Fleet, track: Dict[int, List[int]], n
     return {"checked": len(devs), "wrong": bad}
 
 
-def check_db(db_path: Path, fleet: Fleet, track: Dict[int, List[int]], probe: Optional[Dict]) -> Dict[str, object]:
-    """After the node stopped: one row per updated device, each with the last
-    acknowledged address (or a later one that was sent but whose answer the
-    client never read because the run ended)."""
+def sqlite_device_rows(db_path: Path) -> Dict[str, Tuple[Optional[str], Optional[str]]]:
     if not db_path.exists():
         raise BenchError(f"{db_path} does not exist after the run")
     con = sqlite3.connect(str(db_path), timeout=10.0)
     try:
-        rows = {name: (v4, v6) for name, v4, v6 in con.execute("SELECT name, ipv4, ipv6 FROM devices")}
+        return {name: (v4, v6) for name, v4, v6 in con.execute("SELECT name, ipv4, ipv6 FROM devices")}
     finally:
         con.close()
+
+
+def check_db(rows: Dict[str, Tuple[Optional[str], Optional[str]]], fleet: Fleet, track: Dict[int, List[int]],
+             probe: Optional[Dict]) -> Dict[str, object]:
+    """After the node stopped, the store's devices rows: one per updated
+    device, each with the last acknowledged address (or a later one that was
+    sent but whose answer the client never read because the run ended)."""
     wrong: List[str] = []
     newer = 0
     for dev, (sent, acked) in sorted(track.items()):
@@ -624,26 +641,42 @@ def check_db(db_path: Path, fleet: Fleet, track: Dict[int, List[int]], probe: Op
             "newer_than_acknowledged": newer}
 
 
-def bench_pweb(args, work: Path, ports: set, result: Dict[str, object]) -> None:
+def bench_pweb(args, work: Path, ports: set, result: Dict[str, object], postgresql: bool = False) -> None:
+    """postgresql: the node's store on a throwaway PostgreSQL (--store URI)."""
+    pg = BenchPg(SERVER_CPU) if postgresql else None
+    try:
+        _bench_pweb(args, work, ports, result, pg)
+    finally:
+        if pg is not None:
+            pg.close()
+
+
+def _bench_pweb(args, work: Path, ports: set, result: Dict[str, object], pg: Optional[BenchPg]) -> None:
     binary = (build_dir(args) / "node" / "pweb-node").resolve()
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         raise StartError(f"pweb-node binary not found at {binary} (build it, or pass --build-dir)")
     if not LUA_SCRIPT.is_file():
         raise StartError(f"{LUA_SCRIPT} missing")
+    if pg:
+        work = work / "postgresql"   # wrk outputs, auth file, log apart from the SQLite run's
+        work.mkdir()
     data_dir = work / "pweb-data"
     data_dir.mkdir()
     fleet = Fleet(args.users, args.devices)
-    log(f"pweb-node: adding {args.users} users")
-    users_s = create_users(binary, data_dir, fleet)
+    store = ["--store", pg.uri] if pg else []
+    log(f"pweb-node{' (PostgreSQL)' if pg else ''}: adding {args.users} users")
+    users_s = create_users(binary, data_dir, fleet, pg.uri if pg else None)
     authfile = work / "auth.txt"
     authfile.write_text("".join(f"{u}\t{fleet.auth(u)}\n" for u in fleet.passwords))
     dns_port, http_port = free_port(ports), free_port(ports)
     cmd = pinned([str(binary), "--label", AGENT, "--data-dir", str(data_dir),
                   "--dns-listen", f"127.0.0.1:{dns_port}", "--http-listen", f"127.0.0.1:{http_port}",
                   "--threads", "1", "--log-level", "warn", "--dht-port", "0",
-                  "--gateway-listen", "127.0.0.1:0", "--identity-bits", "2048"], SERVER_CPU)
+                  "--gateway-listen", "127.0.0.1:0", "--identity-bits", "2048"] + store, SERVER_CPU)
     node = Server("pweb-node", cmd, work / "pweb-node.log", lambda: node_status(http_port) is not None)
-    result.update({"system": "pweb-node /nic/update", "command": " ".join(cmd),
+    if pg:
+        result["postgresql"] = pg.settings
+    result.update({"system": PG_NAME if pg else "pweb-node /nic/update", "command": " ".join(cmd),
                    "version": run_tool([str(binary), "--version"]).stdout.strip(),
                    "users": args.users, "devices_per_user": args.devices,
                    "user_add_s": round(users_s, 2), "connections": args.connections,
@@ -659,7 +692,8 @@ def bench_pweb(args, work: Path, ports: set, result: Dict[str, object]) -> None:
         for rnd in range(1, args.rounds + 1):
             log(f"pweb-node: wrk round {rnd}/{args.rounds}: -t{args.wrk_threads} -c{args.connections} "
                 f"-d{args.duration}s")
-            r = run_wrk_round(node, args, http_port, work, fleet, authfile, offset, rnd)
+            r = run_wrk_round(node, args, http_port, work, fleet, authfile, offset, rnd,
+                              pg.cpu_ticks if pg else None)
             for dev, (sent, acked) in r.pop("devices").items():
                 t = track.setdefault(dev, [-1, -1])
                 t[0] = max(t[0], sent)
@@ -689,7 +723,8 @@ def bench_pweb(args, work: Path, ports: set, result: Dict[str, object]) -> None:
         result["stop_signal"] = args.stop_signal
         if stop_sig == signal.SIGTERM and rc != 0:
             raise BenchError(f"pweb-node exited with status {rc} after SIGTERM; log:\n{tail(node.log_path)}")
-        result["durability"] = check_db(data_dir / "pweb.db", fleet, track, result["probe"])
+        rows = pg.device_rows() if pg else sqlite_device_rows(data_dir / "pweb.db")
+        result["durability"] = check_db(rows, fleet, track, result["probe"])
         d = result["durability"]
         log(f"pweb-node: database after stop: {d['rows']} rows, {d['wrong_count']} wrong, "
             f"{d['newer_than_acknowledged']} newer than acknowledged (in flight at the end)")
@@ -1100,14 +1135,21 @@ def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
     print()
     print(f"{'system':<30} {'updates/s':>10} {'p50_ms':>7} {'p99_ms':>7} {'cpu%':>5} {'upd/cpu_s':>10}  durable")
     pw = results.get("pweb")
-    if pw is not None:
-        label = f"pweb-node /nic/update (c={args.connections})"
-        ld = pw.get("load")
+    for key, label, prefix in (("pweb", f"pweb-node /nic/update (c={args.connections})", "pweb"),
+                               (PG_KEY, "pweb-node on PostgreSQL", "pwebpg")):
+        r = results.get(key)
+        if r is None:
+            continue
+        ld = r.get("load")
         if ld:
             per = ld.get("updates_per_commit")
-            if "error" in pw:
+            if "error" in r:
                 dur = "FAILED (see below)"
-            elif "durability" in pw:
+            elif "durability" in r and key == PG_KEY:
+                pgs = r.get("postgresql", {})
+                dur = (f"yes (PostgreSQL commit, synchronous_commit={pgs.get('synchronous_commit')}, "
+                       f"fsync={pgs.get('fsync')}{f', {per:.1f} updates/commit' if per else ''})")
+            elif "durability" in r:
                 dur = (f"yes (fsync per group commit, {per:.1f} updates/commit)" if per
                        else "yes (fsync per group commit)")
             else:
@@ -1116,10 +1158,10 @@ def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
             print(f"{label:<30} {ld['updates_per_s']:>10,.0f} {fmt(ld['latency_ms'].get('p50'), '.2f'):>7} "
                   f"{fmt(ld['latency_ms'].get('p99'), '.2f'):>7} {fmt(util * 100 if util is not None else None, '.0f'):>5} "
                   f"{fmt(ld['updates_per_cpu_s'], ',.0f'):>10}  {dur}")
-            summary["pweb_updates_per_s"] = ld["updates_per_s"]
-            summary["pweb_latency_ms"] = {k: ld["latency_ms"].get(k) for k in ("p50", "p99")}
+            summary[f"{prefix}_updates_per_s"] = ld["updates_per_s"]
+            summary[f"{prefix}_latency_ms"] = {k: ld["latency_ms"].get(k) for k in ("p50", "p99")}
         else:
-            print(f"{label:<30} FAILED: {pw.get('error', '?').splitlines()[0]}")
+            print(f"{label:<30} FAILED: {r.get('error', '?').splitlines()[0]}")
     r = results.get(RFC2136_KEY)
     if r is not None:
         ld = r.get("load")
@@ -1154,6 +1196,16 @@ def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
         summary["ratio_pweb_bind"] = round(ratio, 2)
         summary["ratio_target_met"] = ratio >= TARGET_RATIO
         print(f"ratio pweb/BIND: {ratio:.2f} (target >= {TARGET_RATIO:.0f}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
+    if "pwebpg_updates_per_s" in summary and "bind_updates_per_s" in summary:
+        ratio = summary["pwebpg_updates_per_s"] / summary["bind_updates_per_s"]
+        summary["ratio_pwebpg_bind"] = round(ratio, 2)
+        summary["ratio_pg_target_met"] = ratio >= TARGET_RATIO_PG
+        print(f"ratio pweb on PostgreSQL/BIND: {ratio:.2f} "
+              f"(target >= {TARGET_RATIO_PG:.0f}: {'met' if ratio >= TARGET_RATIO_PG else 'NOT met'})")
+    if "pwebpg_updates_per_s" in summary and "pweb_updates_per_s" in summary:
+        ratio = summary["pwebpg_updates_per_s"] / summary["pweb_updates_per_s"]
+        summary["ratio_pwebpg_pweb"] = round(ratio, 2)
+        print(f"ratio pweb on PostgreSQL/pweb on SQLite: {ratio:.2f}")
     if "pweb_updates_per_s" in summary and "knot_updates_per_s" in summary:
         ratio = summary["pweb_updates_per_s"] / summary["knot_updates_per_s"]
         summary["ratio_pweb_knot"] = round(ratio, 2)
@@ -1168,6 +1220,29 @@ def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
         ratio = summary["pweb_rfc2136_updates_per_s"] / summary["knot_updates_per_s"]
         summary["ratio_pweb_rfc2136_knot"] = round(ratio, 2)
         print(f"ratio pweb/Knot, both nsupdate+TSIG: {ratio:.2f}")
+    pg = results.get(PG_KEY)
+    if pg is not None and "postgresql" in pg:
+        pgs = pg["postgresql"]
+        ld = pg.get("load") or {}
+        print(f"PostgreSQL {pgs.get('server_version')} on CPU {pgs.get('pinned_cpu')} (SHOW synchronous_commit: "
+              f"{pgs.get('synchronous_commit')}, SHOW fsync: {pgs.get('fsync')}, wal_sync_method "
+              f"{pgs.get('wal_sync_method')}); cpu%: pweb-node "
+              f"{fmt((ld.get('node_cpu_utilisation') or 0) * 100 if ld else None, '.0f')} + PostgreSQL "
+              f"{fmt((ld.get('store_server_cpu_utilisation') or 0) * 100 if ld else None, '.0f')}")
+        summary["postgresql"] = pgs
+    if pg is not None and "probe" in pg:
+        pr = pg["probe"]
+        print(f"on PostgreSQL, update->DNS answer at the same node: p50 {pr['update_to_answer_ms']['p50']:.2f} ms, "
+              f"p99 {pr['update_to_answer_ms']['p99']:.2f} ms, stale answers: {pr['stale_first_answers']}/"
+              f"{pr['iterations']}")
+        summary["pwebpg_probe"] = {k: pr[k] for k in ("update_rtt_ms", "update_to_answer_ms",
+                                                      "stale_first_answers", "iterations")}
+    if pg is not None and "durability" in pg:
+        d = pg["durability"]
+        print(f"PostgreSQL devices table after the node's {'SIGKILL' if pg.get('stop_signal') == 'kill' else 'SIGTERM'}: "
+              f"{d['rows']} device rows (want {d['expected_rows']}), {d['wrong_count']} problems, "
+              f"{d['newer_than_acknowledged']} rows newer than acknowledged")
+        summary["pwebpg_durability_ok"] = d["wrong_count"] == 0
     if pw is not None and "probe" in pw:
         pr = pw["probe"]
         print(f"update->DNS answer: p50 {pr['update_to_answer_ms']['p50']:.2f} ms, "
@@ -1195,9 +1270,9 @@ def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
         if any(i.get("idle") is False for i in idle):
             print(f"note: {name}: the machine was busy before a round (numbers are skewed)")
         ld = r.get("load") or {}
-        if key == "pweb" and ld.get("server_cpu_utilisation") is not None and ld["server_cpu_utilisation"] < 0.8:
+        if key in ("pweb", PG_KEY) and ld.get("server_cpu_utilisation") is not None and ld["server_cpu_utilisation"] < 0.8:
             wrk_busy = (ld.get("wrk_cpu_utilisation") or 0) >= 0.9
-            print(f"note: pweb-node only {ld['server_cpu_utilisation']:.0%} busy"
+            print(f"note: {name} only {ld['server_cpu_utilisation']:.0%} busy"
                   + (f", wrk {ld['wrk_cpu_utilisation']:.0%} of its CPU (client-bound)" if wrk_busy
                      else " (latency-bound: more connections may give more)"))
         if key == "bind" and ld.get("serial_delta") not in (None, ld.get("updates")):
@@ -1211,8 +1286,13 @@ def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="Durable update rate: pweb-node /nic/update vs BIND 9 (and Knot) RFC 2136.")
-    ap.add_argument("--systems", default="pweb,pweb2136,bind,knot",
-                    help="comma-separated subset of pweb (DynDNS2), pweb2136 (pweb-node RFC 2136), bind, knot")
+    ap.add_argument("--systems",
+                    help="comma-separated subset of pweb (DynDNS2), pwebpg (DynDNS2, store on PostgreSQL), "
+                         "pweb2136 (pweb-node RFC 2136), bind, knot (default pweb,pweb2136,bind,knot; "
+                         "with --store postgresql: pweb,pwebpg,bind)")
+    ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                    help="postgresql: also pweb-node with its store on a throwaway PostgreSQL 15 "
+                         "(synchronous_commit on, fsync on), next to SQLite and BIND (issue 14)")
     ap.add_argument("--rfc2136", action="store_true",
                     help="only the nsupdate+TSIG rows: same as --systems pweb2136,bind,knot")
     ap.add_argument("--pweb-rfc2136-updates", type=int,
@@ -1257,13 +1337,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     keys = []
     if args.rfc2136:
         args.systems = f"{RFC2136_KEY},bind,knot"
+    elif args.systems is None:
+        args.systems = f"pweb,{PG_KEY},bind" if args.store == "postgresql" else "pweb,pweb2136,bind,knot"
     for s in args.systems.split(","):
         s = {"pweb-node": "pweb", "named": "bind", "bind9": "bind", "knotd": "knot", "pweb-rfc2136": RFC2136_KEY,
-             "rfc2136": RFC2136_KEY}.get(s.strip().lower(), s.strip().lower())
+             "rfc2136": RFC2136_KEY, "postgresql": PG_KEY}.get(s.strip().lower(), s.strip().lower())
         if s not in ALL_KEYS:
-            ap.error(f"unknown system {s!r} (choose from pweb, pweb2136, bind, knot)")
+            ap.error(f"unknown system {s!r} (choose from pweb, pwebpg, pweb2136, bind, knot)")
         if s not in keys:
             keys.append(s)
+    if args.store == "postgresql" and PG_KEY not in keys:
+        keys.insert(keys.index("pweb") + 1 if "pweb" in keys else 0, PG_KEY)
     args.keys = keys
     checks = [(1 <= args.users <= 10000, "--users must be 1..10000"),
               (1 <= args.devices <= 1000, "--devices must be 1..1000"),
@@ -1288,7 +1372,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def preflight(args) -> None:
     tools = ["taskset"]
-    if "pweb" in args.keys:
+    if "pweb" in args.keys or PG_KEY in args.keys:
         tools.append("wrk")
     if any(k in PEER_KEYS + (RFC2136_KEY,) for k in args.keys):
         tools.append("nsupdate")
@@ -1328,8 +1412,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             name = SYSTEM_NAMES[key]
             results[key] = {"system": name}
             try:
-                if key == "pweb":
-                    bench_pweb(args, work, ports, results[key])
+                if key in ("pweb", PG_KEY):
+                    bench_pweb(args, work, ports, results[key], postgresql=key == PG_KEY)
                 elif key == RFC2136_KEY:
                     bench_pweb_rfc2136(args, work, ports, results[key])
                 else:
@@ -1348,7 +1432,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 log(f"{name}: FAILED: {e}")
         summary = print_table(results, args)
         meta = {
-            "quick": args.quick, "users": args.users, "devices_per_user": args.devices,
+            "quick": args.quick, "store": args.store, "users": args.users, "devices_per_user": args.devices,
             "duration": args.duration, "connections": args.connections, "wrk_threads": args.wrk_threads,
             "rounds": args.rounds, "probe_iterations": args.probe, "bind_updates": args.bind_updates,
             "knot_updates": args.knot_updates, "nsupdate_processes": args.nsupdate_procs,
