@@ -140,6 +140,7 @@ Result Conn::exec(const char* sql, const std::vector<Param>& params) {
   if (params.empty()) {
     sent = PQsendQuery(c, sql);
   } else {
+    const auto& name = prepared(sql, static_cast<int>(params.size()));
     std::vector<const char*> values;
     std::vector<int> lengths, formats;
     for (const auto& p : params) {
@@ -147,13 +148,31 @@ Result Conn::exec(const char* sql, const std::vector<Param>& params) {
       lengths.push_back(p.value ? static_cast<int>(p.value->size()) : 0);
       formats.push_back(p.binary ? 1 : 0);
     }
-    sent = PQsendQueryParams(c, sql, static_cast<int>(params.size()), nullptr, values.data(),
-                             lengths.data(), formats.data(), 0);
+    sent = PQsendQueryPrepared(c, name.c_str(), static_cast<int>(params.size()), values.data(),
+                               lengths.data(), formats.data(), 0);
   }
   if (!sent) {
     broken_ = PQstatus(c) != CONNECTION_OK;
     fail(one_line(PQerrorMessage(c)), sql);
   }
+  return collect(sql);
+}
+
+const std::string& Conn::prepared(const char* sql, int nparams) {
+  if (const auto it = prepared_.find(sql); it != prepared_.end()) return it->second;
+  // Prepared statements belong to the session, not to a transaction: one
+  // made inside a transaction that rolls back stays.
+  std::string name = "p" + std::to_string(prepared_.size());
+  if (!PQsendPrepare(get(), name.c_str(), sql, nparams, nullptr)) {
+    broken_ = PQstatus(get()) != CONNECTION_OK;
+    fail(one_line(PQerrorMessage(get())), sql);
+  }
+  collect(sql);
+  return prepared_.emplace(sql, std::move(name)).first->second;
+}
+
+Result Conn::collect(const char* sql) {
+  PGconn* c = get();
   const auto deadline = std::chrono::steady_clock::now() + kCallDeadline;
   ResultPtr last;
   std::string error;

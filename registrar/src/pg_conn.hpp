@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace pweb::registrar::pg {
@@ -71,8 +72,10 @@ class Conn {
   Conn(const std::string& uri, std::string what);
 
   // Runs `sql` with `params` ($1, $2, ...) and returns the last result. Without
-  // params `sql` may hold several statements (constant SQL only). Throws
-  // StoreError on any failure; after a lost connection or a timeout, ok() is false.
+  // params `sql` may hold several statements (constant SQL only). With params
+  // it is prepared on this connection the first time (parsed and planned
+  // once: most of the server's work per update otherwise). Throws StoreError
+  // on any failure; after a lost connection or a timeout, ok() is false.
   Result exec(const char* sql, const std::vector<Param>& params = {});
   [[nodiscard]] bool ok() const noexcept;
   // ok(), and the server has not closed it while idle (it says so before it
@@ -84,10 +87,15 @@ class Conn {
  private:
   [[noreturn]] void fail(const std::string& why, const char* sql);
   bool wait_readable(std::chrono::steady_clock::time_point deadline);
+  // The results of what was sent, within the call deadline; the last one.
+  Result collect(const char* sql);
+  // The name `sql` is prepared under on this connection, preparing it first.
+  const std::string& prepared(const char* sql, int nparams);
 
   ConnPtr conn_;
   std::string what_;
   bool broken_ = false;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
 };
 
 }  // namespace pweb::registrar::pg

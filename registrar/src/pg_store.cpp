@@ -255,12 +255,11 @@ auto PgStore::read(F&& f) const {
 void PgStore::begin() {
   if (in_transaction_) throw StoreError("store " + what_ + ": begin() inside a transaction");
   auto& c = conn();
-  c.exec("BEGIN");
   in_transaction_ = true;
   try {
     // The row lock is held to commit: writers of all nodes queue here, and
-    // numbers are handed out in commit order.
-    seq_ = c.exec("UPDATE change_counter SET seq=seq+1 RETURNING seq").integer(0, 0);
+    // numbers are handed out in commit order. One round trip.
+    seq_ = c.exec("BEGIN; UPDATE change_counter SET seq=seq+1 RETURNING seq").integer(0, 0);
   } catch (...) {
     rollback();
     throw;
@@ -274,8 +273,11 @@ void PgStore::commit() {
   if (PQtransactionStatus(c.get()) != PQTRANS_INTRANS) {
     throw StoreError("store " + what_ + ": a statement of this transaction failed");
   }
-  c.exec("SELECT pg_notify($1, $2)", {kChannel, seq_});  // delivered at commit
-  c.exec("COMMIT");
+  // One round trip; the notification is delivered at commit. (The channel and
+  // the number are ours, not input.)
+  const auto sql =
+      std::string("SELECT pg_notify('") + kChannel + "', '" + std::to_string(seq_) + "'); COMMIT";
+  c.exec(sql.c_str());
   in_transaction_ = false;
 }
 
@@ -292,7 +294,9 @@ void PgStore::rollback() noexcept {
 void PgStore::put(const DeviceRecord& r, bool rrsets_changed) {
   require_transaction("put");
   auto& c = conn();
+  // One round trip: registered again, the name is no longer removed.
   c.exec(
+      "WITH again AS (DELETE FROM removed WHERE name=$1) "
       "INSERT INTO devices(name, ipv4, ipv6, services, updated, ttl, ipv6_iid, nrrsets, seq) "
       "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) "
       "ON CONFLICT(name) DO UPDATE SET ipv4=excluded.ipv4, ipv6=excluded.ipv6, "
@@ -302,7 +306,6 @@ void PgStore::put(const DeviceRecord& r, bool rrsets_changed) {
        r.updated, std::int64_t{r.ttl}, store_codec::address_text(r.ipv6_iid),
        static_cast<std::int64_t>(r.rrsets.size()), seq_});
   if (rrsets_changed) write_rrsets(r);
-  c.exec("DELETE FROM removed WHERE name=$1", {r.name});  // registered again: not removed
 }
 
 void PgStore::write_rrsets(const DeviceRecord& r) {
