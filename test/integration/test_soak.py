@@ -26,6 +26,9 @@ def rss_kb(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+STALE_TTL = 30  # the TTL of stale answers (RFC 8767)
+
+
 def test_soak_restarts_load_and_updates(make_cluster):
     c = make_cluster(ttl=TTL, timeout=1.0)
     acked = {}  # device -> last address its agent acknowledged ("good"/"nochg")
@@ -143,6 +146,10 @@ def test_soak_restarts_load_and_updates(make_cluster):
                     wrong.append((asker.name, name, got, acked[name]))
         return wrong or None
 
-    poll(lambda: all_right() is None, 15.0)
+    # While mit restarted, uw and eth served their expired answers of mit's
+    # devices stale (RFC 8767), and their DNS workers keep a stale answer for
+    # its TTL of 30 s before asking mit again: allow for that, then require
+    # the last acknowledged address everywhere.
+    poll(lambda: all_right() is None, 15.0 + STALE_TTL)
     wrong = all_right()
     assert not wrong, f"{len(wrong)} answers not the last acknowledged address: {wrong[:10]}"
