@@ -32,7 +32,8 @@ void StoreFollower::run() {
     // committed before it, so nothing is lost by waiting.
     const auto since = Clock::now() - last;
     if (since < kMinGap) std::this_thread::sleep_for(kMinGap - since);
-    registrar_.catch_up();
+    // A periodic catch-up reads whatever a notification said.
+    registrar_.catch_up(woke ? watch_->announced() : 0);
     last = Clock::now();
     next = last + interval_;
   }

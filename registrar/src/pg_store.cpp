@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <thread>
@@ -111,6 +112,7 @@ class PgWatch final : public ChangeWatch {
 
   bool wait(std::chrono::milliseconds timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    announced_ = 0;
     if (!conn_) {
       if (connect()) return true;  // changes while it was away were not notified
       std::this_thread::sleep_until(deadline);
@@ -118,12 +120,25 @@ class PgWatch final : public ChangeWatch {
     }
     PGconn* c = conn_->get();
     for (;;) {
-      bool notified = false;
+      bool notified = false, unknown = false;
+      std::int64_t highest = 0;
       while (PGnotify* n = PQnotifies(c)) {
         notified = true;
+        const std::string_view payload = n->extra ? n->extra : "";
+        std::int64_t seq = 0;
+        const auto [end, ec] =
+            std::from_chars(payload.data(), payload.data() + payload.size(), seq);
+        if (ec != std::errc() || end != payload.data() + payload.size() || seq <= 0) {
+          unknown = true;  // not ours, or not a number: read to be sure
+        } else {
+          highest = std::max(highest, seq);
+        }
         PQfreemem(n);
       }
-      if (notified) return true;
+      if (notified) {
+        announced_ = unknown ? 0 : highest;
+        return true;
+      }
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return false;
@@ -148,8 +163,12 @@ class PgWatch final : public ChangeWatch {
     }
   }
 
+  [[nodiscard]] std::int64_t announced() const noexcept override { return announced_; }
+
+ private:
   std::string uri_, what_;
   std::unique_ptr<pg::Conn> conn_;
+  std::int64_t announced_ = 0;
 };
 
 }  // namespace

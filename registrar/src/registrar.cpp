@@ -1,5 +1,6 @@
 #include "pweb/registrar/registrar.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <utility>
@@ -134,11 +135,13 @@ void Registrar::apply_async(std::vector<DeviceChange> changes, Done done) {
   queue_cv_.notify_one();
 }
 
-void Registrar::catch_up() {
+void Registrar::catch_up(std::int64_t announced) {
   {
     auto q = queue_.lock();
     if (q->stopping) return;
     q->catch_up = true;
+    if (announced == 0) q->all_announced = false;
+    q->announced = std::max(q->announced, announced);
   }
   queue_cv_.notify_one();
 }
@@ -154,18 +157,21 @@ void Registrar::run() {
   std::vector<Pending> group;
   for (;;) {
     bool catch_up = false;
+    std::int64_t announced = 0;
     {
       auto q = queue_.lock();
       q.wait(queue_cv_, [&] { return q->stopping || q->catch_up || !q->items.empty(); });
       if (q->stopping && q->items.empty()) return;  // everything queued was answered
       catch_up = std::exchange(q->catch_up, false);
+      announced = std::exchange(q->all_announced, true) ? std::exchange(q->announced, 0) : 0;
+      if (announced == 0) q->announced = 0;
       while (!q->items.empty() && group.size() < kMaxGroup) {
         group.push_back(std::move(q->items.front()));
         q->items.pop_front();
       }
     }
     // Others' changes first: this group's limits then count them.
-    if (catch_up) follow();
+    if (catch_up) follow(announced);
     if (!group.empty()) commit_group(group);
     group.clear();
   }
@@ -292,8 +298,12 @@ void Registrar::publish(const Written& written, std::int64_t now) {
   snapshots_.publish(current->with_changes(changes, im.devices, static_cast<std::uint32_t>(now)));
 }
 
-void Registrar::follow() {
+void Registrar::follow(std::int64_t announced) {
   auto& im = *impl_;
+  if (announced != 0 && announced <= im.seen_seq) {
+    im.catch_ups.fetch_add(1);  // e.g. our own commit: nothing to read
+    return;
+  }
   StoreChanges found;
   try {
     found = im.store.changes_since(im.seen_seq);

@@ -4,6 +4,7 @@
 #include "pweb/registrar/follower.hpp"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <atomic>
 #include <chrono>
@@ -141,6 +142,39 @@ TEST_F(FollowerTest, ChangesDuringAnOutageArriveAfterIt) {
         return v4_at(b.snapshots, "x.alice.uw") == std::optional<Ipv4>({10, 0, 0, 3});
       },
       5000ms));
+}
+
+TEST_F(FollowerTest, NotificationsAnnounceTheChangeNumberAndAForgedOneReadsAnyway) {
+  auto watch = PgStore(uri_).watch();
+  Node a(uri_);
+  a.registrar.apply({set_v4("x.alice.uw", {10, 0, 0, 1})});
+  ASSERT_TRUE(watch->wait(2000ms));
+  EXPECT_EQ(watch->announced(), PgStore(uri_).last_seq());
+  // Anyone on the database can notify: a payload that is not a change number
+  // means "unknown", which makes the node read.
+  std::unique_ptr<PGconn, decltype(&PQfinish)> c(PQconnectdb(uri_.c_str()), PQfinish);
+  PQclear(PQexec(c.get(), "NOTIFY pweb_changes, 'not-a-number'"));
+  ASSERT_TRUE(watch->wait(2000ms));
+  EXPECT_EQ(watch->announced(), 0);
+}
+
+TEST_F(FollowerTest, AnAnnouncedNumberAlreadyPublishedNeedsNoReadButAnUnknownOneDoes) {
+  Node a(uri_), b(uri_);
+  a.registrar.apply({set_v4("x.alice.uw", {10, 0, 0, 1})});
+  const auto seq = PgStore(uri_).last_seq();
+  // b has not seen it: an announcement of it makes b read.
+  b.registrar.catch_up(seq);
+  ASSERT_TRUE(eventually([&] { return v4_at(b.snapshots, "x.alice.uw").has_value(); }));
+  a.registrar.apply({set_v4("x.alice.uw", {10, 0, 0, 2})});
+  // A (forged) announcement at or below what b published: no read...
+  b.registrar.catch_up(seq);
+  ASSERT_TRUE(eventually([&] { return b.registrar.stats().catch_ups == 2u; }));
+  EXPECT_EQ(*v4_at(b.snapshots, "x.alice.uw"), (Ipv4{10, 0, 0, 1}));
+  // ... an unknown one (or the periodic catch-up) reads.
+  b.registrar.catch_up(0);
+  EXPECT_TRUE(eventually([&] {
+    return v4_at(b.snapshots, "x.alice.uw") == std::optional<Ipv4>({10, 0, 0, 2});
+  }));
 }
 
 TEST_F(FollowerTest, TokenChangesReachTheOtherNodesTable) {

@@ -94,7 +94,9 @@ class Registrar {
   // order). Returns at once. `on_tokens` (set before the first call) runs on
   // the writer thread when tokens changed. A read that fails is counted and
   // retried by the next call: nothing is skipped.
-  void catch_up();
+  // `announced`: the highest change number a notification announced (0:
+  // unknown); one the node has published already needs no read.
+  void catch_up(std::int64_t announced = 0);
   void set_on_tokens(std::function<void()> on_tokens) { on_tokens_ = std::move(on_tokens); }
   [[nodiscard]] const RecordLimits& limits() const noexcept { return limits_; }
   [[nodiscard]] RegistrarStats stats() const;
@@ -108,13 +110,17 @@ class Registrar {
   struct Queue {
     std::deque<Pending> items;
     bool catch_up = false;
+    // Of the catch-ups asked since the last one: all announced (the highest
+    // number), or some not (read anyway).
+    bool all_announced = true;
+    std::int64_t announced = 0;
     bool stopping = false;
   };
   using Written = std::vector<std::pair<std::string, std::optional<DeviceRecord>>>;
 
   void run();
   void commit_group(std::vector<Pending>& group);
-  void follow();
+  void follow(std::int64_t announced);
   void publish(const Written& written, std::int64_t now);
 
   class Impl;

@@ -104,6 +104,12 @@ class ChangeWatch {
   // the caller must catch up with changes_since(); false after a quiet
   // timeout. Never throws.
   virtual bool wait(std::chrono::milliseconds timeout) = 0;
+  // After wait() returned true: the highest change number the notifications
+  // announced, or 0 when unknown (a connection remade): then catch up anyway.
+  // A number that is not above what the node has published needs no read.
+  // (Only the database's users can notify; a wrong number delays a change
+  // until the next periodic catch-up, never loses it.)
+  [[nodiscard]] virtual std::int64_t announced() const noexcept { return 0; }
 };
 
 // The durable store of one label: devices, users, tokens. Two backends,
