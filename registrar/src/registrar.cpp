@@ -43,7 +43,7 @@ std::optional<T> changed(const std::optional<T>& old, const FieldChange<T>& c) {
 class Registrar::Impl {
  public:
   Impl(std::unique_ptr<DeviceStore> s, const std::vector<DeviceRecord>& initial)
-      : store_ptr(std::move(s)), store(*store_ptr), devices(initial.size()) {
+      : store(std::move(s)), devices(initial.size()) {
     for (const auto& r : initial) {
       add_parents(r.name, nullptr);
       const auto bytes = record_bytes(r);
@@ -78,16 +78,16 @@ class Registrar::Impl {
     }
   }
 
-  std::unique_ptr<DeviceStore> store_ptr;
-  DeviceStore& store;
+  std::unique_ptr<DeviceStore> store;
   std::size_t devices;
   std::unordered_map<std::string, std::uint32_t> interior;
   // RRset bytes per "user.agent", for the per-user limit; kept as of the last commit.
   std::unordered_map<std::string, std::size_t> user_bytes;
   // ... and per device that has RRsets: what another node's change replaces.
   std::unordered_map<std::string, std::size_t> device_bytes;
-  std::int64_t seen_seq = 0;  // a shared store's changes are published up to here
-  std::atomic<std::int64_t> seen_seq_shown{0};
+  // A shared store's changes are published up to here: written by the writer
+  // thread only; atomic for stats().
+  std::atomic<std::int64_t> seen_seq{0};
   std::atomic<std::uint64_t> commits{0}, changes{0}, failed{0};
   std::atomic<std::uint64_t> catch_ups{0}, followed{0}, failed_catch_ups{0};
 };
@@ -99,7 +99,6 @@ Registrar::Registrar(std::unique_ptr<DeviceStore> store, SnapshotHolder& snapsho
       snapshots_(snapshots),
       limits_(limits) {
   impl_->seen_seq = loaded_seq;
-  impl_->seen_seq_shown = loaded_seq;
   writer_ = std::thread([this] { run(); });
 }
 
@@ -148,9 +147,8 @@ void Registrar::catch_up(std::int64_t announced) {
 
 RegistrarStats Registrar::stats() const {
   const auto& im = *impl_;
-  return {im.commits.load(),       im.changes.load(),  im.failed.load(),
-          im.catch_ups.load(),     im.followed.load(), im.failed_catch_ups.load(),
-          im.seen_seq_shown.load()};
+  return {im.commits.load(),  im.changes.load(),          im.failed.load(),  im.catch_ups.load(),
+          im.followed.load(), im.failed_catch_ups.load(), im.seen_seq.load()};
 }
 
 void Registrar::run() {
@@ -163,8 +161,9 @@ void Registrar::run() {
       q.wait(queue_cv_, [&] { return q->stopping || q->catch_up || !q->items.empty(); });
       if (q->stopping && q->items.empty()) return;  // everything queued was answered
       catch_up = std::exchange(q->catch_up, false);
-      announced = std::exchange(q->all_announced, true) ? std::exchange(q->announced, 0) : 0;
-      if (announced == 0) q->announced = 0;
+      const bool all_announced = std::exchange(q->all_announced, true);
+      const auto highest = std::exchange(q->announced, 0);
+      announced = all_announced ? highest : 0;
       while (!q->items.empty() && group.size() < kMaxGroup) {
         group.push_back(std::move(q->items.front()));
         q->items.pop_front();
@@ -178,7 +177,7 @@ void Registrar::run() {
 }
 
 void Registrar::commit_group(std::vector<Pending>& group) {
-  auto& store = impl_->store;
+  auto& store = *impl_->store;
   std::vector<std::vector<ChangeResult>> results(group.size());
   // Device entries to publish, in order; interior names are derived after commit.
   Written written;
@@ -251,7 +250,6 @@ void Registrar::commit_group(std::vector<Pending>& group) {
   // for it (numbers follow commit order, with no gaps).
   if (const auto mine = store.write_seq(); mine != 0 && mine == impl_->seen_seq + 1) {
     impl_->seen_seq = mine;
-    impl_->seen_seq_shown = mine;
   }
 
   // Publish before answering, so that a DNS query sent after the answer sees it.
@@ -306,7 +304,7 @@ void Registrar::follow(std::int64_t announced) {
   }
   StoreChanges found;
   try {
-    found = im.store.changes_since(im.seen_seq);
+    found = im.store->changes_since(im.seen_seq);
   } catch (const std::exception&) {
     im.failed_catch_ups.fetch_add(1);  // the next catch-up reads from the same point
     return;
@@ -328,7 +326,6 @@ void Registrar::follow(std::int64_t announced) {
   im.followed.fetch_add(written.size());
   publish(written, unix_now());
   im.seen_seq = found.seq;
-  im.seen_seq_shown = found.seq;
   if (found.tokens_changed && on_tokens_) on_tokens_();
 }
 
