@@ -1130,6 +1130,22 @@ def bench_pweb_rfc2136(args, work: Path, ports: set, result: Dict[str, object]) 
 # ---------------------------------------------------------------------------
 
 
+def ratio_line(summary: Dict[str, object], num: str, den: str, key: str, label: str,
+               target: Optional[float] = None, met_key: Optional[str] = None) -> None:
+    """Prints "ratio LABEL: X" (and whether `target` is met) when both rates
+    are in `summary`, and records the ratio under `key` (the verdict under
+    `met_key`)."""
+    if f"{num}_updates_per_s" not in summary or f"{den}_updates_per_s" not in summary:
+        return
+    ratio = summary[f"{num}_updates_per_s"] / summary[f"{den}_updates_per_s"]
+    summary[key] = round(ratio, 2)
+    line = f"ratio {label}: {ratio:.2f}"
+    if target is not None:
+        summary[met_key] = ratio >= target
+        line += f" (target >= {target:.0f}: {'met' if ratio >= target else 'NOT met'})"
+    print(line)
+
+
 def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
     summary: Dict[str, object] = {}
     print()
@@ -1191,35 +1207,16 @@ def print_table(results: Dict[str, Dict], args) -> Dict[str, object]:
             summary[f"{key}_updates_per_s"] = ld["updates_per_s"]
         else:
             print(f"{PEER_NAMES[key]:<30} FAILED: {r.get('error', '?').splitlines()[0]}")
-    if "pweb_updates_per_s" in summary and "bind_updates_per_s" in summary:
-        ratio = summary["pweb_updates_per_s"] / summary["bind_updates_per_s"]
-        summary["ratio_pweb_bind"] = round(ratio, 2)
-        summary["ratio_target_met"] = ratio >= TARGET_RATIO
-        print(f"ratio pweb/BIND: {ratio:.2f} (target >= {TARGET_RATIO:.0f}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
-    if "pwebpg_updates_per_s" in summary and "bind_updates_per_s" in summary:
-        ratio = summary["pwebpg_updates_per_s"] / summary["bind_updates_per_s"]
-        summary["ratio_pwebpg_bind"] = round(ratio, 2)
-        summary["ratio_pg_target_met"] = ratio >= TARGET_RATIO_PG
-        print(f"ratio pweb on PostgreSQL/BIND: {ratio:.2f} "
-              f"(target >= {TARGET_RATIO_PG:.0f}: {'met' if ratio >= TARGET_RATIO_PG else 'NOT met'})")
-    if "pwebpg_updates_per_s" in summary and "pweb_updates_per_s" in summary:
-        ratio = summary["pwebpg_updates_per_s"] / summary["pweb_updates_per_s"]
-        summary["ratio_pwebpg_pweb"] = round(ratio, 2)
-        print(f"ratio pweb on PostgreSQL/pweb on SQLite: {ratio:.2f}")
-    if "pweb_updates_per_s" in summary and "knot_updates_per_s" in summary:
-        ratio = summary["pweb_updates_per_s"] / summary["knot_updates_per_s"]
-        summary["ratio_pweb_knot"] = round(ratio, 2)
-        print(f"ratio pweb/Knot: {ratio:.2f}")
-    if "pweb_rfc2136_updates_per_s" in summary and "bind_updates_per_s" in summary:
-        ratio = summary["pweb_rfc2136_updates_per_s"] / summary["bind_updates_per_s"]
-        summary["ratio_pweb_rfc2136_bind"] = round(ratio, 2)
-        summary["ratio_rfc2136_target_met"] = ratio >= TARGET_RATIO
-        print(f"ratio pweb/BIND, both nsupdate+TSIG: {ratio:.2f} "
-              f"(target >= {TARGET_RATIO:.0f}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
-    if "pweb_rfc2136_updates_per_s" in summary and "knot_updates_per_s" in summary:
-        ratio = summary["pweb_rfc2136_updates_per_s"] / summary["knot_updates_per_s"]
-        summary["ratio_pweb_rfc2136_knot"] = round(ratio, 2)
-        print(f"ratio pweb/Knot, both nsupdate+TSIG: {ratio:.2f}")
+    ratio_line(summary, "pweb", "bind", "ratio_pweb_bind", "pweb/BIND", TARGET_RATIO,
+               "ratio_target_met")
+    ratio_line(summary, "pwebpg", "bind", "ratio_pwebpg_bind", "pweb on PostgreSQL/BIND",
+               TARGET_RATIO_PG, "ratio_pg_target_met")
+    ratio_line(summary, "pwebpg", "pweb", "ratio_pwebpg_pweb", "pweb on PostgreSQL/pweb on SQLite")
+    ratio_line(summary, "pweb", "knot", "ratio_pweb_knot", "pweb/Knot")
+    ratio_line(summary, "pweb_rfc2136", "bind", "ratio_pweb_rfc2136_bind",
+               "pweb/BIND, both nsupdate+TSIG", TARGET_RATIO, "ratio_rfc2136_target_met")
+    ratio_line(summary, "pweb_rfc2136", "knot", "ratio_pweb_rfc2136_knot",
+               "pweb/Knot, both nsupdate+TSIG")
     pg = results.get(PG_KEY)
     if pg is not None and "postgresql" in pg:
         pgs = pg["postgresql"]
