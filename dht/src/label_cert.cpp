@@ -141,6 +141,10 @@ void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
   }
 }
 
+// Clocks of the nodes that check a certificate may lag the issuer's: a fresh
+// certificate starts an hour early so it is not "not yet valid" there.
+constexpr long kBackdateSeconds = 3600;
+
 // A new certificate with a random positive serial, CN `cn`, valid `days` from `from`.
 X509Ptr new_cert(const std::string& cn, unsigned days, std::time_t from) {
   X509Ptr cert(X509_new());
@@ -153,7 +157,7 @@ X509Ptr new_cert(const std::string& cn, unsigned days, std::time_t from) {
   const bool ok =
       X509_set_version(cert.get(), 2) == 1 && bn &&
       BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get())) &&
-      X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, 0, &from) &&
+      X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, -kBackdateSeconds, &from) &&
       X509_time_adj_ex(X509_getm_notAfter(cert.get()), static_cast<int>(days), 0, &from) &&
       X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "CN", MBSTRING_UTF8,
                                  reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
