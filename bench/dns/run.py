@@ -583,13 +583,26 @@ def setup_pweb(args, work: Path, devices_file: Path, ports: set,
                   "--threads", "1", "--suffix", ZONE, "--ttl", str(TTL), "--log-level", "warn",
                   "--dht-port", "0", "--gateway-listen", "127.0.0.1:0", "--identity-bits", "2048",
                   # One client address at full speed: rate limiting off, as for NSD and Knot.
-                  "--rrl-rate", "0"],
+                  "--rrl-rate", "0"] + doh_tls_args(args, work),
                  SERVER_CPU)
     version = run_tool([str(binary), "--version"]).stdout.strip()
     store_bytes = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())
     extra = {"version": version, "import_s": round(import_s, 3), "import_output": imp.stdout.strip(),
              "store_bytes_on_disk": store_bytes, "http_port": http_port, "rrsets_stored": nrrsets}
     return Server("pweb", cmd, port, work / "pweb-node.log"), extra
+
+
+def doh_tls_args(args, work: Path) -> List[str]:
+    """--tls-cert/--tls-key for DoH (--doh): a throwaway self-signed certificate."""
+    if not getattr(args, "doh", False):
+        return []
+    cert, key = work / "doh.crt", work / "doh.key"
+    p = run_tool(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                  "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                  "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)])
+    if p.returncode != 0:
+        raise StartError(f"openssl could not make the DoH certificate:\n{p.stdout[-2000:]}")
+    return ["--tls-cert", str(cert), "--tls-key", str(key)]
 
 
 def nsd_conf(work: Path, port: int) -> str:
@@ -924,12 +937,17 @@ def run_dnsperf_once(server: Server, args, cmd: List[str], out_path: Path) -> Di
     return res
 
 
-def run_load(server: Server, args, queries_file: Path, work: Path, tag: str = "") -> Dict[str, object]:
+def run_load(server: Server, args, queries_file: Path, work: Path, tag: str = "",
+             doh_port: int = 0) -> Dict[str, object]:
     """args.rounds dnsperf runs back to back against one server process; the
-    run with the median q/s is the result, all runs are kept."""
-    cmd = pinned(["dnsperf", "-s", "127.0.0.1", "-p", str(server.port), "-d", str(queries_file),
-                  "-l", str(args.duration), "-c", str(args.clients), "-q", str(args.outstanding)],
-                 CLIENT_CPU)
+    run with the median q/s is the result, all runs are kept. With `doh_port`,
+    over DNS over HTTPS to that port (HTTP/2 over TLS, POST)."""
+    port = doh_port or server.port
+    transport = (["-m", "doh", "-O", f"doh-uri=https://127.0.0.1:{doh_port}/dns-query",
+                  "-O", "doh-method=POST"] if doh_port else [])
+    cmd = pinned(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries_file),
+                  "-l", str(args.duration), "-c", str(args.clients), "-q", str(args.outstanding)]
+                 + transport, CLIENT_CPU)
     if args.dnsperf_threads:
         cmd += ["-T", str(args.dnsperf_threads)]
     runs = []
@@ -976,6 +994,10 @@ def bench_server(key: str, args, work: Path, files: Dict[str, Path], devices, po
             f"dnsperf for {args.duration} s")
         if "queries" in files:
             result["load"] = run_load(server, args, files["queries"], work)
+            if key == "pweb" and args.doh:
+                log(f"{SERVER_NAMES[key]}: DNS over HTTPS; dnsperf -m doh for {args.duration} s")
+                result["load_doh"] = run_load(server, args, files["queries"], work, "-doh",
+                                              doh_port=extra["http_port"])
         if "queries_records" in files:
             if "load" in result:
                 log(f"{SERVER_NAMES[key]}: records mix; dnsperf for {args.duration} s")
@@ -1105,6 +1127,22 @@ def print_table(rows: Dict[str, Dict], results: Dict[str, Dict], meta: Dict,
             print(f"note: {SERVER_NAMES[key]}: " + "; ".join(notes))
 
 
+def print_doh(udp: Optional[Dict], doh: Dict) -> None:
+    """pweb-node's DoH row under its UDP row (--doh): same queries, same process."""
+    print()
+    print("DNS over HTTPS (dnsperf -m doh: HTTP/2 over TLS, POST, persistent connections), "
+          "pweb-node, address mix")
+    print(f"{'transport':<11} {'qps':>9} {'lost':>6} {'cpu_s':>6} {'cpu%':>5} {'q/cpu_s':>9}")
+    for name, r in (("UDP", udp), ("DoH", doh)):
+        if r:
+            print(f"{name:<11} {r['qps']:>9,.0f} {fmt(r['lost'], 'd'):>6} {r['cpu_s']:>6.2f} "
+                  f"{fmt(r['cpu_util'] * 100 if r['cpu_util'] is not None else None, '.0f'):>5} "
+                  f"{fmt(r['q_per_cpu_s'], ',.0f'):>9}")
+    if udp and udp.get("q_per_cpu_s") and doh.get("q_per_cpu_s"):
+        print(f"DoH / UDP: q/s {doh['qps'] / udp['qps']:.2f}x, "
+              f"q/cpu_s {doh['q_per_cpu_s'] / udp['q_per_cpu_s']:.2f}x")
+
+
 # ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
@@ -1134,6 +1172,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     help="workload: addresses = A/AAAA/NXDOMAIN (default); records = 90%% of that "
                          "plus 10%% TXT/SRV/wildcard queries at RRsets below 10%% of the devices; "
                          "both = both query files against the same servers (two tables)")
+    ap.add_argument("--doh", action="store_true",
+                    help="also measure pweb-node's DNS over HTTPS (dnsperf -m doh: HTTP/2 over TLS, "
+                         "POST, one persistent connection per dnsperf client) with the address mix, "
+                         "printed next to its UDP row")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 5,000 devices, 20,000 queries, one 2 s run per server")
     args = ap.parse_args(argv)
@@ -1156,6 +1198,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         if s not in keys:
             keys.append(s)
     args.server_keys = keys
+    if args.doh and ("pweb" not in keys or args.mix == "records"):
+        ap.error("--doh measures pweb-node with the address mix: include pweb in --servers and "
+                 "use --mix addresses or both")
     if args.devices < 10:
         ap.error("--devices must be at least 10")
     if not 1 <= args.duration <= 3600:
@@ -1251,9 +1296,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print_table(rows, results, meta)
         if mix_records:
             print_table(rows_records, results, meta, "records")
+        rows_doh = summarise({"pweb": results["pweb"]}, "load_doh") if "pweb" in results else {}
+        if rows_doh:
+            print_doh(rows.get("pweb"), rows_doh["pweb"])
         out = Path(args.results)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"meta": meta, "summary": rows, "summary_records": rows_records,
+                                   "summary_doh": rows_doh,
                                    "servers": results,
                                    "seed_figure": SEED_FIGURE}, indent=2, default=str) + "\n")
         log(f"results written to {out}")

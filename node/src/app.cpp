@@ -11,6 +11,7 @@
 
 #include "dht_link.hpp"
 #include "directory_service.hpp"
+#include "doh_service.hpp"
 #include "metrics_page.hpp"
 #include "pweb/dns/authority.hpp"
 #include "pweb/dns/server.hpp"
@@ -378,7 +379,8 @@ int run_node(const NodeConfig& cfg) {
   http_options.tls_cert = cfg.tls_cert;
   http_options.tls_key = cfg.tls_key;
   http_options.max_connections_per_client = cfg.http_max_per_client;
-  rest::HttpServer http(status, registration.get(), &directory_service, http_options);
+  NodeDoh doh(authority, *snapshots, resolver, timeout);
+  rest::HttpServer http(status, registration.get(), &directory_service, http_options, &doh);
   http.start(http_listen.host, http_listen.port);
   dns_server.start();
   if (gateway_server) gateway_server->start();

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <chrono>
 
+#include "h2_connection.hpp"
+
 namespace pweb::rest {
 namespace {
 
@@ -183,6 +185,12 @@ bool BoundedServer::process_and_close_socket(socket_t sock) {
   return ok;
 }
 
+void BoundedTlsServer::serve_h2_with(H2Handler handler, const H2Limits& limits) {
+  h2_handler_ = std::move(handler);
+  h2_limits_ = limits;
+  offer_h2(ssl_context());
+}
+
 bool BoundedTlsServer::process_and_close_socket(socket_t sock) {
   bool ok = false;
   if (auto slot = runner_.admit(sock, false)) {
@@ -190,12 +198,17 @@ bool BoundedTlsServer::process_and_close_socket(socket_t sock) {
     SSL* ssl = SSL_new(ssl_context());
     if (ssl != nullptr && SSL_set_fd(ssl, sock) == 1 &&
         tls_accept(sock, ssl, Clock::now() + runner_.limits().handshake_timeout)) {
-      ok = runner_.serve(
-          sock, ssl, keep_alive_max_count_, [this] { return svr_sock_ == INVALID_SOCKET; },
-          [this, ssl](httplib::Stream& strm, bool close, bool& closed) {
-            return process_request(strm, close, closed,
-                                   [ssl](httplib::Request& req) { req.ssl = ssl; });
-          });
+      const auto stopping = [this] { return svr_sock_ == INVALID_SOCKET; };
+      if (h2_handler_ && alpn_is_h2(ssl)) {
+        ok = serve_h2(sock, ssl, h2_limits_, stopping, h2_handler_, runner_.counters());
+      } else {
+        ok =
+            runner_.serve(sock, ssl, keep_alive_max_count_, stopping,
+                          [this, ssl](httplib::Stream& strm, bool close, bool& closed) {
+                            return process_request(strm, close, closed,
+                                                   [ssl](httplib::Request& req) { req.ssl = ssl; });
+                          });
+      }
       if (ok) SSL_shutdown(ssl);  // close_notify, best effort (non-blocking)
     }
     SSL_free(ssl);

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "bounded_stream.hpp"
+#include "h2_types.hpp"
 #include "pweb/lock_guarded.hpp"
 #include "pweb/metrics.hpp"
 
@@ -84,6 +85,7 @@ class ConnectionRunner {
              const Handle& handle);
   const RequestLimits& limits() const noexcept { return limits_; }
   const LimitCounters& counters() const noexcept { return counters_; }
+  LimitCounters& counters() noexcept { return counters_; }
 
  private:
   RequestLimits limits_;
@@ -105,6 +107,9 @@ class BoundedListener {
   // bind_to_port, then listen with kListenBacklog.
   virtual bool bind_listener(const std::string& host, int port) = 0;
   virtual const LimitCounters& limit_counters() const noexcept = 0;
+  // Serves HTTP/2 with `handler` to TLS clients that choose it by ALPN; a plain
+  // listener ignores it (no cleartext HTTP/2).
+  virtual void serve_h2_with(H2Handler handler, const H2Limits& limits) = 0;
 };
 
 class BoundedServer final : public httplib::Server, public BoundedListener {
@@ -112,6 +117,7 @@ class BoundedServer final : public httplib::Server, public BoundedListener {
   explicit BoundedServer(const ConnectionPolicy& policy) : runner_(policy) {}
   bool bind_listener(const std::string& host, int port) override;
   const LimitCounters& limit_counters() const noexcept override { return runner_.counters(); }
+  void serve_h2_with(H2Handler, const H2Limits&) override {}
 
  private:
   bool process_and_close_socket(socket_t sock) override;
@@ -125,11 +131,14 @@ class BoundedTlsServer final : public httplib::SSLServer, public BoundedListener
       : httplib::SSLServer(cert.c_str(), key.c_str()), runner_(policy) {}
   bool bind_listener(const std::string& host, int port) override;
   const LimitCounters& limit_counters() const noexcept override { return runner_.counters(); }
+  void serve_h2_with(H2Handler handler, const H2Limits& limits) override;
 
  private:
   bool process_and_close_socket(socket_t sock) override;
 
   ConnectionRunner runner_;
+  H2Handler h2_handler_;  // empty: HTTP/1.1 only
+  H2Limits h2_limits_;
 };
 
 }  // namespace pweb::rest

@@ -10,6 +10,8 @@
 #include "bounded_server.hpp"
 #include "device_routes.hpp"
 #include "directory_routes.hpp"
+#include "doh.hpp"
+#include "doh_routes.hpp"
 #include "http_util.hpp"
 #include "nic_routes.hpp"
 #include "pweb/metrics.hpp"
@@ -79,6 +81,39 @@ struct MadeServer {
   BoundedListener* listener;  // the same object as `server`
 };
 
+// DNS over HTTPS on an HTTP/2 stream; other paths go back to HTTP/1.1.
+std::optional<H2Response> h2_doh(DnsQueryService& dns, const H2Request& req) {
+  const auto question = req.path.find('?');
+  if (req.path.substr(0, question) != kDohPath) return std::nullopt;
+  const std::string_view query = question == std::string::npos
+                                     ? std::string_view()
+                                     : std::string_view(req.path).substr(question + 1);
+  DohResponse r;
+  if (req.method == "GET") {
+    r = doh_respond(dns, doh_from_get(query_parameter(query, "dns")));
+  } else if (req.method == "POST") {
+    r = doh_respond(dns, doh_from_post(req.content_type, req.body));
+  } else {
+    r.status = 405;
+    r.content_type = "application/json";
+    r.body = "{\"error\":\"method not allowed here (allowed: GET, POST)\"}";
+  }
+  H2Response out;
+  out.status = r.status;
+  out.content_type = std::move(r.content_type);
+  out.body = std::move(r.body);
+  out.cache_control = std::move(r.cache_control);
+  if (r.status == 405) out.allow = "GET, POST";
+  return out;
+}
+
+H2Limits h2_limits() {
+  H2Limits l;
+  l.request.max_body_bytes = kMaxDnsMessage + 1;  // one byte over is a DoH 413
+  l.max_header_fields = kMaxHeaders;
+  return l;
+}
+
 MadeServer make_server(const HttpOptions& o) {
   if (o.tls_cert.empty() && o.tls_key.empty()) {
     auto srv = std::make_unique<BoundedServer>(connection_policy(o));
@@ -111,7 +146,8 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(const StatusService& status, registrar::RegistrationService* registration,
-                       DirectoryService* directory, const HttpOptions& options)
+                       DirectoryService* directory, const HttpOptions& options,
+                       DnsQueryService* dns)
     : impl_(std::make_unique<Impl>(status, make_server(options))) {
   auto& srv = *impl_->server;
   srv.new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
@@ -150,6 +186,16 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
     register_token_routes(routes, *registration);
   }
   if (directory) register_directory_routes(routes, *directory);
+  if (dns) {
+    register_doh_routes(routes, *dns);
+    impl_->listener.serve_h2_with(
+        [this, dns](const H2Request& req) {
+          auto res = h2_doh(*dns, req);
+          if (res) impl_->counters.count(res->status);
+          return res;
+        },
+        h2_limits());
+  }
   register_checkip_route(routes);
   register_status_page_routes(routes);
   srv.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {

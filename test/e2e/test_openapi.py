@@ -1220,7 +1220,41 @@ def sc_delete_rrset(env: Env, api: Api):
              path_params={**pp, "name": "x.carol.uw"})
 
 
+def doh_query(name: str = "laptop.alice.uw.dht.") -> bytes:
+    import dns.message
+    q = dns.message.make_query(name, "A")
+    q.id = 0
+    return q.to_wire()
+
+
+def sc_doh_get(env: Env, api: Api):
+    import dns.message
+    wire = doh_query()
+    b64 = base64.urlsafe_b64encode(wire).rstrip(b"=").decode()
+    res = api.call(env.uw, "GET", "/dns-query", query=[("dns", b64)], expect=200)
+    assert dns.message.from_wire(res.body).rcode() == 0, res
+    for bad in ("", "!!", b64 + "=", base64.urlsafe_b64encode(wire[:8]).rstrip(b"=").decode()):
+        api.call(env.uw, "GET", "/dns-query", query=[("dns", bad)], expect=400)
+    api.call(env.nolabel.http_port, "GET", "/dns-query", query=[("dns", b64)], expect=200)
+
+
+def sc_doh_post(env: Env, api: Api):
+    import dns.message
+    ct = {"Content-Type": "application/dns-message"}
+    res = api.call(env.uw, "POST", "/dns-query", headers=ct, body=doh_query(), expect=200)
+    assert dns.message.from_wire(res.body).rcode() == 0, res
+    res = api.call(env.uw, "POST", "/dns-query", headers=ct, body=doh_query("no.alice.uw.dht."),
+                   expect=200)
+    assert dns.message.from_wire(res.body).rcode() == 3, res
+    api.call(env.uw, "POST", "/dns-query", headers=ct, body=b"\0" * 11, expect=400)
+    api.call(env.uw, "POST", "/dns-query", headers=ct, body=b"\0" * 65536, expect=413)
+    api.call(env.uw, "POST", "/dns-query", headers={"Content-Type": "application/json"},
+             body=doh_query(), expect=415)
+
+
 SCENARIOS: Dict[str, Callable[[Env, Api], None]] = {
+    "dohGet": sc_doh_get,
+    "dohPost": sc_doh_post,
     "nicUpdate": sc_nic_update,
     "checkIp": sc_check_ip,
     "getStatus": sc_get_status,

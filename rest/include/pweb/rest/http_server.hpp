@@ -14,6 +14,7 @@ class RegistrationService;
 namespace pweb::rest {
 
 class DirectoryService;
+class DnsQueryService;
 
 struct StatusInfo {
   std::string version;
@@ -57,9 +58,11 @@ struct HttpOptions {
 class HttpServer {
  public:
   // `registration` may be null (no label: nothing to register); `directory`
-  // may be null (no resolution routes). HttpError if the TLS files do not load.
+  // may be null (no resolution routes); `dns` may be null (no DNS over HTTPS
+  // at /dns-query). HttpError if the TLS files do not load.
   HttpServer(const StatusService& status, registrar::RegistrationService* registration,
-             DirectoryService* directory = nullptr, const HttpOptions& options = {});
+             DirectoryService* directory = nullptr, const HttpOptions& options = {},
+             DnsQueryService* dns = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

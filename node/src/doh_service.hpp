@@ -1,0 +1,32 @@
+#pragma once
+// DNS over HTTPS answers: the UDP/TCP path (dns::process_query, with TCP's
+// limits), and for another agent's name the resolver, waited for on the HTTP
+// worker within --timeout.
+#include <chrono>
+
+#include "pweb/dns/authority.hpp"
+#include "pweb/dns/remote.hpp"
+#include "pweb/registrar/snapshot.hpp"
+#include "pweb/rest/dns_query_service.hpp"
+
+namespace pweb::node {
+
+class NodeDoh final : public rest::DnsQueryService {
+ public:
+  NodeDoh(const dns::Authority& authority, const registrar::SnapshotHolder& snapshots,
+          dns::RemoteResolver& resolver, std::chrono::milliseconds timeout)
+      : authority_(authority), snapshots_(snapshots), resolver_(resolver), timeout_(timeout) {}
+
+  std::vector<std::uint8_t> answer(std::span<const std::uint8_t> query) override;
+
+ private:
+  const dns::Authority& authority_;
+  const registrar::SnapshotHolder& snapshots_;
+  dns::RemoteResolver& resolver_;
+  std::chrono::milliseconds timeout_;
+  // Never filled: the resolver keeps its own cache of other agents' answers,
+  // shared by every HTTP worker; a query for one is always asked of it.
+  const dns::RemoteCache no_cache_{1};
+};
+
+}  // namespace pweb::node
