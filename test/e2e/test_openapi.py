@@ -626,6 +626,8 @@ class Api:
         if "schema" not in m:
             return
         schema = self.spec.json_schema(m["schema"])
+        if schema.get("format") == "binary":  # not text (a DNS message): nothing to validate
+            return
         if is_json_media(media[0]):
             try:
                 instance = json.loads(res.body)
@@ -1232,16 +1234,18 @@ def sc_doh_get(env: Env, api: Api):
     wire = doh_query()
     b64 = base64.urlsafe_b64encode(wire).rstrip(b"=").decode()
     res = api.call(env.uw, "GET", "/dns-query", query=[("dns", b64)], expect=200)
-    assert dns.message.from_wire(res.body).rcode() == 0, res
+    assert dns.message.from_wire(res.body).rcode() == 3, res  # uw has no such device
     for bad in ("", "!!", b64 + "=", base64.urlsafe_b64encode(wire[:8]).rstrip(b"=").decode()):
         api.call(env.uw, "GET", "/dns-query", query=[("dns", bad)], expect=400)
-    api.call(env.nolabel.http_port, "GET", "/dns-query", query=[("dns", b64)], expect=200)
+    res = api.call(env.nolabel.http_port, "GET", "/dns-query", query=[("dns", b64)], expect=200)
+    assert dns.message.from_wire(res.body).rcode() == 0, res  # the fixture store's device
 
 
 def sc_doh_post(env: Env, api: Api):
     import dns.message
     ct = {"Content-Type": "application/dns-message"}
-    res = api.call(env.uw, "POST", "/dns-query", headers=ct, body=doh_query(), expect=200)
+    res = api.call(env.nolabel.http_port, "POST", "/dns-query", headers=ct, body=doh_query(),
+                   expect=200)
     assert dns.message.from_wire(res.body).rcode() == 0, res
     res = api.call(env.uw, "POST", "/dns-query", headers=ct, body=doh_query("no.alice.uw.dht."),
                    expect=200)
