@@ -276,3 +276,51 @@ def test_http2_idle_and_slow_requests_are_closed(tls_node, tmp_path):
     assert 9 <= took["slow"] <= 13, took   # 10 s for a whole request
     assert metric(tls_node, tmp_path, "pweb_http_refused_total",
                   'reason="too_slow"') == before + 1
+
+
+def read_frames(s, until_seconds: float):
+    """(type, flags, stream, payload) of the frames the server sends, until it
+    closes or the time is up."""
+    import ssl
+    import time
+    buf = b""
+    end = time.monotonic() + until_seconds
+    s.settimeout(0.5)
+    while time.monotonic() < end:
+        try:
+            chunk = s.recv(65536)
+        except (TimeoutError, ssl.SSLWantReadError):
+            continue
+        except (ConnectionResetError, ssl.SSLError):
+            break
+        if not chunk:
+            break
+        buf += chunk
+        while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+            n = int.from_bytes(buf[:3], "big")
+            yield buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF, buf[9:9 + n]
+            buf = buf[9 + n:]
+
+
+def test_http2_concurrent_streams_are_bounded(tls_node):
+    # 101 requests left open on one connection: the 101st is refused
+    # (RST_STREAM REFUSED_STREAM), the SETTINGS said 100.
+    s = h2_connect(tls_node)
+    try:
+        block = literal_headers([(b":method", b"POST"), (b":scheme", b"https"),
+                                 (b":path", b"/dns-query"), (b":authority", b"127.0.0.1"),
+                                 (b"content-type", b"application/dns-message")])
+        s.sendall(b"".join(frame(1, 0x4, 2 * i + 1, block) for i in range(101)))
+        settings, refused = None, []
+        for ftype, flags, stream, payload in read_frames(s, 5):
+            if ftype == 4 and not flags & 1:
+                settings = {int.from_bytes(payload[i:i + 2], "big"):
+                            int.from_bytes(payload[i + 2:i + 6], "big")
+                            for i in range(0, len(payload), 6)}
+            if ftype == 3:
+                refused.append((stream, int.from_bytes(payload, "big")))
+                break
+        assert settings and settings.get(3) == 100, settings  # MAX_CONCURRENT_STREAMS
+        assert refused == [(201, 7)], refused  # REFUSED_STREAM
+    finally:
+        s.close()
