@@ -324,3 +324,57 @@ def test_http2_concurrent_streams_are_bounded(tls_node):
         assert refused == [(201, 7)], refused  # REFUSED_STREAM
     finally:
         s.close()
+
+
+def test_http2_request_bytes_per_connection_are_bounded(tls_node, tmp_path):
+    # Five streams each sending 60,000 bytes of body (each under the 64 KiB
+    # limit) and never ending: past 256 KiB held for one connection the
+    # request is refused (413) and the connection ends. The sender keeps to
+    # HTTP/2 flow control, reading the server's WINDOW_UPDATEs.
+    import ssl
+    before = metric(tls_node, tmp_path, "pweb_http_refused_total", 'reason="body_too_large"')
+    s = h2_connect(tls_node)
+    s.settimeout(5)
+    block = literal_headers([(b":method", b"POST"), (b":scheme", b"https"),
+                             (b":path", b"/dns-query"), (b":authority", b"127.0.0.1"),
+                             (b"content-type", b"application/dns-message")])
+    streams = [1, 3, 5, 7, 9]
+    s.sendall(b"".join(frame(1, 0x4, sid, block) for sid in streams))
+    window = {0: 65535, **{sid: 65535 for sid in streams}}
+    left = {sid: 60_000 for sid in streams}
+    buf, closed, statuses = b"", False, []
+    try:
+        for _ in range(2000):  # bounded: ~20 frames are enough
+            sent = False
+            for sid in streams:
+                n = min(left[sid], window[sid], window[0], 16384)
+                if n > 0:
+                    s.sendall(frame(0, 0, sid, b"\0" * n))
+                    left[sid] -= n
+                    window[sid] -= n
+                    window[0] -= n
+                    sent = True
+            if sent:
+                continue
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            buf += chunk
+            while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                n = int.from_bytes(buf[:3], "big")
+                ftype, sid = buf[3], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+                payload = buf[9:9 + n]
+                buf = buf[9 + n:]
+                if ftype == 8:  # WINDOW_UPDATE
+                    window[sid] = window.get(sid, 0) + int.from_bytes(payload, "big")
+                if ftype == 1:
+                    statuses.append(sid)
+    except (ConnectionResetError, BrokenPipeError, ssl.SSLError, TimeoutError):
+        closed = True
+    finally:
+        s.close()
+    assert closed, (left, window)
+    assert statuses, "no response before the close"
+    assert metric(tls_node, tmp_path, "pweb_http_refused_total",
+                  'reason="body_too_large"') == before + 1
