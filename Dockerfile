@@ -21,6 +21,7 @@ RUN apt-get update -q \
       build-essential cmake ninja-build pkg-config \
       libopendht-dev libmsgpack-dev libmsgpack-cxx-dev libasio-dev nlohmann-json3-dev \
       libcpp-httplib-dev libsqlite3-dev libcli11-dev libspdlog-dev libsodium-dev libpq-dev \
+      libnghttp2-dev \
  && rm -rf /var/lib/apt/lists/*
 
 # The context holds only the sources (.dockerignore lists what goes in). One
