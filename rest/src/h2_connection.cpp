@@ -117,7 +117,7 @@ int Connection::on_header(nghttp2_session*, const nghttp2_frame* frame, const ui
                        : n == "content-type" ? &s.request.content_type
                                              : nullptr;
   if (field != nullptr) {
-    c.kept_ += v.size() - field->size();
+    c.kept_ = c.kept_ - std::min(c.kept_, field->size()) + v.size();
     field->assign(v);
   }
   return 0;
