@@ -121,8 +121,8 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
                  "A name server of the zone, NAME or NAME=ADDR (repeatable; a name once per "
                  "address family): the apex NS records, the same on every node given the same "
                  "list; names inside the zone need an address (served, and glue), names outside "
-                 "must have none. SOA MNAME: the first. Default: ns<N>.<zone>, one per "
-                 "--dns-listen")
+                 "must have none. SOA MNAME: the first (default: none, then ns<N>.<zone>, one "
+                 "per --dns-listen)")
       ->type_name("NAME[=ADDR]");
   app.add_option("--soa-contact", cfg.soa_contact,
                  "The zone's contact mailbox for the SOA record, e.g. hostmaster@example.org "
