@@ -260,8 +260,8 @@ Response write_response(const Query& q, ParseStatus status, const LookupResult& 
   resp.rcode = rcode_of(status, q, result);
   const auto rcode = static_cast<std::uint16_t>(resp.rcode);
   const bool answered = status == ParseStatus::ok && resp.rcode != Rcode::badvers;
-  // A QCLASS ANY question may have answers in classes we do not serve: not
-  // authoritative for it (RFC 6895 §3.2).
+  // A QCLASS ANY question may have answers in classes not served here, so the
+  // answer cannot speak for all of them: no AA (as BIND answers it).
   const bool authoritative =
       answered && q.qclass != cls::ANY &&
       (result.outcome == Outcome::answer || result.outcome == Outcome::nodata ||
