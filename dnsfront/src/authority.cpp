@@ -99,7 +99,14 @@ LookupResult with(Outcome o, Node n, std::uint8_t zone_label) noexcept {
 
 Authority::Authority(AuthorityConfig config) : config_(std::move(config)) {
   if (config_.zones.empty()) throw ConfigError("at least one --suffix is needed");
+  if (config_.zones.size() > 255) throw ConfigError("too many --suffix zones");
   if (config_.name_servers.size() > 9999) throw ConfigError("too many DNS listen addresses");
+  if (auto err = check_name_servers(config_.ns, config_.zones)) throw ConfigError(*err);
+  if (!config_.ns.empty()) {
+    // Named servers replace the ns<N> ones: their addresses, in order.
+    config_.name_servers.clear();
+    for (const auto& n : config_.ns) config_.name_servers.push_back(n.addr);
+  }
   if (config_.name_servers.empty()) config_.name_servers.emplace_back();
   for (auto& z : config_.zones) {
     z = registrar::to_lower(z);
@@ -115,9 +122,39 @@ Authority::Authority(AuthorityConfig config) : config_(std::move(config)) {
         throw ConfigError("--suffix '" + z + "': " + *err);
       }
     }
-    zones_.push_back(zone);
+    for (const auto& n : config_.ns) {
+      Name wire;
+      if (!name_from_text(n.name, wire)) throw ConfigError("--ns '" + n.name + "': not a name");
+      ZoneServer server;
+      server.in_zone = in_zone(n.name, z);
+      // In the zone: only the labels before it, written before a pointer to the zone.
+      const std::size_t keep =
+          server.in_zone ? wire.offsets[wire.labels - zone.name.labels] : wire.size;
+      server.bytes.assign(wire.wire.begin(), wire.wire.begin() + static_cast<std::ptrdiff_t>(keep));
+      if (server.in_zone) server.labels = static_cast<std::uint8_t>(wire.labels - zone.name.labels);
+      zone.servers.push_back(std::move(server));
+    }
+    zones_.push_back(std::move(zone));
   }
   if (config_.ttl > 0x7FFFFFFF) throw ConfigError("--ttl too large");
+}
+
+bool Authority::has_glue(std::size_t zone, std::size_t i) const noexcept {
+  const auto& a = config_.name_servers[i];
+  if (!a.v4 && !a.v6) return false;
+  const auto& servers = zones_[zone].servers;
+  return servers.empty() || servers[i].in_zone;
+}
+
+int Authority::named_server_index(const Zone& z, const Query& q, std::size_t depth) const noexcept {
+  const auto prefix = q.qname.bytes().first(q.qname.offsets[depth]);
+  for (std::size_t i = 0; i < z.servers.size(); ++i) {
+    const auto& s = z.servers[i];
+    if (s.in_zone && s.labels == depth && wire_equal_nocase(prefix, s.bytes)) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
 }
 
 LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) const noexcept {
@@ -136,7 +173,14 @@ LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) 
   if (!zone) return with(Outcome::refused, Node::none, 0);
   // Zone transfers are not offered.
   if (q.qtype == type::AXFR || q.qtype == type::IXFR) return with(Outcome::refused, Node::none, 0);
+  auto r = lookup_in(*zone, q, snap);
+  r.zone = static_cast<std::uint8_t>(zone - zones_.data());
+  return r;
+}
 
+LookupResult Authority::lookup_in(const Zone& z, const Query& q,
+                                  const registrar::Snapshot& snap) const noexcept {
+  const Zone* zone = &z;
   const std::size_t depth = q.qname.labels - zone->name.labels;
   const auto zone_label = static_cast<std::uint8_t>(depth);
   const bool any = q.qtype == type::ANY;
@@ -145,16 +189,18 @@ LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) 
     const bool has = q.qtype == type::SOA || q.qtype == type::NS || any;
     return with(has ? Outcome::answer : Outcome::nodata, Node::apex, zone_label);
   }
-  if (depth == 1) {
-    const int ns = name_server_index(q.qname.label(0), config_.name_servers.size());
-    if (ns >= 0) {
-      const auto& addr = config_.name_servers[static_cast<std::size_t>(ns)];
-      const bool has = (any && (addr.v4 || addr.v6)) || (q.qtype == type::A && addr.v4) ||
-                       (q.qtype == type::AAAA && addr.v6);
-      auto r = with(has ? Outcome::answer : Outcome::nodata, Node::name_server, zone_label);
-      r.name_server = static_cast<std::uint16_t>(ns);
-      return r;
-    }
+  // Only a name server's exact host name is its: names below it are an
+  // agent's like any other (an agent may be labelled ns1).
+  const int ns = !zone->servers.empty() ? named_server_index(*zone, q, depth)
+                 : depth == 1 ? name_server_index(q.qname.label(0), config_.name_servers.size())
+                              : -1;
+  if (ns >= 0) {
+    const auto& addr = config_.name_servers[static_cast<std::size_t>(ns)];
+    const bool has = (any && (addr.v4 || addr.v6)) || (q.qtype == type::A && addr.v4) ||
+                     (q.qtype == type::AAAA && addr.v6);
+    auto r = with(has ? Outcome::answer : Outcome::nodata, Node::name_server, zone_label);
+    r.name_server = static_cast<std::uint16_t>(ns);
+    return r;
   }
 
   // Relative key "sub.device.user.agent", lowercase, built on the stack; the
@@ -179,12 +225,8 @@ LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) 
   if (!entry) {
     // The agent is the last label of the key.
     const std::string_view agent = k.substr(k.rfind('.') + 1);
-    // An agent whose devices this store holds is answered here, in full; our
-    // name servers' names are leaves.
-    const auto agent_wire =
-        std::span(reinterpret_cast<const std::uint8_t*>(agent.data()), agent.size());
-    if (!config_.resolve_remote || agent == config_.label || snap.find(agent) ||
-        (depth > 1 && name_server_index(agent_wire, config_.name_servers.size()) >= 0)) {
+    // An agent whose devices this store holds is answered here, in full.
+    if (!config_.resolve_remote || agent == config_.label || snap.find(agent)) {
       return with(Outcome::nxdomain, Node::none, zone_label);
     }
     if (depth < kDeviceDepth) return with(Outcome::nodata, Node::interior, zone_label);

@@ -64,15 +64,30 @@ struct NsLabel {
 
 class Sections {
  public:
-  Sections(WireWriter& w, const Authority& auth, std::size_t zone_at, std::uint32_t serial)
-      : w_(w), auth_(auth), zone_at_(zone_at), serial_(serial) {}
+  Sections(WireWriter& w, const Authority& auth, std::size_t zone, std::size_t zone_at,
+           std::uint32_t serial)
+      : w_(w), auth_(auth), zone_(zone), zone_at_(zone_at), serial_(serial) {}
+
+  // Name server i's name (an --ns name, or ns<N>); returns where it begins.
+  std::size_t ns_name(std::size_t i) noexcept {
+    const auto named = auth_.ns_name(zone_, i);
+    if (!named) return write_label_then_pointer(w_, NsLabel(i).view(), zone_at_);
+    const std::size_t at = w_.pos();
+    w_.bytes(named->wire);
+    if (named->in_zone) w_.u16(static_cast<std::uint16_t>(kPointer | zone_at_));
+    return at;
+  }
 
   void soa() noexcept {
     write_record_head(w_, zone_at_, type::SOA, auth_.ttl());
     const std::size_t rdlen_at = w_.pos();
     w_.u16(0);
-    write_label_then_pointer(w_, "ns1", zone_at_);
-    write_label_then_pointer(w_, "hostmaster", zone_at_);
+    ns_name(0);  // MNAME: the first name server
+    if (const Name& contact = auth_.config().soa_contact; contact.size > 0) {
+      w_.bytes(contact.bytes());
+    } else {
+      write_label_then_pointer(w_, "hostmaster", zone_at_);
+    }
     w_.u32(serial_);
     w_.u32(kSoaRefresh);
     w_.u32(kSoaRetry);
@@ -85,19 +100,31 @@ class Sections {
   std::uint16_t ns(std::array<std::uint16_t, kMaxNameServers>& name_at) noexcept {
     const auto& servers = auth_.name_servers();
     for (std::size_t i = 0; i < servers.size(); ++i) {
-      const NsLabel label(i);
       write_record_head(w_, zone_at_, type::NS, auth_.ttl());
-      w_.u16(static_cast<std::uint16_t>(1 + label.size + 2));
-      name_at[i] = static_cast<std::uint16_t>(write_label_then_pointer(w_, label.view(), zone_at_));
+      const std::size_t rdlen_at = w_.pos();
+      w_.u16(0);
+      name_at[i] = static_cast<std::uint16_t>(ns_name(i));
+      w_.patch_u16(rdlen_at, static_cast<std::uint16_t>(w_.pos() - rdlen_at - 2));
     }
     return static_cast<std::uint16_t>(servers.size());
   }
 
+  // Glue is optional (RFC 2181 §9): as many addresses as fit, never TC for
+  // the rest. Only names inside the zone get glue.
   std::uint16_t glue(const std::array<std::uint16_t, kMaxNameServers>& name_at) noexcept {
     std::uint16_t count = 0;
     const auto& servers = auth_.name_servers();
     for (std::size_t i = 0; i < servers.size(); ++i) {
-      count = static_cast<std::uint16_t>(count + addresses(name_at[i], servers[i], true, true));
+      if (!auth_.has_glue(zone_, i)) continue;
+      for (const bool v4 : {true, false}) {
+        const std::size_t before = w_.pos();
+        const std::uint16_t n = addresses(name_at[i], servers[i], v4, !v4);
+        if (!w_.ok()) {
+          w_.rollback(before);
+          return count;
+        }
+        count = static_cast<std::uint16_t>(count + n);
+      }
     }
     return count;
   }
@@ -142,6 +169,7 @@ class Sections {
  private:
   WireWriter& w_;
   const Authority& auth_;
+  std::size_t zone_;
   std::size_t zone_at_;
   std::uint32_t serial_;
 };
@@ -153,7 +181,7 @@ struct Counts {
 Counts write_sections(WireWriter& w, const Query& q, const LookupResult& r, const Authority& auth,
                       std::uint32_t serial) noexcept {
   const std::size_t zone_at = kQnameOffset + q.qname.offsets[r.zone_label];
-  Sections s(w, auth, zone_at, serial);
+  Sections s(w, auth, r.zone, zone_at, serial);
   Counts c;
   if (r.outcome == Outcome::nodata || r.outcome == Outcome::nxdomain) {
     s.soa();  // negative answers carry the SOA for their TTL (RFC 2308)
@@ -173,7 +201,7 @@ Counts write_sections(WireWriter& w, const Query& q, const LookupResult& r, cons
       if (any || q.qtype == type::NS) {
         static thread_local std::array<std::uint16_t, kMaxNameServers> name_at{};
         c.an = static_cast<std::uint16_t>(c.an + s.ns(name_at));
-        c.ar = s.glue(name_at);
+        if (w.ok()) c.ar = s.glue(name_at);
       }
       break;
     }
@@ -232,9 +260,12 @@ Response write_response(const Query& q, ParseStatus status, const LookupResult& 
   resp.rcode = rcode_of(status, q, result);
   const auto rcode = static_cast<std::uint16_t>(resp.rcode);
   const bool answered = status == ParseStatus::ok && resp.rcode != Rcode::badvers;
+  // A QCLASS ANY question may have answers in classes not served here, so the
+  // answer cannot speak for all of them: no AA (as BIND answers it).
   const bool authoritative =
-      answered && (result.outcome == Outcome::answer || result.outcome == Outcome::nodata ||
-                   result.outcome == Outcome::nxdomain);
+      answered && q.qclass != cls::ANY &&
+      (result.outcome == Outcome::answer || result.outcome == Outcome::nodata ||
+       result.outcome == Outcome::nxdomain);
 
   WireWriter w(out);
   // EDE only for EDNS clients (RFC 8914 options live in the OPT RR).
@@ -244,8 +275,12 @@ Response write_response(const Query& q, ParseStatus status, const LookupResult& 
   const std::size_t opt_room = q.edns.present ? kOptSize + ede_size : 0;
   w.set_limit(max_size > opt_room ? max_size - opt_room : 0);
 
-  std::uint16_t flags = static_cast<std::uint16_t>(
-      flag::QR | (q.header.flags & (0xF << 11 | flag::RD | flag::CD)) | (rcode & 0xF));
+  // RD and CD are defined for QUERY only: an opcode we do not know gets its
+  // opcode back and no flag of it (as ISC genreport's "opcodeflg" expects).
+  const std::uint16_t echoed =
+      status == ParseStatus::notimp ? 0xF << 11 : 0xF << 11 | flag::RD | flag::CD;
+  std::uint16_t flags =
+      static_cast<std::uint16_t>(flag::QR | (q.header.flags & echoed) | (rcode & 0xF));
   if (authoritative) flags |= flag::AA;
   w.u16(q.header.id);
   w.u16(flags);

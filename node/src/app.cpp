@@ -60,6 +60,17 @@ std::vector<dns::NameServerAddress> name_servers_of(const std::vector<HostPort>&
   return out;
 }
 
+// With only wildcard DNS listeners the default ns1 still needs an address:
+// the ones this agent advertises in the DHT (its gateway listener's, or the
+// host's interfaces), never 0.0.0.0.
+dns::NameServerAddress advertised_address(const NodeConfig& cfg) {
+  const auto record = own_record(cfg, 0, 0, 0);
+  dns::NameServerAddress a;
+  if (!record.ipv4.empty()) a.v4 = registrar::parse_ipv4(record.ipv4.front());
+  if (!record.ipv6.empty()) a.v6 = registrar::parse_ipv6(record.ipv6.front());
+  return a;
+}
+
 class NodeStatus final : public rest::StatusService {
  public:
   NodeStatus(const NodeConfig& cfg, MetricsSources sources, rest::StatusInfo fixed)
@@ -228,8 +239,9 @@ int run_node(const NodeConfig& cfg) {
       loaded_seq = store->last_seq();
       records = store->load_all();
     }
+    // The SOA serial is the store's change number (see Registrar::publish).
     const auto initial =
-        registrar::Snapshot::build(records, static_cast<std::uint32_t>(unix_now()));
+        registrar::Snapshot::build(records, static_cast<std::uint32_t>(loaded_seq));
     snapshots = std::make_unique<registrar::SnapshotHolder>(initial);
     spdlog::info("event=store_loaded path={} devices={} snapshot_bytes={} seq={}",
                  store_at.describe(), initial->device_count(), initial->memory_bytes(), loaded_seq);
@@ -257,6 +269,15 @@ int run_node(const NodeConfig& cfg) {
   auth_cfg.ttl = cfg.ttl;
   auth_cfg.label = cfg.label;
   auth_cfg.name_servers = name_servers_of(dns_listen);
+  if (auth_cfg.name_servers.empty()) auth_cfg.name_servers.push_back(advertised_address(cfg));
+  if (auto err = dns::parse_name_servers(cfg.ns, cfg.suffix, auth_cfg.ns)) {
+    throw dns::ConfigError(*err);  // validate() said so already
+  }
+  if (!cfg.soa_contact.empty()) {
+    if (auto err = dns::parse_soa_contact(cfg.soa_contact, auth_cfg.soa_contact)) {
+      throw dns::ConfigError(*err);
+    }
+  }
   auth_cfg.resolve_remote = true;
   const dns::Authority authority(auth_cfg);
 

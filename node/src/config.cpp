@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 
+#include "pweb/dns/name_servers.hpp"
 #include "pweb/registrar/names.hpp"
 #include "pweb/registrar/store.hpp"
 
@@ -116,6 +117,16 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
       ->capture_default_str();
   app.add_option("--suffix", cfg.suffix, "Zone served authoritatively (repeatable)")
       ->capture_default_str();
+  app.add_option("--ns", cfg.ns,
+                 "A name server of the zone, NAME or NAME=ADDR (repeatable; a name once per "
+                 "address family): the apex NS records, the same on every node given the same "
+                 "list; names inside the zone need an address (served, and glue), names outside "
+                 "must have none. SOA MNAME: the first (default: none, then ns<N>.<zone>, one "
+                 "per --dns-listen)")
+      ->type_name("NAME[=ADDR]");
+  app.add_option("--soa-contact", cfg.soa_contact,
+                 "The zone's contact mailbox for the SOA record, e.g. hostmaster@example.org "
+                 "(default: hostmaster.<zone>)");
   app.add_option("--ttl", cfg.ttl, "TTL of device records and negative answers, seconds")
       ->check(CLI::Range(0u, 86400u))
       ->capture_default_str();
@@ -208,6 +219,13 @@ std::optional<std::string> validate(const NodeConfig& cfg) {
     return "--store: " + err;
   }
   if (cfg.suffix.empty()) return "at least one --suffix is needed";
+  if (std::vector<dns::NamedServer> ns;
+      auto err = dns::parse_name_servers(cfg.ns, cfg.suffix, ns)) {
+    return err;
+  }
+  if (dns::Name rname; !cfg.soa_contact.empty()) {
+    if (auto err = dns::parse_soa_contact(cfg.soa_contact, rname)) return err;
+  }
   if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
     return "HTTPS needs both --tls-cert and --tls-key";
   }

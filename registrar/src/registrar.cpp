@@ -253,7 +253,7 @@ void Registrar::commit_group(std::vector<Pending>& group) {
   }
 
   // Publish before answering, so that a DNS query sent after the answer sees it.
-  publish(written, now);
+  publish(written, store.write_seq());
   impl_->commits.fetch_add(1);
   for (std::size_t g = 0; g < group.size(); ++g) {
     impl_->changes.fetch_add(group[g].changes.size());
@@ -261,7 +261,7 @@ void Registrar::commit_group(std::vector<Pending>& group) {
   }
 }
 
-void Registrar::publish(const Written& written, std::int64_t now) {
+void Registrar::publish(const Written& written, std::int64_t seq) {
   if (written.empty()) return;
   auto& im = *impl_;
   std::vector<Snapshot::Change> changes;
@@ -293,7 +293,14 @@ void Registrar::publish(const Written& written, std::int64_t now) {
     it->second = rec.has_value();
   }
   if (changes.empty()) return;
-  snapshots_.publish(current->with_changes(changes, im.devices, static_cast<std::uint32_t>(now)));
+  // The SOA serial is the store's change number: it rises with every change,
+  // also within one second, and across restarts; on a shared store all nodes
+  // of a label count alike. Never below the last one plus one, whatever the
+  // order in which others' changes arrive (RFC 1982 arithmetic would take a
+  // wrap; four billion changes are not expected).
+  const auto serial = std::max<std::int64_t>(seq, static_cast<std::int64_t>(current->serial()) + 1);
+  snapshots_.publish(
+      current->with_changes(changes, im.devices, static_cast<std::uint32_t>(serial)));
 }
 
 void Registrar::follow(std::int64_t announced) {
@@ -324,7 +331,7 @@ void Registrar::follow(std::int64_t announced) {
     written.emplace_back(std::move(name), std::nullopt);
   }
   im.followed.fetch_add(written.size());
-  publish(written, unix_now());
+  publish(written, found.seq);
   im.seen_seq = found.seq;
   if (found.tokens_changed && on_tokens_) on_tokens_();
 }

@@ -539,7 +539,29 @@ std::vector<ListedDevice> SqliteStore::list(const std::string& after, std::int64
   return out;
 }
 
-void SqliteStore::begin() { exec("BEGIN IMMEDIATE"); }
+// The change number: one more in every write transaction, kept in the store
+// so that it rises across restarts (the zone's SOA serial is made from it).
+std::int64_t SqliteStore::next_seq() {
+  exec(
+      "INSERT INTO meta(key, value) VALUES('change_seq', '1') ON CONFLICT(key) DO UPDATE SET "
+      "value = CAST(value AS INTEGER) + 1");
+  return last_seq();
+}
+
+std::int64_t SqliteStore::last_seq() const {
+  Statement s(db_, "SELECT CAST(value AS INTEGER) FROM meta WHERE key='change_seq'");
+  return s.step() ? sqlite3_column_int64(s.get(), 0) : 0;
+}
+
+void SqliteStore::begin() {
+  exec("BEGIN IMMEDIATE");
+  try {
+    seq_ = next_seq();
+  } catch (...) {
+    rollback();
+    throw;
+  }
+}
 void SqliteStore::commit() { exec("COMMIT"); }
 void SqliteStore::rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
@@ -620,6 +642,7 @@ std::vector<std::string> SqliteStore::list_users() const {
 void SqliteStore::upsert(const std::vector<DeviceRecord>& records) {
   exec("BEGIN IMMEDIATE");
   try {
+    seq_ = next_seq();
     Statement s(db_, kUpsertSql);
     Statement back(db_, kUnremoveSql);
     for (const auto& r : records) {
@@ -643,6 +666,7 @@ bool SqliteStore::remove(const std::string& name) {
   sqlite3_bind_text(s.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
   s.step();
   const bool removed = sqlite3_changes(db_) > 0;
+  if (removed) seq_ = next_seq();
   Statement drop(db_, kDropRrsetsSql, *cache_);
   sqlite3_bind_text(drop.get(), 1, name.c_str(), -1, SQLITE_TRANSIENT);
   drop.step();

@@ -304,11 +304,11 @@ def soa_of(rep: Reply, section: str = "authority"):
     return soas
 
 
-def assert_negative(rep: Reply, rcode: int, zone: str = "dht.") -> None:
-    """NXDOMAIN / NODATA shape: AA, no answer, exactly one SOA of `zone` in
-    the authority section with TTL <= SOA MINIMUM (RFC 2308)."""
+def assert_negative(rep: Reply, rcode: int, zone: str = "dht.", aa: bool = True) -> None:
+    """NXDOMAIN / NODATA shape: AA (`aa`), no answer, exactly one SOA of `zone`
+    in the authority section with TTL <= SOA MINIMUM (RFC 2308)."""
     assert rep.rcode == rcode, f"expected {dns.rcode.to_text(rcode)}, got {rep!r}"
-    assert rep.flag(FLAG_AA), f"AA not set: {rep!r}"
+    assert rep.flag(FLAG_AA) == aa, f"AA {'not ' if aa else ''}set: {rep!r}"
     assert rep.counts[1] == 0, f"answer section not empty: {rep!r}"
     soas = soa_of(rep)
     assert len(soas) == 1 and len(soas[0]) == 1, f"expected one SOA in authority: {rep!r}"

@@ -111,3 +111,82 @@ TEST(Authority, LongestZoneWins) {
 
 }  // namespace
 }  // namespace pweb::dns
+
+namespace pweb::dns {
+namespace {
+
+// An agent labelled like a name server is not shadowed: only the exact host
+// name is the name server's; what is below it is the agent's.
+TEST(Authority, NameServerNamesShadowNoAgent) {
+  AuthorityConfig cfg;
+  cfg.label = "home";
+  cfg.resolve_remote = true;
+  cfg.name_servers.push_back({registrar::parse_ipv4("127.0.0.1"), std::nullopt});
+  const Authority auth(cfg);
+  const auto snap = fixture_snapshot();
+  struct Row {
+    const char* name;
+    Outcome outcome;
+    Node node;
+  };
+  for (const Row& row : {Row{"ns1.dht", Outcome::answer, Node::name_server},
+                         Row{"alice.ns1.dht", Outcome::nodata, Node::interior},
+                         Row{"laptop.alice.ns1.dht", Outcome::remote, Node::device},
+                         Row{"x.laptop.alice.ns1.dht", Outcome::remote, Node::device}}) {
+    testutil::QuerySpec spec;
+    spec.name = row.name;
+    Query q;
+    ASSERT_EQ(parse_query(testutil::build_query(spec), q), ParseStatus::ok);
+    const auto r = auth.lookup(q, *snap);
+    EXPECT_EQ(r.outcome, row.outcome) << row.name;
+    EXPECT_EQ(r.node, row.node) << row.name;
+  }
+}
+
+// --ns names: the exact in-zone names answer their addresses in every zone
+// they are in; ns<N> then means nothing special.
+TEST(Authority, NamedServersAnswerOnlyTheirExactNames) {
+  AuthorityConfig cfg;
+  cfg.zones = {"dyn.example.org", "dht."};
+  cfg.label = "home";
+  cfg.ns = {{"a.ns.dyn.example.org.", {registrar::parse_ipv4("192.0.2.1"), std::nullopt}},
+            {"ns.provider.net.", {}}};
+  const Authority auth(cfg);
+  const auto snap = fixture_snapshot();
+  struct Row {
+    const char* name;
+    std::uint16_t qtype;
+    Outcome outcome;
+    Node node;
+  };
+  for (const Row& row :
+       {Row{"A.NS.dyn.example.org", type::A, Outcome::answer, Node::name_server},
+        Row{"a.ns.dyn.example.org", type::AAAA, Outcome::nodata, Node::name_server},
+        Row{"ns1.dht", type::A, Outcome::nxdomain, Node::none},
+        Row{"ns1.dyn.example.org", type::A, Outcome::nxdomain, Node::none},
+        Row{"laptop.alice.uw.dyn.example.org", type::A, Outcome::answer, Node::device}}) {
+    testutil::QuerySpec spec;
+    spec.name = row.name;
+    spec.qtype = row.qtype;
+    Query q;
+    ASSERT_EQ(parse_query(testutil::build_query(spec), q), ParseStatus::ok);
+    const auto r = auth.lookup(q, *snap);
+    EXPECT_EQ(r.outcome, row.outcome) << row.name;
+    EXPECT_EQ(r.node, row.node) << row.name;
+  }
+  EXPECT_TRUE(auth.has_glue(0, 0));   // in dyn.example.org, with an address
+  EXPECT_FALSE(auth.has_glue(1, 0));  // not inside dht.
+  EXPECT_FALSE(auth.has_glue(0, 1));  // out of every zone
+}
+
+TEST(Authority, RejectsLameOrGluedNameServers) {
+  AuthorityConfig cfg;
+  cfg.zones = {"dyn.example.org"};
+  cfg.ns = {{"ns1.dyn.example.org.", {}}};
+  EXPECT_THROW(Authority{cfg}, ConfigError);
+  cfg.ns = {{"ns.provider.net.", {registrar::parse_ipv4("192.0.2.1"), std::nullopt}}};
+  EXPECT_THROW(Authority{cfg}, ConfigError);
+}
+
+}  // namespace
+}  // namespace pweb::dns

@@ -202,11 +202,13 @@ TEST_F(ProcessQuery, TruncatesAt512AndFitsOverTcp) {
   EXPECT_LE(last_size_, 512u);
 
   spec.edns = true;
-  spec.udp_size = 4096;  // we cap at kServerUdpPayload
+  spec.udp_size = 4096;  // we cap at kServerUdpPayload: the NS fit, not all glue
   d = run(build_query(spec), Transport::udp, &many);
-  EXPECT_TRUE(d.has(flag::TC));
+  EXPECT_FALSE(d.has(flag::TC));
   EXPECT_LE(last_size_, kServerUdpPayload);
-  ASSERT_EQ(d.additional.size(), 1u);  // OPT survives truncation
+  EXPECT_EQ(d.answer.size(), 40u);
+  EXPECT_LT(d.additional.size(), 41u);
+  EXPECT_EQ(d.additional.back().rtype, type::OPT);  // OPT always there
 
   d = run(build_query(spec), Transport::tcp, &many);
   ASSERT_TRUE(d.ok);
@@ -475,6 +477,132 @@ TEST_F(RemoteNames, RemoteRRsetsBecomeAnswers) {
     EXPECT_EQ(d.answer[0].ttl, 40u) << c.what;
     EXPECT_EQ(std::string(d.answer[0].rdata.begin(), d.answer[0].rdata.end()), c.rdata) << c.what;
   }
+}
+
+}  // namespace
+}  // namespace pweb::dns
+
+namespace pweb::dns {
+namespace {
+
+// RFC 2181 §9: glue is optional. 45 NS at a 1232-byte buffer: every NS record,
+// as much glue as fits, TC clear; only an NS RRset that does not fit sets TC.
+TEST_F(ProcessQuery, GlueThatDoesNotFitIsDroppedNotTruncated) {
+  const Authority many = make_auth(45);
+  QuerySpec spec;
+  spec.name = "dht";
+  spec.qtype = type::NS;
+  spec.edns = true;
+  spec.udp_size = 1232;
+  auto d = run(build_query(spec), Transport::udp, &many);
+  ASSERT_TRUE(d.ok);
+  EXPECT_FALSE(d.has(flag::TC));
+  EXPECT_TRUE(d.has(flag::AA));
+  ASSERT_EQ(d.answer.size(), 45u);
+  EXPECT_EQ(d.answer[44].target, "ns45.dht.");
+  ASSERT_GT(d.additional.size(), 2u);  // some glue and the OPT
+  EXPECT_LT(d.additional.size(), 46u);
+  for (std::size_t i = 0; i + 1 < d.additional.size(); ++i) {
+    EXPECT_EQ(d.additional[i].name, "ns" + std::to_string(i + 1) + ".dht.");
+    EXPECT_EQ(d.additional[i].rtype, type::A);
+  }
+  EXPECT_EQ(d.additional.back().rtype, type::OPT);
+  EXPECT_LE(last_size_, 1232u);
+
+  // At 512 the NS RRset itself does not fit: then TC, nothing partial.
+  spec.edns = false;
+  d = run(build_query(spec), Transport::udp, &many);
+  EXPECT_TRUE(d.has(flag::TC));
+  EXPECT_TRUE(d.answer.empty());
+
+  d = run(build_query(spec), Transport::tcp, &many);
+  EXPECT_FALSE(d.has(flag::TC));
+  EXPECT_EQ(d.additional.size(), 45u);
+}
+
+// ISC genreport "opcodeflg": opcode 15, every flag set, header only: NOTIMP,
+// the opcode echoed and none of the flags (RD and CD are QUERY's).
+TEST_F(ProcessQuery, UnknownOpcodeEchoesNoFlag) {
+  struct Row {
+    std::uint16_t flags;
+    bool question;
+  };
+  for (const Row& row : {Row{0x7FF0, false}, Row{0x7FF0, true}, Row{15 << 11, false},
+                         Row{static_cast<std::uint16_t>(2 << 11 | flag::RD), true}}) {
+    QuerySpec spec;
+    spec.flags = row.flags;
+    auto q = build_query(spec);
+    if (!row.question) {
+      q.resize(kHeaderSize);
+      q[5] = 0;  // QDCOUNT 0
+    }
+    const auto d = run(q);
+    ASSERT_TRUE(d.ok);
+    EXPECT_EQ(d.rcode(), 4);
+    EXPECT_EQ(d.header.flags & 0x7FF0, row.flags & 0x7800) << std::hex << row.flags;
+    EXPECT_TRUE(d.has(flag::QR));
+  }
+}
+
+// A QCLASS ANY question may have answers in classes not served here: no AA.
+TEST_F(ProcessQuery, ClassAnyIsNotAuthoritative) {
+  for (const char* name : {"laptop.alice.uw.dht", "nosuch.alice.uw.dht", "dht"}) {
+    QuerySpec spec;
+    spec.name = name;
+    spec.qtype = type::SOA;
+    spec.qclass = cls::ANY;
+    auto d = run(spec);
+    EXPECT_FALSE(d.has(flag::AA)) << name;
+    spec.qclass = cls::IN;
+    d = run(spec);
+    EXPECT_TRUE(d.has(flag::AA)) << name;
+  }
+}
+
+// --ns and --soa-contact: the NS RRset is exactly the names given, glue only
+// for in-zone names, SOA MNAME the first, RNAME the contact.
+TEST_F(ProcessQuery, NamedServersAndContactInNsAndSoa) {
+  AuthorityConfig cfg;
+  cfg.zones = {"dyn.example.org"};
+  cfg.ns = {{"ns1.dyn.example.org.",
+             {registrar::parse_ipv4("192.0.2.1"), registrar::parse_ipv6("2001:db8::1")}},
+            {"ns.provider.net.", {}},
+            {"b.ns.dyn.example.org.", {registrar::parse_ipv4("192.0.2.2"), std::nullopt}}};
+  ASSERT_FALSE(parse_soa_contact("first.last@example.org", cfg.soa_contact));
+  cfg.name_servers.push_back({registrar::parse_ipv4("127.0.0.1"), std::nullopt});  // replaced
+  const Authority named(cfg);
+  QuerySpec spec;
+  spec.name = "dyn.example.org";  // compressed names take the qname's case
+  spec.qtype = type::NS;
+  auto d = run(build_query(spec), Transport::udp, &named);
+  ASSERT_TRUE(d.ok);
+  ASSERT_EQ(d.answer.size(), 3u);
+  EXPECT_EQ(d.answer[0].target, "ns1.dyn.example.org.");
+  EXPECT_EQ(d.answer[1].target, "ns.provider.net.");
+  EXPECT_EQ(d.answer[2].target, "b.ns.dyn.example.org.");
+  ASSERT_EQ(d.additional.size(), 3u);
+  EXPECT_EQ(d.additional[0].name, "ns1.dyn.example.org.");
+  EXPECT_EQ(d.additional[0].rtype, type::A);
+  EXPECT_EQ(d.additional[1].name, "ns1.dyn.example.org.");
+  EXPECT_EQ(d.additional[1].rtype, type::AAAA);
+  EXPECT_EQ(d.additional[2].name, "b.ns.dyn.example.org.");
+
+  spec.qtype = type::SOA;
+  d = run(build_query(spec), Transport::udp, &named);
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_EQ(d.answer[0].target, "ns1.dyn.example.org.");
+  // RDATA: MNAME (3 bytes + pointer), then RNAME whole: \x0afirst.last\x07example\x03org\0.
+  const auto& rd = d.answer[0].rdata;
+  const std::vector<std::uint8_t> rname{10,  'f', 'i', 'r', 's', 't', '.', 'l', 'a', 's', 't', 7,
+                                        'e', 'x', 'a', 'm', 'p', 'l', 'e', 3,   'o', 'r', 'g', 0};
+  ASSERT_GE(rd.size(), 6 + rname.size());
+  EXPECT_EQ(std::vector<std::uint8_t>(rd.begin() + 6, rd.begin() + 6 + rname.size()), rname);
+
+  spec.name = "ns1.dyn.example.org";
+  spec.qtype = type::AAAA;
+  d = run(build_query(spec), Transport::udp, &named);
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_TRUE(d.has(flag::AA));
 }
 
 }  // namespace

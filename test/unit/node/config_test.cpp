@@ -171,6 +171,12 @@ TEST(NodeOptions, ConfigFileCarriesEveryOption) {
                                          "77",
                                          "--suffix",
                                          "x.",
+                                         "--ns",
+                                         "ns1.x=192.0.2.1",
+                                         "--ns",
+                                         "ns.example.net",
+                                         "--soa-contact",
+                                         "first.last@example.org",
                                          "--ttl",
                                          "5",
                                          "--timeout",
@@ -211,6 +217,10 @@ TEST(NodeOptions, ConfigFileCarriesEveryOption) {
   EXPECT_EQ(a.bootstrap, b.bootstrap);
   EXPECT_EQ(a.network_id, b.network_id);
   EXPECT_EQ(a.suffix, b.suffix);
+  EXPECT_EQ(a.ns, (std::vector<std::string>{"ns1.x=192.0.2.1", "ns.example.net"}));
+  EXPECT_EQ(a.ns, b.ns);
+  EXPECT_EQ(a.soa_contact, b.soa_contact);
+  EXPECT_FALSE(validate(b));
   EXPECT_EQ(a.ttl, b.ttl);
   EXPECT_DOUBLE_EQ(a.timeout, b.timeout);
   EXPECT_EQ(a.stale_max, b.stale_max);
@@ -250,6 +260,30 @@ TEST(Validate, CrossFieldRules) {
   const auto err = validate(cfg);
   ASSERT_TRUE(err);
   EXPECT_NE(err->find("--trust-anchor"), std::string::npos) << *err;
+}
+
+// --ns and --soa-contact are checked against the zones before anything starts.
+TEST(Validate, NameServersAndContactNameTheOption) {
+  struct Row {
+    std::vector<std::string> ns;
+    std::string contact;
+    const char* says;  // null: valid
+  };
+  for (const Row& row :
+       {Row{{"ns1.dht=127.0.0.1", "ns.example.net"}, "a@example.org", nullptr},
+        Row{{"ns1.dht"}, "", "--ns"}, Row{{"ns.example.net=192.0.2.1"}, "", "--ns"},
+        Row{{}, "nobody", "--soa-contact"}}) {
+    NodeConfig cfg;
+    cfg.ns = row.ns;
+    cfg.soa_contact = row.contact;
+    const auto err = validate(cfg);
+    if (!row.says) {
+      EXPECT_FALSE(err) << *err;
+      continue;
+    }
+    ASSERT_TRUE(err) << row.says;
+    EXPECT_NE(err->find(row.says), std::string::npos) << *err;
+  }
 }
 
 }  // namespace

@@ -52,9 +52,11 @@ std::optional<Ipv4> v4_at(const SnapshotHolder& h, const std::string& name) {
 
 // One node: its snapshot and its registrar on its own connection.
 struct Node {
+  // As the node starts: the first snapshot's serial is the change number read.
   explicit Node(const std::string& uri)
-      : registrar(std::make_unique<PgStore>(uri), snapshots, {}, {}, PgStore(uri).last_seq()) {}
-  SnapshotHolder snapshots{Snapshot::build({}, 1)};
+      : snapshots(Snapshot::build({}, static_cast<std::uint32_t>(PgStore(uri).last_seq()))),
+        registrar(std::make_unique<PgStore>(uri), snapshots, {}, {}, PgStore(uri).last_seq()) {}
+  SnapshotHolder snapshots;
   Registrar registrar;
 };
 
@@ -88,6 +90,25 @@ TEST_F(FollowerTest, ANodeFollowsAnothersChangesAndRemovals) {
   EXPECT_EQ(b.snapshots.current()->find("alice.uw"), nullptr);
   EXPECT_EQ(b.snapshots.current()->device_count(), 0u);
   EXPECT_GE(b.registrar.stats().followed_changes, 2u);
+}
+
+// The SOA serial is the shared change number: both nodes of a label publish
+// the same serial for the same state, and it rises with every change.
+TEST_F(FollowerTest, NodesOfALabelShareTheSerial) {
+  Node a(uri_), b(uri_);
+  StoreFollower follower(PgStore(uri_).watch(), b.registrar);
+  std::uint32_t last = a.snapshots.current()->serial();
+  for (std::uint8_t i = 1; i <= 3; ++i) {
+    a.registrar.apply({set_v4("laptop.alice.uw", {192, 0, 2, i})});
+    ASSERT_TRUE(eventually([&] {
+      return v4_at(b.snapshots, "laptop.alice.uw") == Ipv4{192, 0, 2, i};
+    }));
+    const auto serial = a.snapshots.current()->serial();
+    EXPECT_GT(serial, last);
+    EXPECT_EQ(b.snapshots.current()->serial(), serial);
+    EXPECT_EQ(serial, PgStore(uri_).last_seq());
+    last = serial;
+  }
 }
 
 TEST_F(FollowerTest, CatchUpReadsByChangeNumberNotByNotification) {

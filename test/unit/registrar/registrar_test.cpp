@@ -65,6 +65,31 @@ TEST_F(RegistrarTest, DurableAcrossReopen) {
   EXPECT_EQ(all[0].ipv4, (Ipv4{10, 0, 0, 1}));
 }
 
+// The SOA serial is the store's change number: every change in one second
+// gets its own, and a reopened store goes on from where it was.
+TEST_F(RegistrarTest, SerialRisesOnEveryChangeAndAcrossReopen) {
+  std::vector<std::uint32_t> serials{holder.current()->serial()};
+  {
+    Registrar reg(std::make_unique<SqliteStore>(dir.path()), holder, {});
+    for (std::uint8_t i = 1; i <= 3; ++i) {
+      ASSERT_EQ(reg.apply({set_v4("a.b.c", {10, 0, 0, i})})[0].status,
+                i == 1 ? ChangeStatus::created : ChangeStatus::changed);
+      serials.push_back(holder.current()->serial());
+    }
+    // Nothing changed: no new snapshot, no new serial.
+    reg.apply({set_v4("a.b.c", {10, 0, 0, 3})});
+    EXPECT_EQ(holder.current()->serial(), serials.back());
+  }
+  for (std::size_t i = 1; i < serials.size(); ++i) EXPECT_LT(serials[i - 1], serials[i]);
+  SqliteStore store(dir.path());
+  const auto loaded = store.last_seq();
+  EXPECT_GE(loaded, std::int64_t{serials.back()});
+  SnapshotHolder again{Snapshot::build(store.load_all(), static_cast<std::uint32_t>(loaded))};
+  Registrar reg(std::make_unique<SqliteStore>(dir.path()), again, store.load_all(), {}, loaded);
+  reg.apply({set_v4("a.b.c", {10, 0, 0, 9})});
+  EXPECT_GT(again.current()->serial(), serials.back());
+}
+
 TEST_F(RegistrarTest, ConcurrentClientsAreGroupCommitted) {
   Registrar reg(std::make_unique<SqliteStore>(dir.path()), holder, {});
   constexpr int kThreads = 16, kEach = 50;

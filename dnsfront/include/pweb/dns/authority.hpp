@@ -11,15 +11,10 @@
 #include <vector>
 
 #include "pweb/dns/message.hpp"
+#include "pweb/dns/name_servers.hpp"
 #include "pweb/registrar/snapshot.hpp"
 
 namespace pweb::dns {
-
-// A name server's glue; a wildcard listener has no address to give.
-struct NameServerAddress {
-  std::optional<registrar::Ipv4> v4;
-  std::optional<registrar::Ipv6> v6;
-};
 
 struct AuthorityConfig {
   std::vector<std::string> zones{"dht."};  // served suffixes
@@ -28,6 +23,12 @@ struct AuthorityConfig {
   // One name server `ns<N>.<zone>` per address (the node's DNS listeners);
   // with none, a single address-less ns1 stands in.
   std::vector<NameServerAddress> name_servers;
+  // --ns: the zone's name servers by name, the same set for every zone (so
+  // every node given the same options answers the same NS RRset). When given,
+  // they replace the ns<N> names and `name_servers`.
+  std::vector<NamedServer> ns;
+  // --soa-contact: the SOA RNAME in wire form; empty: hostmaster.<zone>.
+  Name soa_contact;
   // Names of other agents not in the snapshot are resolved elsewhere (the
   // node's resolver): their devices come back as Outcome::remote, their agent
   // and user names as NODATA, since only that agent knows what is below them.
@@ -48,6 +49,7 @@ struct LookupResult {
   Node node = Node::none;
   std::uint8_t zone_label = 0;    // index of the zone's first label in the qname
   std::uint16_t name_server = 0;  // index into name_servers for Node::name_server
+  std::uint8_t zone = 0;          // index of the zone in config().zones
   const registrar::Snapshot::Entry* device = nullptr;
   std::uint32_t ttl = 0;  // of the device's addresses
   // Outcome::answer with an RRset of the device's records (the qtype's, or a
@@ -74,10 +76,37 @@ class Authority {
     return config_.name_servers;
   }
 
- private:
-  struct Zone {
-    Name name;  // lowercase wire form
+  // How name server i of zone z is written: `wire` then, when `in_zone`, the
+  // zone's name (a compression pointer); else `wire` is the whole name.
+  struct NsName {
+    std::span<const std::uint8_t> wire;
+    bool in_zone = true;
   };
+  // Nothing for the default ns<N> names (written by number).
+  [[nodiscard]] std::optional<NsName> ns_name(std::size_t zone, std::size_t i) const noexcept {
+    const auto& servers = zones_[zone].servers;
+    if (servers.empty()) return std::nullopt;
+    return NsName{servers[i].bytes, servers[i].in_zone};
+  }
+  // Whether name server i gets glue in zone z: it is in the zone and has an address.
+  [[nodiscard]] bool has_glue(std::size_t zone, std::size_t i) const noexcept;
+
+ private:
+  struct ZoneServer {
+    std::vector<std::uint8_t> bytes;  // labels before the zone, or the whole name
+    std::uint8_t labels = 0;          // labels in `bytes` when in the zone
+    bool in_zone = false;
+  };
+  struct Zone {
+    Name name;                        // lowercase wire form
+    std::vector<ZoneServer> servers;  // --ns; empty: ns<N>
+  };
+  [[nodiscard]] LookupResult lookup_in(const Zone& z, const Query& q,
+                                       const registrar::Snapshot& snap) const noexcept;
+  // --ns names in a zone: the index of the one that is exactly the qname's
+  // first `depth` labels, or -1.
+  [[nodiscard]] int named_server_index(const Zone& z, const Query& q,
+                                       std::size_t depth) const noexcept;
   AuthorityConfig config_;
   std::vector<Zone> zones_;
 };

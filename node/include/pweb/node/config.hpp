@@ -39,6 +39,10 @@ struct NodeConfig {
   std::vector<std::string> bootstrap;
   std::uint32_t network_id = 0;
   std::vector<std::string> suffix{"dht."};
+  // The zone's name servers, NAME[=ADDR] (dns::parse_name_servers); none:
+  // ns<N>.<zone>, one per DNS listener.
+  std::vector<std::string> ns;
+  std::string soa_contact;  // SOA RNAME as a mailbox; empty: hostmaster.<zone>
   std::uint32_t ttl = 60;
   std::uint32_t min_ttl = 30;  // the lowest TTL a device or RRset may ask for
   double timeout = 2.0;        // seconds

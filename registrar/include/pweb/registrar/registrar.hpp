@@ -121,7 +121,7 @@ class Registrar {
   void run();
   void commit_group(std::vector<Pending>& group);
   void follow(std::int64_t announced);
-  void publish(const Written& written, std::int64_t now);
+  void publish(const Written& written, std::int64_t seq);  // seq: the change number, for the serial
 
   class Impl;
   std::unique_ptr<Impl> impl_;

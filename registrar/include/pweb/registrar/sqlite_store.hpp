@@ -51,7 +51,10 @@ class SqliteStore final : public DeviceStore {
 
   // One node: nothing else changes this store.
   [[nodiscard]] bool shared() const noexcept override { return false; }
-  [[nodiscard]] std::int64_t last_seq() const override { return 0; }
+  // The change number, one more per write transaction: not for catching up
+  // (nothing else writes here) but for the zone's SOA serial.
+  [[nodiscard]] std::int64_t last_seq() const override;
+  [[nodiscard]] std::int64_t write_seq() const noexcept override { return seq_; }
   [[nodiscard]] StoreChanges changes_since(std::int64_t /*after*/) const override { return {}; }
   [[nodiscard]] std::unique_ptr<ChangeWatch> watch() const override { return nullptr; }
   [[nodiscard]] std::string describe() const override { return "sqlite:" + path_.string(); }
@@ -62,6 +65,7 @@ class SqliteStore final : public DeviceStore {
 
  private:
   void exec(const char* sql);
+  std::int64_t next_seq();
   void migrate_from_v1();
   void read_rrsets(DeviceRecord& r) const;
   void write_rrsets(const DeviceRecord& r);
@@ -70,6 +74,7 @@ class SqliteStore final : public DeviceStore {
   std::filesystem::path path_;
   std::unique_ptr<StatementCache> cache_;
   sqlite3* db_ = nullptr;
+  std::int64_t seq_ = 0;  // the change number of the open (or last) write transaction
 };
 
 }  // namespace pweb::registrar

@@ -174,13 +174,15 @@ class DeviceStore {
 
   // Several nodes: whether other processes may change this store (PostgreSQL).
   [[nodiscard]] virtual bool shared() const noexcept = 0;
-  // The highest change number committed (0 for a store that is not shared).
+  // The highest change number committed. Numbers rise with every write and
+  // across restarts (the zone's SOA serial is made from them); a store that
+  // is not shared counts too, though nothing catches up with it.
   [[nodiscard]] virtual std::int64_t last_seq() const = 0;
   // Changes committed with a number above `after` (empty for a store that is
   // not shared).
   [[nodiscard]] virtual StoreChanges changes_since(std::int64_t after) const = 0;
   // The change number begin() took for the open (or last committed) write
-  // transaction; 0 when not shared.
+  // transaction; 0 for a store that does not number its changes.
   [[nodiscard]] virtual std::int64_t write_seq() const noexcept { return 0; }
   // A watch on other nodes' changes: its own connection. Null when not shared.
   [[nodiscard]] virtual std::unique_ptr<ChangeWatch> watch() const = 0;
