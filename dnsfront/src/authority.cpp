@@ -95,11 +95,21 @@ LookupResult with(Outcome o, Node n, std::uint8_t zone_label) noexcept {
   return r;
 }
 
+// REFUSED with a reason for EDNS clients (RFC 8914).
+LookupResult refused(std::uint16_t info_code, std::string_view text) noexcept {
+  LookupResult r = with(Outcome::refused, Node::none, 0);
+  r.ede = {true, info_code, text};
+  return r;
+}
+
 }  // namespace
 
 Authority::Authority(AuthorityConfig config) : config_(std::move(config)) {
   if (config_.zones.empty()) throw ConfigError("at least one --suffix is needed");
   if (config_.name_servers.size() > 9999) throw ConfigError("too many DNS listen addresses");
+  if (config_.nsid.size() > kMaxNsid) {
+    throw ConfigError("--nsid is longer than " + std::to_string(kMaxNsid) + " bytes");
+  }
   if (config_.name_servers.empty()) config_.name_servers.emplace_back();
   for (auto& z : config_.zones) {
     z = registrar::to_lower(z);
@@ -121,7 +131,9 @@ Authority::Authority(AuthorityConfig config) : config_(std::move(config)) {
 }
 
 LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) const noexcept {
-  if (q.qclass != cls::IN && q.qclass != cls::ANY) return with(Outcome::refused, Node::none, 0);
+  if (q.qclass != cls::IN && q.qclass != cls::ANY) {
+    return refused(kEdeNotAuthoritative, "not authoritative for this class");
+  }
   if (q.qtype == type::OPT) return with(Outcome::formerr, Node::none, 0);
 
   // The longest served zone that the name is in.
@@ -133,9 +145,11 @@ LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) 
       zone = &z;
     }
   }
-  if (!zone) return with(Outcome::refused, Node::none, 0);
+  if (!zone) return refused(kEdeNotAuthoritative, "not authoritative for this name");
   // Zone transfers are not offered.
-  if (q.qtype == type::AXFR || q.qtype == type::IXFR) return with(Outcome::refused, Node::none, 0);
+  if (q.qtype == type::AXFR || q.qtype == type::IXFR) {
+    return refused(kEdeProhibited, "zone transfers are not offered");
+  }
 
   const std::size_t depth = q.qname.labels - zone->name.labels;
   const auto zone_label = static_cast<std::uint8_t>(depth);
