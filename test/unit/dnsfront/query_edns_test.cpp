@@ -172,6 +172,11 @@ TEST_F(QueryEdns, NsidOnlyWhenAskedAndConfigured) {
   EXPECT_EQ(options().count(kEdnsOptionNsid), 1u);
 }
 
+TEST_F(QueryEdns, NsidLongerThan128BytesIsAConfigError) {
+  EXPECT_NO_THROW(Authority(config(false, std::string(kMaxNsid, 'n'))));
+  EXPECT_THROW(Authority(config(false, std::string(kMaxNsid + 1, 'n'))), ConfigError);
+}
+
 TEST_F(QueryEdns, CookieNsidAndEdeTogether) {
   const Authority auth(config(true, "n1"));
   QuerySpec spec = with_cookie(kClientCookie);
