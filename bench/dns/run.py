@@ -1053,6 +1053,9 @@ def print_cookie_rows(c: Dict) -> None:
     if cost is not None:
         print(f"cookie cost per CPU-second: {cost:+.1%} (target < 5%: "
               f"{'MET' if cost < 0.05 else 'MISSED'}); per round off {c['rounds_off']}, on {c['rounds_on']}")
+        if cost < -0.02:
+            print("note: cookies on measured faster than off: the difference is noise (other "
+                  "programs, CPU frequency); rerun on an idle machine with more --rounds")
 
 
 def bench_server(key: str, args, work: Path, files: Dict[str, Path], devices, ports: set,
