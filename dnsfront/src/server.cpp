@@ -90,11 +90,15 @@ std::string peer_text(const sockaddr* peer, socklen_t size) {
 
 }  // namespace
 
-ClientInfo client_info(const sockaddr* peer, socklen_t size) noexcept {
+std::uint32_t unix_time_now() noexcept {
+  return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+ClientInfo client_info(const sockaddr* peer, socklen_t size, std::uint32_t unix_time) noexcept {
   ClientInfo c;
-  c.unix_time = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                               std::chrono::system_clock::now().time_since_epoch())
-                                               .count());
+  c.unix_time = unix_time;
   if (peer == nullptr) return c;
   if (peer->sa_family == AF_INET && size >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
     std::memcpy(c.address.data(), &reinterpret_cast<const sockaddr_in*>(peer)->sin_addr, 4);

@@ -55,6 +55,7 @@ void UdpListener::drain() {
 
     const auto& snapshot = worker_.snapshots.get();
     const RemoteContext remote = worker_.remote_context();
+    const std::uint32_t unix_now = unix_time_now();
     unsigned replies = 0;
     for (int i = 0; i < received; ++i) {
       const auto& in = in_msgs_[static_cast<std::size_t>(i)];
@@ -67,9 +68,10 @@ void UdpListener::drain() {
           static_cast<const std::uint8_t*>(in_iov_[static_cast<std::size_t>(i)].iov_base),
           in.msg_len);
       std::span<std::uint8_t> out(out_.data() + replies * kServerUdpPayload, kServerUdpPayload);
-      const Processed p = process_query(
-          query, out, Transport::udp, worker_.authority, snapshot, remote,
-          client_info(static_cast<const sockaddr*>(in.msg_hdr.msg_name), in.msg_hdr.msg_namelen));
+      const Processed p =
+          process_query(query, out, Transport::udp, worker_.authority, snapshot, remote,
+                        client_info(static_cast<const sockaddr*>(in.msg_hdr.msg_name),
+                                    in.msg_hdr.msg_namelen, unix_now));
       if (p.special && worker_.signed_messages) {
         hand_over(query, peers_[static_cast<std::size_t>(i)], in.msg_hdr.msg_namelen, p, started);
         continue;

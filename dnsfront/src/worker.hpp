@@ -58,8 +58,11 @@ struct alignas(64) WorkerStats {
 
 // The peer's IP address as text (no port), for rules on client addresses.
 std::string peer_ip(const sockaddr* peer, socklen_t size);
-// The peer's address bytes and the time, for server cookies.
-ClientInfo client_info(const sockaddr* peer, socklen_t size) noexcept;
+// The peer's address bytes and the time, for server cookies. The clock is
+// read once per batch of datagrams, not per query.
+std::uint32_t unix_time_now() noexcept;
+ClientInfo client_info(const sockaddr* peer, socklen_t size,
+                       std::uint32_t unix_time = unix_time_now()) noexcept;
 
 class UdpListener;
 class TcpListener;
