@@ -7,6 +7,7 @@
 
 #include <asio/ip/address.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -183,6 +184,19 @@ std::optional<dns::CookieSecret> cookie_secret(const NodeConfig& cfg, std::strin
   if (!secret) {
     err = "--cookie-secret " + cfg.cookie_secret +
           ": not 32 hex digits (make one with: openssl rand -hex 16)";
+    return secret;
+  }
+  // Whoever reads the secret can make valid cookies for any address, and those
+  // skip rate limiting: say so when others may read it (not fatal: a shared
+  // secret may be deployed by tools with their own ideas of modes).
+  std::error_code ec;
+  const auto perms = std::filesystem::status(cfg.cookie_secret, ec).permissions();
+  using P = std::filesystem::perms;
+  if (!ec && (perms & (P::group_all | P::others_all)) != P::none) {
+    spdlog::warn(
+        "event=cookie_secret_readable path={} msg=\"readable by group or others: whoever reads "
+        "it can make DNS cookies that skip rate limiting; chmod 600 it\"",
+        cfg.cookie_secret);
   }
   return secret;
 }

@@ -50,6 +50,7 @@ def dig(node, *args: str) -> dnstools.ToolResult:
 def cnode(node_factory, tmp_path_factory):
     secret = tmp_path_factory.mktemp("cookie-secret") / "secret"
     secret.write_text(SECRET + "\n")
+    secret.chmod(0o600)
     n = node_factory.start("cookies", extra_args=["--nsid", NSID, "--cookie-secret", str(secret),
                                                   "--rrl-rate", "0"])
     yield n
@@ -136,9 +137,13 @@ def test_nodes_sharing_a_secret_accept_each_others_cookies(cnode, node_factory, 
     other_secret.write_text("ff" * 16)
     same_secret = tmp_path / "same"
     same_secret.write_text(SECRET)
+    same_secret.chmod(0o640)
     same = node_factory.start("cookies-same", extra_args=["--cookie-secret", str(same_secret)])
     other = node_factory.start("cookies-other", extra_args=["--cookie-secret", str(other_secret)])
     try:
+        # A secret others may read lets them mint cookies that skip rate limiting: warned.
+        assert "event=cookie_secret_readable" in same.log_text(), same.log_tail()
+        assert "event=cookie_secret_readable" not in cnode.log_text(), cnode.log_tail()
         full = COOKIE_LINE.search(dig(cnode, "+cookie", GOOD, "A").text).group(1)
         r = dig(same, f"+cookie={full}", GOOD, "A")
         assert COOKIE_LINE.search(r.text).group(1) == full, r
