@@ -144,6 +144,9 @@ def test_nodes_sharing_a_secret_accept_each_others_cookies(cnode, node_factory, 
         # A secret others may read lets them mint cookies that skip rate limiting: warned.
         assert "event=cookie_secret_readable" in same.log_text(), same.log_tail()
         assert "event=cookie_secret_readable" not in cnode.log_text(), cnode.log_tail()
+        # The secret itself is never logged (it would let readers mint cookies).
+        for n in (cnode, same):
+            assert SECRET not in n.log_text().lower(), n.log_tail()
         full = COOKIE_LINE.search(dig(cnode, "+cookie", GOOD, "A").text).group(1)
         r = dig(same, f"+cookie={full}", GOOD, "A")
         assert COOKIE_LINE.search(r.text).group(1) == full, r
