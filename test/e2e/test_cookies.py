@@ -323,3 +323,26 @@ def test_bind_resolver_sends_cookies_and_they_are_valid(cnode, named):
     assert answers["nosuch.alice.uw.dht."].status == "NXDOMAIN"
     # named learned our server cookie on the first question and sent it back on the next.
     assert metric(cnode, "pweb_dns_cookies_total", result="valid") >= before + 1, log.read_text()
+
+
+# -- IPv6: the cookie is bound to the 16-byte address --------------------------
+
+def test_ipv6_client_cookie_round_trip(node_factory):
+    from pweb_dns import ipv6_loopback_available
+    ok, why = ipv6_loopback_available()
+    if not ok:
+        pytest.skip(f"IPv6 loopback [::1] unavailable, IPv6 cookies NOT tested: {why}")
+    n = node_factory.start("cookies-v6", listen_hosts=("::1", "127.0.0.1"))
+    try:
+        r = dnstools.run("dig", "::1", n.port, ["+cookie", GOOD, "A"])
+        full = COOKIE_LINE.search(r.text).group(1)
+        assert "good" in COOKIE_LINE.search(r.text).group(2), r
+        r = dnstools.run("dig", "::1", n.port, [f"+cookie={full}", GOOD, "A"])
+        assert COOKIE_LINE.search(r.text).group(1) == full, r
+        assert metric(n, "pweb_dns_cookies_total", result="valid") == 1
+        # The same cookie from 127.0.0.1 is another address: not valid there.
+        r = dnstools.run("dig", "127.0.0.1", n.port, [f"+cookie={full}", GOOD, "A"])
+        assert r.status == "NOERROR" and COOKIE_LINE.search(r.text).group(1) != full, r
+        assert metric(n, "pweb_dns_cookies_total", result="invalid") == 1
+    finally:
+        n.stop()
