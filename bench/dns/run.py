@@ -938,16 +938,17 @@ def run_dnsperf_once(server: Server, args, cmd: List[str], out_path: Path) -> Di
 
 
 def run_load(server: Server, args, queries_file: Path, work: Path, tag: str = "",
-             doh_port: int = 0) -> Dict[str, object]:
+             doh_port: int = 0, extra: Sequence[str] = ()) -> Dict[str, object]:
     """args.rounds dnsperf runs back to back against one server process; the
     run with the median q/s is the result, all runs are kept. With `doh_port`,
-    over DNS over HTTPS to that port (HTTP/2 over TLS, POST)."""
+    over DNS over HTTPS to that port (HTTP/2 over TLS, POST). `extra`: more
+    dnsperf options (EDNS, an EDNS option)."""
     port = doh_port or server.port
     transport = (["-m", "doh", "-O", f"doh-uri=https://127.0.0.1:{doh_port}/dns-query",
                   "-O", "doh-method=POST"] if doh_port else [])
     cmd = pinned(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries_file),
                   "-l", str(args.duration), "-c", str(args.clients), "-q", str(args.outstanding)]
-                 + transport, CLIENT_CPU)
+                 + transport + list(extra), CLIENT_CPU)
     if args.dnsperf_threads:
         cmd += ["-T", str(args.dnsperf_threads)]
     runs = []
@@ -973,6 +974,104 @@ def run_load(server: Server, args, queries_file: Path, work: Path, tag: str = ""
                                                 "queries_per_cpu_s", "foreign_cpu_share")}
                          for r in runs]
     return out
+
+
+COOKIE_OPTION = 10
+CLIENT_COOKIE = bytes.fromhex("0123456789abcdef")
+
+
+def learn_server_cookie(port: int, timeout: float = 2.0) -> bytes:
+    """Client cookie | server cookie, as a resolver holds it after its first
+    answer: a query with our client cookie, the COOKIE option of the answer."""
+    qid = random.randrange(1, 0xFFFF)
+    option = struct.pack("!HH", COOKIE_OPTION, len(CLIENT_COOKIE)) + CLIENT_COOKIE
+    opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0, len(option)) + option
+    query = (struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 1) + name_wire(f"{ZONE}")
+             + struct.pack("!HH", QTYPE["SOA"], 1) + opt)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", port))
+        s.send(query)
+        msg = s.recv(65535)
+    rid, _flags, qd, an, ns, ar = struct.unpack_from("!HHHHHH", msg, 0)
+    if rid != qid:
+        raise BenchError("cookie query: not our answer")
+    off = 12
+    for _ in range(qd):
+        off = _skip_name(msg, off) + 4
+    for _ in range(an + ns + ar):
+        off = _skip_name(msg, off)
+        rtype, _cls, _ttl, rdlen = struct.unpack_from("!HHIH", msg, off)
+        off += 10
+        if rtype == 41:
+            end, o = off + rdlen, off
+            while o + 4 <= end:
+                code, length = struct.unpack_from("!HH", msg, o)
+                if code == COOKIE_OPTION and msg[o + 4:o + 4 + length][:8] == CLIENT_COOKIE:
+                    return msg[o + 4:o + 4 + length]
+                o += 4 + length
+        off += rdlen
+    raise BenchError("pweb-node answered without a server cookie")
+
+
+def metric_value(http_port: int, sample: str) -> float:
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(sample + " "):
+                return float(line.split()[1])
+    raise BenchError(f"no metric {sample}")
+
+
+def run_cookie_rows(server: Server, args, queries_file: Path, work: Path, http_port: int) -> Dict:
+    """The address mix with EDNS and no cookie ("off"), then with the COOKIE
+    option of a resolver that has learned our server cookie ("on": every query
+    is checked and answered with it), against the same process, alternating
+    round by round; the median q/cpu_s of each is compared."""
+    cookie = learn_server_cookie(server.port)
+    one = argparse.Namespace(**{**vars(args), "rounds": 1})
+    valid = f'pweb_dns_cookies_total{{result="valid"}}'
+    off_runs, on_runs = [], []
+    for i in range(args.rounds):
+        off_runs.append(run_load(server, one, queries_file, work, f"-cookies-off-{i + 1}", ["-e"]))
+        before = metric_value(http_port, valid)
+        on = run_load(server, one, queries_file, work, f"-cookies-on-{i + 1}",
+                      ["-E", f"{COOKIE_OPTION}:{cookie.hex()}"])
+        on["valid_cookies"] = int(metric_value(http_port, valid) - before)
+        if on["valid_cookies"] < on["completed"]:
+            raise BenchError(f"cookies on: only {on['valid_cookies']} of {on['completed']} "
+                             f"answered queries had a valid server cookie")
+        on_runs.append(on)
+        log(f"pweb-node cookies round {i + 1}/{args.rounds}: off {off_runs[-1]['queries_per_cpu_s']:,.0f}, "
+            f"on {on['queries_per_cpu_s']:,.0f} q/cpu_s")
+
+    def median(runs):
+        return sorted(runs, key=lambda r: r["queries_per_cpu_s"] or 0)[(len(runs) - 1) // 2]
+
+    off, on = median(off_runs), median(on_runs)
+    cost = (1 - on["queries_per_cpu_s"] / off["queries_per_cpu_s"]
+            if on["queries_per_cpu_s"] and off["queries_per_cpu_s"] else None)
+    return {"cookie": cookie.hex(), "off": off, "on": on, "cost_per_cpu_s": cost,
+            "rounds_off": [r["queries_per_cpu_s"] for r in off_runs],
+            "rounds_on": [r["queries_per_cpu_s"] for r in on_runs]}
+
+
+def print_cookie_rows(c: Dict) -> None:
+    print()
+    print("DNS COOKIES (pweb-node, address mix with EDNS, same process, rounds alternating): "
+          "off = no COOKIE option; on = a learned server cookie in every query (checked, echoed)")
+    print(f"{'cookies':<11} {'qps':>9} {'lost':>6} {'cpu_s':>6} {'q/cpu_s':>9}")
+    for key in ("off", "on"):
+        r = c[key]
+        print(f"{key:<11} {r['qps']:>9,.0f} {fmt(r.get('lost'), 'd'):>6} {r['server_cpu_s']:>6.2f} "
+              f"{fmt(r['queries_per_cpu_s'], ',.0f'):>9}")
+    cost = c["cost_per_cpu_s"]
+    if cost is not None:
+        print(f"cookie cost per CPU-second: {cost:+.1%} (target < 5%: "
+              f"{'MET' if cost < 0.05 else 'MISSED'}); per round off {c['rounds_off']}, on {c['rounds_on']}")
+        if cost < -0.02:
+            print("note: cookies on measured faster than off: the difference is noise (other "
+                  "programs, CPU frequency); rerun on an idle machine with more --rounds")
 
 
 def bench_server(key: str, args, work: Path, files: Dict[str, Path], devices, ports: set,
@@ -1002,6 +1101,9 @@ def bench_server(key: str, args, work: Path, files: Dict[str, Path], devices, po
             if "load" in result:
                 log(f"{SERVER_NAMES[key]}: records mix; dnsperf for {args.duration} s")
             result["load_records"] = run_load(server, args, files["queries_records"], work, "-records")
+        if key == "pweb" and args.cookies and "queries" in files:
+            log(f"{SERVER_NAMES[key]}: DNS cookies off/on; {args.rounds} x 2 dnsperf runs of {args.duration} s")
+            result["cookies"] = run_cookie_rows(server, args, files["queries"], work, extra["http_port"])
     finally:
         rc = server.stop()
         result["exit_status"] = rc
@@ -1176,6 +1278,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     help="also measure pweb-node's DNS over HTTPS (dnsperf -m doh: HTTP/2 over TLS, "
                          "POST, one persistent connection per dnsperf client) with the address mix, "
                          "printed next to its UDP row")
+    ap.add_argument("--cookies", action="store_true",
+                    help="also measure pweb-node with DNS cookies off vs on (the address mix with "
+                         "EDNS; a learned server cookie in every query), --rounds times each")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 5,000 devices, 20,000 queries, one 2 s run per server")
     args = ap.parse_args(argv)
@@ -1299,6 +1404,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         rows_doh = summarise({"pweb": results["pweb"]}, "load_doh") if "pweb" in results else {}
         if rows_doh:
             print_doh(rows.get("pweb"), rows_doh["pweb"])
+        if results.get("pweb", {}).get("cookies"):
+            print_cookie_rows(results["pweb"]["cookies"])
         out = Path(args.results)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"meta": meta, "summary": rows, "summary_records": rows_records,

@@ -95,6 +95,13 @@ LookupResult with(Outcome o, Node n, std::uint8_t zone_label) noexcept {
   return r;
 }
 
+// REFUSED with a reason for EDNS clients (RFC 8914).
+LookupResult refused(std::uint16_t info_code, std::string_view text) noexcept {
+  LookupResult r = with(Outcome::refused, Node::none, 0);
+  r.ede = {true, info_code, text};
+  return r;
+}
+
 }  // namespace
 
 Authority::Authority(AuthorityConfig config) : config_(std::move(config)) {
@@ -106,6 +113,9 @@ Authority::Authority(AuthorityConfig config) : config_(std::move(config)) {
     // Named servers replace the ns<N> ones: their addresses, in order.
     config_.name_servers.clear();
     for (const auto& n : config_.ns) config_.name_servers.push_back(n.addr);
+  }
+  if (config_.nsid.size() > kMaxNsid) {
+    throw ConfigError("--nsid is longer than " + std::to_string(kMaxNsid) + " bytes");
   }
   if (config_.name_servers.empty()) config_.name_servers.emplace_back();
   for (auto& z : config_.zones) {
@@ -158,7 +168,9 @@ int Authority::named_server_index(const Zone& z, const Query& q, std::size_t dep
 }
 
 LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) const noexcept {
-  if (q.qclass != cls::IN && q.qclass != cls::ANY) return with(Outcome::refused, Node::none, 0);
+  if (q.qclass != cls::IN && q.qclass != cls::ANY) {
+    return refused(kEdeNotAuthoritative, "not authoritative for this class");
+  }
   if (q.qtype == type::OPT) return with(Outcome::formerr, Node::none, 0);
 
   // The longest served zone that the name is in.
@@ -170,9 +182,11 @@ LookupResult Authority::lookup(const Query& q, const registrar::Snapshot& snap) 
       zone = &z;
     }
   }
-  if (!zone) return with(Outcome::refused, Node::none, 0);
+  if (!zone) return refused(kEdeNotAuthoritative, "not authoritative for this name");
   // Zone transfers are not offered.
-  if (q.qtype == type::AXFR || q.qtype == type::IXFR) return with(Outcome::refused, Node::none, 0);
+  if (q.qtype == type::AXFR || q.qtype == type::IXFR) {
+    return refused(kEdeProhibited, "zone transfers are not offered");
+  }
   auto r = lookup_in(*zone, q, snap);
   r.zone = static_cast<std::uint8_t>(zone - zones_.data());
   return r;

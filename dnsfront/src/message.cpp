@@ -9,7 +9,6 @@ constexpr std::uint8_t lower(std::uint8_t c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + ('a' - 'A')) : c;
 }
 
-constexpr std::uint16_t kEdnsNsid = 3;
 constexpr std::size_t kMaxPointerHops = 127;
 
 // Skips one resource record of the answer or authority section.
@@ -24,8 +23,25 @@ void skip_record(WireReader& r) noexcept {
   r.skip(rdlen);
 }
 
+// RFC 7873 §5.2.2: a client cookie of 8 bytes, optionally a server cookie of
+// 8 to 32; any other length, or a second COOKIE option, is FORMERR.
+bool read_cookie(std::span<const std::uint8_t> value, CookieOption& cookie) noexcept {
+  if (cookie.present) return false;
+  const std::size_t server = value.size() - std::min(value.size(), kClientCookieSize);
+  if (value.size() < kClientCookieSize || (server != 0 && server < kMinServerCookie) ||
+      server > kMaxServerCookie) {
+    return false;
+  }
+  cookie.present = true;
+  std::copy_n(value.begin(), kClientCookieSize, cookie.client.begin());
+  std::copy_n(value.begin() + kClientCookieSize, server, cookie.server.begin());
+  cookie.server_size = static_cast<std::uint8_t>(server);
+  return true;
+}
+
 // Parses the additional section; the only record we use is OPT.
-bool read_additional(WireReader& r, std::uint16_t count, Edns& edns, bool& tsig) noexcept {
+bool read_additional(WireReader& r, std::uint16_t count, Edns& edns, bool& tsig,
+                     bool& bad_cookie) noexcept {
   for (std::uint16_t i = 0; i < count; ++i) {
     Name owner;
     if (!read_name(r, owner)) return false;
@@ -47,8 +63,13 @@ bool read_additional(WireReader& r, std::uint16_t count, Edns& edns, bool& tsig)
     while (opts.ok() && opts.remaining() > 0) {
       const std::uint16_t code = opts.u16();
       const std::uint16_t len = opts.u16();
-      opts.skip(len);
-      if (code == kEdnsNsid) edns.nsid_requested = true;
+      const auto value = opts.bytes(len);
+      if (!opts.ok()) break;
+      if (code == kEdnsOptionNsid) edns.nsid_requested = true;
+      if (code == kEdnsOptionCookie && !read_cookie(value, edns.cookie)) {
+        bad_cookie = true;
+        return false;
+      }
     }
     if (!opts.ok()) return false;  // an option running past RDLENGTH
   }
@@ -163,6 +184,7 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& out) noexce
   out.header = read_header(r);
   out.has_question = false;
   out.has_tsig = false;
+  out.bad_cookie = false;
   out.edns = Edns{};
   if (out.header.qr()) return ParseStatus::drop;
 
@@ -180,7 +202,8 @@ ParseStatus parse_query(std::span<const std::uint8_t> packet, Query& out) noexce
       skip_record(r);
     }
     Edns edns;
-    malformed = !r.ok() || !read_additional(r, out.header.arcount, edns, out.has_tsig);
+    malformed =
+        !r.ok() || !read_additional(r, out.header.arcount, edns, out.has_tsig, out.bad_cookie);
     if (!malformed) out.edns = edns;
   }
   if (out.header.opcode() != 0) return ParseStatus::notimp;

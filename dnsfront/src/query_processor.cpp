@@ -80,10 +80,12 @@ bool settle_remote(LookupResult& r, const Query& q, const RemoteContext& remote,
 
 Processed process_query(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
                         Transport transport, const Authority& authority,
-                        const registrar::Snapshot& snapshot, const RemoteContext& remote) noexcept {
+                        const registrar::Snapshot& snapshot, const RemoteContext& remote,
+                        const ClientInfo& client) noexcept {
   Processed p;
   Query q;
   const ParseStatus status = parse_query(query, q);
+  if (q.bad_cookie) p.cookie = CookieResult::malformed;
   p.qtype = q.has_question ? q.qtype : 0;
   p.special = status != ParseStatus::drop && (q.header.opcode() == 5 /* UPDATE */ || q.has_tsig);
   LookupResult result;
@@ -96,8 +98,17 @@ Processed process_query(std::span<const std::uint8_t> query, std::span<std::uint
       return p;
     }
   }
+  ResponseOptions options;
+  CookieReply cookie;
+  const auto& secret = authority.config().cookie_secret;
+  if (q.edns.cookie.present && secret && client.address_size != 0) {
+    cookie = answer_cookie(q.edns.cookie, *secret, client.address_bytes(), client.unix_time);
+    p.cookie = cookie.result;
+    options.cookie = cookie.option;
+  }
+  options.nsid = authority.config().nsid;
   p.response = write_response(q, status, result, authority, snapshot.serial(), out,
-                              std::min(out.size(), response_limit(q, transport)));
+                              std::min(out.size(), response_limit(q, transport)), options);
   return p;
 }
 

@@ -254,7 +254,8 @@ Rcode rcode_of(ParseStatus status, const Query& q, const LookupResult& r) noexce
 
 Response write_response(const Query& q, ParseStatus status, const LookupResult& result,
                         const Authority& authority, std::uint32_t serial,
-                        std::span<std::uint8_t> out, std::size_t max_size) noexcept {
+                        std::span<std::uint8_t> out, std::size_t max_size,
+                        const ResponseOptions& options) noexcept {
   Response resp;
   if (status == ParseStatus::drop) return resp;
   resp.rcode = rcode_of(status, q, result);
@@ -272,7 +273,11 @@ Response write_response(const Query& q, ParseStatus status, const LookupResult& 
   const bool ede = q.edns.present && result.ede.present;
   const std::string_view ede_text = result.ede.text.substr(0, kMaxEdeText);
   const std::size_t ede_size = ede ? 4 + 2 + ede_text.size() : 0;
-  const std::size_t opt_room = q.edns.present ? kOptSize + ede_size : 0;
+  const std::size_t cookie_size = options.cookie.empty() ? 0 : 4 + options.cookie.size();
+  const bool nsid = q.edns.nsid_requested && !options.nsid.empty();
+  const std::size_t nsid_size = nsid ? 4 + options.nsid.size() : 0;
+  const std::size_t options_size = ede_size + cookie_size + nsid_size;
+  const std::size_t opt_room = q.edns.present ? kOptSize + options_size : 0;
   w.set_limit(max_size > opt_room ? max_size - opt_room : 0);
 
   // RD and CD are defined for QUERY only: an opcode we do not know gets its
@@ -317,7 +322,17 @@ Response write_response(const Query& q, ParseStatus status, const LookupResult& 
     w.u16(kServerUdpPayload);
     const std::uint32_t ext_rcode = rcode >> 4;
     w.u32((ext_rcode << 24) | (q.edns.do_bit() ? kEdnsDoBit : 0u));  // version 0
-    w.u16(static_cast<std::uint16_t>(ede_size));
+    w.u16(static_cast<std::uint16_t>(options_size));
+    if (cookie_size != 0) {
+      w.u16(kEdnsOptionCookie);
+      w.u16(static_cast<std::uint16_t>(options.cookie.size()));
+      w.bytes(options.cookie);
+    }
+    if (nsid) {
+      w.u16(kEdnsOptionNsid);
+      w.u16(static_cast<std::uint16_t>(options.nsid.size()));
+      w.bytes(as_bytes(options.nsid));
+    }
     if (ede) {
       w.u16(kEdnsOptionEde);
       w.u16(static_cast<std::uint16_t>(2 + ede_text.size()));

@@ -90,6 +90,27 @@ std::string peer_text(const sockaddr* peer, socklen_t size) {
 
 }  // namespace
 
+std::uint32_t unix_time_now() noexcept {
+  return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+ClientInfo client_info(const sockaddr* peer, socklen_t size, std::uint32_t unix_time) noexcept {
+  ClientInfo c;
+  c.unix_time = unix_time;
+  if (peer == nullptr) return c;
+  if (peer->sa_family == AF_INET && size >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+    std::memcpy(c.address.data(), &reinterpret_cast<const sockaddr_in*>(peer)->sin_addr, 4);
+    c.address_size = 4;
+  } else if (peer->sa_family == AF_INET6 && size >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+    std::memcpy(c.address.data(), reinterpret_cast<const sockaddr_in6*>(peer)->sin6_addr.s6_addr,
+                16);
+    c.address_size = 16;
+  }
+  return c;
+}
+
 std::string peer_ip(const sockaddr* peer, socklen_t size) {
   std::string text = peer_text(peer, size);
   if (text.starts_with('[')) return text.substr(1, text.find(']') - 1);
@@ -231,6 +252,7 @@ ServerStats DnsServer::stats() const {
     s.latency += ws.latency.data();
     s.rrl_slipped += ws.rrl_slipped.get();
     s.rrl_dropped += ws.rrl_dropped.get();
+    for (std::size_t i = 0; i < s.cookies.size(); ++i) s.cookies[i] += ws.cookies[i].get();
   }
   return s;
 }

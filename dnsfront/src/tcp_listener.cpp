@@ -78,9 +78,10 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     const auto& snapshot = worker_.snapshots.get();
     const RemoteContext remote = worker_.remote_context();
     const auto started = Worker::Clock::now();
+    const ClientInfo client = client_info(peer_size_ ? sockaddr_ptr() : nullptr, peer_size_);
     while (auto msg = framer_.next()) {
       const Processed p = process_query(*msg, worker_.tcp_scratch, Transport::tcp,
-                                        worker_.authority, snapshot, remote);
+                                        worker_.authority, snapshot, remote, client);
       if (p.special && worker_.signed_messages) {
         hand_over(*msg, p, started);
         continue;
@@ -155,20 +156,22 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   void defer(std::span<const std::uint8_t> msg, const std::string& key,
              Worker::Clock::time_point started) {
     std::vector<std::uint8_t> copy(msg.begin(), msg.end());
-    const bool queued = worker_.await_remote(key, [self = shared_from_this(),
-                                                   copy = std::move(copy),
-                                                   started](const RemoteAnswer& answer) {
-      --self->awaiting_;
-      if (self->closed_) return;
-      RemoteContext remote = self->worker_.remote_context();
-      remote.resolved = &answer;
-      self->append(copy,
-                   process_query(copy, self->worker_.tcp_scratch, Transport::tcp,
-                                 self->worker_.authority, self->worker_.snapshots.get(), remote),
-                   started);
-      self->flush();
-      if (self->close_after_writes_ && !self->writing_ && self->awaiting_ == 0) self->close();
-    });
+    const bool queued = worker_.await_remote(
+        key,
+        [self = shared_from_this(), copy = std::move(copy), started](const RemoteAnswer& answer) {
+          --self->awaiting_;
+          if (self->closed_) return;
+          RemoteContext remote = self->worker_.remote_context();
+          remote.resolved = &answer;
+          self->append(copy,
+                       process_query(copy, self->worker_.tcp_scratch, Transport::tcp,
+                                     self->worker_.authority, self->worker_.snapshots.get(), remote,
+                                     client_info(self->peer_size_ ? self->sockaddr_ptr() : nullptr,
+                                                 self->peer_size_)),
+                       started);
+          self->flush();
+          if (self->close_after_writes_ && !self->writing_ && self->awaiting_ == 0) self->close();
+        });
     if (queued) {
       ++awaiting_;
     } else {

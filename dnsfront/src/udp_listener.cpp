@@ -55,6 +55,7 @@ void UdpListener::drain() {
 
     const auto& snapshot = worker_.snapshots.get();
     const RemoteContext remote = worker_.remote_context();
+    const std::uint32_t unix_now = unix_time_now();
     unsigned replies = 0;
     for (int i = 0; i < received; ++i) {
       const auto& in = in_msgs_[static_cast<std::size_t>(i)];
@@ -68,7 +69,9 @@ void UdpListener::drain() {
           in.msg_len);
       std::span<std::uint8_t> out(out_.data() + replies * kServerUdpPayload, kServerUdpPayload);
       const Processed p =
-          process_query(query, out, Transport::udp, worker_.authority, snapshot, remote);
+          process_query(query, out, Transport::udp, worker_.authority, snapshot, remote,
+                        client_info(static_cast<const sockaddr*>(in.msg_hdr.msg_name),
+                                    in.msg_hdr.msg_namelen, unix_now));
       if (p.special && worker_.signed_messages) {
         hand_over(query, peers_[static_cast<std::size_t>(i)], in.msg_hdr.msg_namelen, p, started);
         continue;
@@ -86,8 +89,11 @@ void UdpListener::drain() {
                           in.msg_hdr.msg_namelen);
       }
       if (p.response.size == 0) continue;
-      const std::size_t size =
-          worker_.limit_udp(peers_[static_cast<std::size_t>(i)], out, p.response.size, started);
+      // A valid server cookie proves the source address (RFC 7873 §5.2.4): not rate limited.
+      const std::size_t size = p.cookie == CookieResult::valid
+                                   ? p.response.size
+                                   : worker_.limit_udp(peers_[static_cast<std::size_t>(i)], out,
+                                                       p.response.size, started);
       if (size == 0) continue;
       out_iov_[replies] = {out.data(), size};
       auto& h = out_msgs_[replies].msg_hdr;
@@ -159,25 +165,28 @@ void UdpListener::defer(std::span<const std::uint8_t> query, const sockaddr_stor
                         socklen_t peer_size, const std::string& key,
                         Worker::Clock::time_point started) {
   std::vector<std::uint8_t> copy(query.begin(), query.end());
-  const bool queued = worker_.await_remote(
-      key, [this, copy = std::move(copy), peer, peer_size, started](const RemoteAnswer& answer) {
-        if (!socket_.is_open()) return;
-        RemoteContext remote = worker_.remote_context();
-        remote.resolved = &answer;
-        auto& out = worker_.tcp_scratch;  // this thread's; nothing else uses it now
-        const Processed p =
-            process_query(copy, std::span(out.data(), kServerUdpPayload), Transport::udp,
-                          worker_.authority, worker_.snapshots.get(), remote);
-        worker_.finish(copy, p, Transport::udp, started, reinterpret_cast<const sockaddr*>(&peer),
-                       peer_size);
-        if (p.response.size == 0) return;
-        const std::size_t size = worker_.limit_udp(peer, std::span(out.data(), kServerUdpPayload),
-                                                   p.response.size, Worker::Clock::now());
-        if (size == 0) return;
-        // Best effort, as every UDP answer: a full buffer drops it, the client retries.
-        (void)::sendto(socket_.native_handle(), out.data(), size, MSG_DONTWAIT,
-                       reinterpret_cast<const sockaddr*>(&peer), peer_size);
-      });
+  const bool queued = worker_.await_remote(key, [this, copy = std::move(copy), peer, peer_size,
+                                                 started](const RemoteAnswer& answer) {
+    if (!socket_.is_open()) return;
+    RemoteContext remote = worker_.remote_context();
+    remote.resolved = &answer;
+    auto& out = worker_.tcp_scratch;  // this thread's; nothing else uses it now
+    const Processed p =
+        process_query(copy, std::span(out.data(), kServerUdpPayload), Transport::udp,
+                      worker_.authority, worker_.snapshots.get(), remote,
+                      client_info(reinterpret_cast<const sockaddr*>(&peer), peer_size));
+    worker_.finish(copy, p, Transport::udp, started, reinterpret_cast<const sockaddr*>(&peer),
+                   peer_size);
+    if (p.response.size == 0) return;
+    const std::size_t size = p.cookie == CookieResult::valid
+                                 ? p.response.size
+                                 : worker_.limit_udp(peer, std::span(out.data(), kServerUdpPayload),
+                                                     p.response.size, Worker::Clock::now());
+    if (size == 0) return;
+    // Best effort, as every UDP answer: a full buffer drops it, the client retries.
+    (void)::sendto(socket_.native_handle(), out.data(), size, MSG_DONTWAIT,
+                   reinterpret_cast<const sockaddr*>(&peer), peer_size);
+  });
   if (!queued) {
     WorkerStats::bump(worker_.stats.udp_queries);
     WorkerStats::bump(worker_.stats.dropped);

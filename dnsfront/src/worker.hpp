@@ -35,6 +35,7 @@ struct alignas(64) WorkerStats {
   metrics::LocalHistogram latency;
   metrics::LocalCounter rrl_slipped;
   metrics::LocalCounter rrl_dropped;
+  std::array<metrics::LocalCounter, kCookieResults> cookies{};  // by CookieResult
 
   static void bump(std::atomic<std::uint64_t>& c) noexcept {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -44,6 +45,7 @@ struct alignas(64) WorkerStats {
     qtypes[qtype_index(p.qtype)].inc();
     if (p.cache == CacheUse::hit) cache_hits.inc();
     if (p.cache == CacheUse::miss) cache_misses.inc();
+    if (p.cookie != CookieResult::none) cookies[static_cast<std::size_t>(p.cookie)].inc();
     if (p.response.size == 0) {
       bump(dropped);
       return;
@@ -56,6 +58,11 @@ struct alignas(64) WorkerStats {
 
 // The peer's IP address as text (no port), for rules on client addresses.
 std::string peer_ip(const sockaddr* peer, socklen_t size);
+// The peer's address bytes and the time, for server cookies. The clock is
+// read once per batch of datagrams, not per query.
+std::uint32_t unix_time_now() noexcept;
+ClientInfo client_info(const sockaddr* peer, socklen_t size,
+                       std::uint32_t unix_time = unix_time_now()) noexcept;
 
 class UdpListener;
 class TcpListener;

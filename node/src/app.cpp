@@ -7,6 +7,8 @@
 
 #include <asio/ip/address.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "dht_link.hpp"
@@ -179,6 +181,38 @@ gateway::Resolve gateway_resolver(const NodeConfig& cfg, const registrar::Snapsh
   };
 }
 
+// The server-cookie secret: from --cookie-secret (hex), else random for this run.
+std::optional<dns::CookieSecret> cookie_secret(const NodeConfig& cfg, std::string& err) {
+  if (cfg.cookie_secret.empty()) return dns::random_cookie_secret();
+  std::ifstream in(cfg.cookie_secret);
+  std::string text(4096, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (in.bad() || text.empty()) {
+    err = "--cookie-secret " + cfg.cookie_secret + ": cannot read the file";
+    return std::nullopt;
+  }
+  auto secret = dns::cookie_secret_from_hex(text);
+  if (!secret) {
+    err = "--cookie-secret " + cfg.cookie_secret +
+          ": not 32 hex digits (make one with: openssl rand -hex 16)";
+    return secret;
+  }
+  // Whoever reads the secret can make valid cookies for any address, and those
+  // skip rate limiting: say so when others may read it (not fatal: a shared
+  // secret may be deployed by tools with their own ideas of modes).
+  std::error_code ec;
+  const auto perms = std::filesystem::status(cfg.cookie_secret, ec).permissions();
+  using P = std::filesystem::perms;
+  if (!ec && (perms & (P::group_all | P::others_all)) != P::none) {
+    spdlog::warn(
+        "event=cookie_secret_readable path={} msg=\"readable by group or others: whoever reads "
+        "it can make DNS cookies that skip rate limiting; chmod 600 it\"",
+        cfg.cookie_secret);
+  }
+  return secret;
+}
+
 }  // namespace
 
 int run_node(const NodeConfig& cfg) {
@@ -195,6 +229,12 @@ int run_node(const NodeConfig& cfg) {
 
   if (auto err = validate(cfg)) {
     spdlog::error("event=config_error msg=\"{}\"", *err);
+    return 2;
+  }
+  std::string secret_error;
+  const auto secret = cookie_secret(cfg, secret_error);
+  if (!secret) {
+    spdlog::error("event=config_error msg=\"{}\"", secret_error);
     return 2;
   }
   const bool gateway_mode = !cfg.home_agent.empty();
@@ -279,6 +319,8 @@ int run_node(const NodeConfig& cfg) {
     }
   }
   auth_cfg.resolve_remote = true;
+  auth_cfg.nsid = cfg.nsid;
+  auth_cfg.cookie_secret = *secret;
   const dns::Authority authority(auth_cfg);
 
   ResolverConfig rcfg;

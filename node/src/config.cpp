@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 
+#include "pweb/dns/authority.hpp"
 #include "pweb/dns/name_servers.hpp"
 #include "pweb/registrar/names.hpp"
 #include "pweb/registrar/store.hpp"
@@ -190,6 +191,14 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
                  "dropped; 0 = drop all")
       ->check(CLI::Range(0u, 10u))
       ->capture_default_str();
+  app.add_option("--cookie-secret", cfg.cookie_secret,
+                 "File with the DNS cookie secret (RFC 9018): 32 hex digits (16 bytes), the same "
+                 "on every node serving one name behind anycast, so that each accepts the "
+                 "others' server cookies (default: none, a random secret per start)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--nsid", cfg.nsid,
+                 "Name server identifier (RFC 5001) sent to queries that ask for it, e.g. the "
+                 "host name of this node behind anycast (default: none)");
   app.add_option("--trust-anchor", cfg.trust_anchor,
                  "PEM CA certificate of the agent federation (repeatable): agent records count "
                  "only if that CA certified their key for their label (default: none, trust on "
@@ -228,6 +237,9 @@ std::optional<std::string> validate(const NodeConfig& cfg) {
   }
   if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
     return "HTTPS needs both --tls-cert and --tls-key";
+  }
+  if (cfg.nsid.size() > dns::kMaxNsid) {
+    return "--nsid is longer than " + std::to_string(dns::kMaxNsid) + " bytes";
   }
   if (!cfg.home_agent.empty() && !cfg.label.empty()) {
     return "--home-agent (gateway mode) and --label exclude each other";

@@ -56,6 +56,13 @@ void dns_metrics(TextWriter& w, const dns::ServerStats& s) {
           "UDP answers sent truncated (TC) by response rate limiting", s.rrl_slipped);
   counter(w, "pweb_dns_rrl_dropped_total", "UDP answers not sent by response rate limiting",
           s.rrl_dropped);
+  w.family("pweb_dns_cookies_total", "counter",
+           "DNS queries with a COOKIE option (RFC 7873), by what their cookie was; valid ones "
+           "skip rate limiting");
+  for (std::size_t i = 1; i < s.cookies.size(); ++i) {
+    w.sample("pweb_dns_cookies_total",
+             {{"result", dns::to_string(static_cast<dns::CookieResult>(i))}}, s.cookies[i]);
+  }
   w.family("pweb_dns_answer_latency_seconds", "histogram",
            "Time from reading a DNS query to its answer being ready");
   w.histogram("pweb_dns_answer_latency_seconds", {}, s.latency);

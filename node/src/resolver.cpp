@@ -21,8 +21,7 @@ using Clock = std::chrono::steady_clock;
 // Per attempt, when a query may go to several home agents or nodes of a label.
 constexpr std::chrono::milliseconds kMinAttempt{50};
 constexpr std::uint16_t kTypeCname = 5;
-constexpr std::uint32_t kStaleTtl = 30;       // RFC 8767 section 4
-constexpr std::uint16_t kEdeStaleAnswer = 3;  // RFC 8914 INFO-CODE 3 "Stale Answer"
+constexpr std::uint32_t kStaleTtl = 30;  // RFC 8767 section 4
 using Done = std::function<void(const Resolution&)>;
 
 // Lookups, the cache and deadlines go by the question: "name/type"
@@ -46,9 +45,28 @@ Resolution make(dns::RemoteAnswer::Status status, std::uint32_t ttl, std::string
   Resolution r;
   r.answer.status = status;
   r.answer.ttl = ttl;
-  if (failure == Failure::contested) {
-    // RFC 8914 INFO-CODE 0 "Other": no registered code says this.
-    r.answer.ede = {true, 0, "label contested"};
+  // RFC 8914 reasons for the SERVFAIL, for EDNS clients (texts static: ExtendedError
+  // holds a view). The detail, naming agent and keys, goes to the log and the API.
+  switch (failure) {
+    case Failure::none:
+      break;
+    case Failure::contested:
+      // 24 Invalid Data: records for the label signed by several keys, none pinned.
+      r.answer.ede = {true, dns::kEdeInvalidData, "agent label contested: signed by several keys"};
+      break;
+    case Failure::untrusted:
+      r.answer.ede = {true, dns::kEdeNoReachableAuthority,
+                      "agent's TLS key is not the key of its DHT record"};
+      break;
+    case Failure::timeout:
+      r.answer.ede = {true, dns::kEdeNoReachableAuthority, "agent did not answer in time"};
+      break;
+    case Failure::agent:
+      r.answer.ede = {true, dns::kEdeNoReachableAuthority, "agent unreachable"};
+      break;
+    case Failure::dht:
+      r.answer.ede = {true, dns::kEdeNoReachableAuthority, "DHT unreachable"};
+      break;
   }
   r.agent = std::move(agent);
   r.detail = std::move(detail);
@@ -471,9 +489,12 @@ struct Resolver::Impl {
       case gateway::Answer3Status::nodata:
         return make(dns::RemoteAnswer::Status::nodata, ttl_of(reply, config.negative_ttl), where,
                     "the agent has no records of that type there");
-      case gateway::Answer3Status::failed:
-        return make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
-                    "the agent could not resolve it", Failure::agent);
+      case gateway::Answer3Status::failed: {
+        Resolution r = make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
+                            "the agent could not resolve it", Failure::agent);
+        r.answer.ede = {true, dns::kEdeOther, "agent answered with a failure"};  // reached
+        return r;
+      }
       case gateway::Answer3Status::found:
         break;
     }
@@ -501,8 +522,11 @@ struct Resolver::Impl {
       chosen = &reply.rrsets.front();
     }
     if (!chosen && !(qtype == dns::type::ANY && (v4 || v6))) {
-      return make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
-                  "the agent answered found without records of the type asked", Failure::agent);
+      Resolution r =
+          make(dns::RemoteAnswer::Status::servfail, config.failure_ttl, where,
+               "the agent answered found without records of the type asked", Failure::agent);
+      r.answer.ede = {true, dns::kEdeInvalidData, "agent's answer has no records"};
+      return r;
     }
     Resolution r = make(dns::RemoteAnswer::Status::found, ttl_of(reply, config.ttl), where, "");
     r.answer.entry = registrar::NameEntry::device(v4, v6);
@@ -603,7 +627,7 @@ struct Resolver::Impl {
       r.answer.rrset = std::move(set);
     }
     // EDE text must be static (ExtendedError holds a view); the detail names the agent.
-    r.answer.ede = {true, kEdeStaleAnswer,
+    r.answer.ede = {true, dns::kEdeStaleAnswer,
                     failed.failure == Failure::dht       ? "stale answer: DHT unreachable"
                     : failed.failure == Failure::timeout ? "stale answer: agent timed out"
                                                          : "stale answer: agent unreachable"};

@@ -19,6 +19,9 @@ const dns::Authority& authority() {
     for (std::uint8_t i = 1; i <= 40; ++i)
       cfg.name_servers.push_back({registrar::Ipv4{127, 0, 0, i}, {}});
     cfg.name_servers.push_back({{}, registrar::parse_ipv6("::1")});
+    // Cookies and NSID on: their options are parsed and written too.
+    cfg.nsid = "fuzz-node";
+    cfg.cookie_secret = dns::CookieSecret{};
     return dns::Authority(cfg);
   }();
   return auth;
@@ -44,8 +47,12 @@ const registrar::Snapshot& snapshot() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static std::vector<std::uint8_t> out(65535);
   const std::span<const std::uint8_t> in(data, size);
+  dns::ClientInfo client;
+  client.address = {192, 0, 2, 1};
+  client.address_size = 4;
+  client.unix_time = 1700000000;
   for (auto t : {dns::Transport::udp, dns::Transport::tcp}) {
-    const auto p = dns::process_query(in, out, t, authority(), snapshot());
+    const auto p = dns::process_query(in, out, t, authority(), snapshot(), {}, client);
     const std::size_t n = p.response.size;
     if (n == 0) continue;
     if (t == dns::Transport::udp && n > dns::kServerUdpPayload) std::abort();

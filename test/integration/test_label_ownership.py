@@ -4,7 +4,7 @@ publishes validly signed records under its own key: a backdated one for a live
 label (takeover) and one for a label no agent holds yet (squatting).
 
 Without trust anchors a new agent follows neither claimant of the live label
-(SERVFAIL with EDE "label contested", event=label_contested) until its
+(SERVFAIL with EDE 24 "agent label contested", event=label_contested) until its
 operator pins one, and the real agent of the squatted label refuses to start,
 saying how to resolve it. With a federation CA (--trust-anchor on every node)
 the forged records are dropped: the real agents claim their labels and are
@@ -99,7 +99,7 @@ def test_without_anchors_takeover_is_contested_and_squatting_needs_a_pin(make_cl
         full = subprocess.run(["dig", "+time=3", "+tries=1", "@127.0.0.1", "-p", str(cmu.dns),
                                "laptop.alice.uw.dht", "A"], capture_output=True, text=True,
                               timeout=20).stdout
-        assert "EDE: 0 (Other): (label contested)" in full, full
+        assert "EDE: 24 (Invalid Data): (agent label contested: signed by several keys)" in full, full
         assert poll(lambda: re.search(r"event=label_contested label=uw keys=\S*" + key_id(uw),
                                       cmu.log_text()), 5), cmu.tail()
         assert forger.key in re.search(r"event=label_contested label=uw keys=(\S+)",

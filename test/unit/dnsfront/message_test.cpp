@@ -180,5 +180,48 @@ TEST(WireEqualNocase, IgnoresCaseOnly) {
   EXPECT_FALSE(wire_equal_nocase(a.bytes(), c.bytes()));
 }
 
+// RFC 7873 §5.2.2: COOKIE lengths 8 and 16..40 are well formed; anything else,
+// and a second COOKIE option, is FORMERR (and marked as the cookie's fault).
+TEST(ParseQuery, CookieLengths) {
+  auto cookie = [](std::size_t len, std::uint8_t fill) {
+    std::vector<std::uint8_t> o{0, 10, 0, static_cast<std::uint8_t>(len)};
+    for (std::size_t i = 0; i < len; ++i) o.push_back(static_cast<std::uint8_t>(fill + i));
+    return o;
+  };
+  for (std::size_t len = 0; len <= 44; ++len) {
+    QuerySpec spec;
+    spec.edns = true;
+    spec.edns_options = cookie(len, 1);
+    Query out;
+    const bool good = len == 8 || (len >= 16 && len <= 40);
+    ASSERT_EQ(parse_query(build_query(spec), out), good ? ParseStatus::ok : ParseStatus::formerr)
+        << len;
+    EXPECT_EQ(out.bad_cookie, !good) << len;
+    if (!good) continue;
+    EXPECT_TRUE(out.edns.cookie.present) << len;
+    EXPECT_EQ(out.edns.cookie.client[0], 1) << len;
+    EXPECT_EQ(out.edns.cookie.client[7], 8) << len;
+    EXPECT_EQ(out.edns.cookie.server_size, len - 8) << len;
+    if (len > 8) {
+      EXPECT_EQ(out.edns.cookie.server[0], 9) << len;
+      EXPECT_EQ(out.edns.cookie.server[len - 9], len) << len;
+    }
+  }
+  QuerySpec two;
+  two.edns = true;
+  two.edns_options = cookie(8, 1);
+  const auto second = cookie(24, 1);
+  two.edns_options.insert(two.edns_options.end(), second.begin(), second.end());
+  Query out;
+  EXPECT_EQ(parse_query(build_query(two), out), ParseStatus::formerr);
+  EXPECT_TRUE(out.bad_cookie);
+  // Without a COOKIE option nothing is marked.
+  QuerySpec none;
+  none.edns = true;
+  EXPECT_EQ(parse_query(build_query(none), out), ParseStatus::ok);
+  EXPECT_FALSE(out.bad_cookie);
+  EXPECT_FALSE(out.edns.cookie.present);
+}
+
 }  // namespace
 }  // namespace pweb::dns

@@ -248,6 +248,31 @@ TEST(NodeOptions, TrustAnchorsAreRepeatableAndReadFromTheConfigFile) {
   for (const auto& f : {a, b, conf}) std::remove(f.c_str());
 }
 
+TEST(NodeOptions, NsidAndCookieSecret) {
+  const std::string secret = "/tmp/pweb-cookie-secret";
+  std::ofstream(secret) << "000102030405060708090a0b0c0d0e0f\n";
+  auto p = parse({"--nsid", "node-7", "--cookie-secret", secret});
+  ASSERT_TRUE(p.error.empty()) << p.error;
+  EXPECT_EQ(p.cfg.nsid, "node-7");
+  EXPECT_EQ(p.cfg.cookie_secret, secret);
+  EXPECT_FALSE(validate(p.cfg));
+  // Defaults: no NSID, a random secret per start.
+  p = parse({});
+  EXPECT_TRUE(p.cfg.nsid.empty());
+  EXPECT_TRUE(p.cfg.cookie_secret.empty());
+  // A missing secret file is named at parse time; an NSID over 128 bytes by validate.
+  p = parse({"--cookie-secret", "/nonexistent/secret"});
+  EXPECT_NE(p.error.find("/nonexistent/secret"), std::string::npos) << p.error;
+  p = parse({"--nsid", std::string(129, 'n')});
+  ASSERT_TRUE(p.error.empty()) << p.error;
+  const auto err = validate(p.cfg);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("--nsid"), std::string::npos) << *err;
+  p.cfg.nsid.resize(128);
+  EXPECT_FALSE(validate(p.cfg));
+  std::remove(secret.c_str());
+}
+
 TEST(Validate, CrossFieldRules) {
   NodeConfig cfg;
   EXPECT_FALSE(validate(cfg));

@@ -328,19 +328,21 @@ TEST_F(ResolverTest, ContestedAgentLabelIsServfailWithAnExtendedError) {
   EXPECT_EQ(res.failure, Failure::contested);
   EXPECT_STREQ(to_string(res.failure), "contested");
   EXPECT_TRUE(res.answer.ede.present);
-  EXPECT_EQ(res.answer.ede.info_code, 0);
-  EXPECT_EQ(res.answer.ede.text, "label contested");
+  EXPECT_EQ(res.answer.ede.info_code, dns::kEdeInvalidData);
+  EXPECT_EQ(res.answer.ede.text, "agent label contested: signed by several keys");
   EXPECT_NE(res.detail.find(std::string(40, 'b')), std::string::npos) << res.detail;
   EXPECT_EQ(r->stats().agent_lookup_contested, 1u);
   // Another name of the agent: the contested state is remembered briefly, not asked again.
   res = ask(*r, "phone.bob.mit");
   EXPECT_EQ(res.failure, Failure::contested);
   EXPECT_EQ(lookups_, 1);
-  // Other failures carry no EDE.
+  // An unreachable DHT says so with its own code (RFC 8914 22 No Reachable Authority).
   dht_down_ = true;
   res = ask(*r, "laptop.bob.elsewhere");
   EXPECT_EQ(res.failure, Failure::dht);
-  EXPECT_FALSE(res.answer.ede.present);
+  EXPECT_TRUE(res.answer.ede.present);
+  EXPECT_EQ(res.answer.ede.info_code, dns::kEdeNoReachableAuthority);
+  EXPECT_EQ(res.answer.ede.text, "DHT unreachable");
 }
 
 // Protocol v2: a dual-stack device's both addresses, the agent's own TTL
@@ -375,6 +377,9 @@ TEST_F(ResolverTest, VersionTwoAgentGivesBothAddressesItsTtlAndFailures) {
   res = ask(*r, "broken.bob.mit");
   EXPECT_EQ(res.answer.status, Status::servfail);
   EXPECT_EQ(res.failure, Failure::agent);
+  // The agent was reached and failed: not "unreachable".
+  EXPECT_EQ(res.answer.ede.info_code, dns::kEdeOther);
+  EXPECT_EQ(res.answer.ede.text, "agent answered with a failure");
   EXPECT_EQ(ask(*r, "nosuch.bob.mit").answer.status, Status::nxdomain);
   agent.stop();
 }
@@ -394,6 +399,8 @@ TEST_F(ResolverTest, DeadAgentIsServfailWithinTheTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
   EXPECT_EQ(res.answer.status, Status::servfail);
   EXPECT_EQ(res.failure, Failure::agent);  // refused: not a timeout
+  EXPECT_EQ(res.answer.ede.info_code, dns::kEdeNoReachableAuthority);
+  EXPECT_EQ(res.answer.ede.text, "agent unreachable");
 }
 
 TEST_F(ResolverTest, SlowAgentIsServfailAtTheTimeoutNeverAHang) {
@@ -410,6 +417,8 @@ TEST_F(ResolverTest, SlowAgentIsServfailAtTheTimeoutNeverAHang) {
   EXPECT_LT(took, 1500ms);
   EXPECT_EQ(r->stats().timeouts, 1u);
   EXPECT_EQ(res.failure, Failure::timeout);
+  EXPECT_EQ(res.answer.ede.info_code, dns::kEdeNoReachableAuthority);
+  EXPECT_EQ(res.answer.ede.text, "agent did not answer in time");
 }
 
 // Serve-stale (RFC 8767): short TTLs, so answers expire within the test.
@@ -499,7 +508,9 @@ TEST_F(ResolverTest, NoStaleAnswerWithStaleMaxZeroOrPastIt) {
   auto res = ask(*off, "laptop.bob.mit");
   EXPECT_EQ(res.answer.status, Status::servfail);
   EXPECT_FALSE(res.stale);
-  EXPECT_FALSE(res.answer.ede.present);
+  // Not stale: the agent could not be reached, and the answer says so.
+  EXPECT_EQ(res.answer.ede.info_code, dns::kEdeNoReachableAuthority);
+  EXPECT_EQ(res.answer.ede.text, "agent unreachable");
   std::this_thread::sleep_for(1200ms);  // expired 1.3 s ago: past --stale-max 1
   res = ask(*brief, "laptop.bob.mit");
   EXPECT_EQ(res.answer.status, Status::servfail);
@@ -520,7 +531,7 @@ TEST_F(ResolverTest, ContestedLabelIsNeverServedStale) {
   EXPECT_EQ(res.answer.status, Status::servfail);
   EXPECT_EQ(res.failure, Failure::contested);
   EXPECT_FALSE(res.stale);
-  EXPECT_EQ(res.answer.ede.info_code, 0);
+  EXPECT_EQ(res.answer.ede.info_code, dns::kEdeInvalidData);
   EXPECT_EQ(r->stats().stale, 0u);
 }
 

@@ -33,7 +33,14 @@ struct AuthorityConfig {
   // node's resolver): their devices come back as Outcome::remote, their agent
   // and user names as NODATA, since only that agent knows what is below them.
   bool resolve_remote = false;
+  // RFC 5001 NSID, sent to queries that ask for it (empty: none). Lives here,
+  // not in a transport, so every transport answers alike.
+  std::string nsid;
+  // RFC 7873/9018 server cookies: the SipHash secret (null: COOKIE options ignored).
+  std::optional<CookieSecret> cookie_secret;
 };
+
+inline constexpr std::size_t kMaxNsid = 128;  // bytes of --nsid
 
 class ConfigError : public std::runtime_error {
  public:

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "pweb/dns/cookie.hpp"
 #include "pweb/dns/wire.hpp"
 
 namespace pweb::dns {
@@ -84,8 +85,16 @@ inline constexpr std::size_t kHeaderSize = 12;
 inline constexpr std::size_t kMaxNameSize = 255;
 inline constexpr std::size_t kMaxLabelSize = 63;
 inline constexpr std::uint16_t kEdnsDoBit = 0x8000;
+inline constexpr std::uint16_t kEdnsOptionNsid = 3;  // RFC 5001 Name Server Identifier
 inline constexpr std::uint16_t kEdnsOptionEde = 15;  // RFC 8914 Extended DNS Error
 inline constexpr std::size_t kMaxEdeText = 64;       // longer EXTRA-TEXT is cut
+// RFC 8914 INFO-CODEs we send.
+inline constexpr std::uint16_t kEdeOther = 0;
+inline constexpr std::uint16_t kEdeStaleAnswer = 3;
+inline constexpr std::uint16_t kEdeProhibited = 18;
+inline constexpr std::uint16_t kEdeNotAuthoritative = 20;
+inline constexpr std::uint16_t kEdeNoReachableAuthority = 22;
+inline constexpr std::uint16_t kEdeInvalidData = 24;
 
 // An Extended DNS Error to put into a response's OPT RR (EDNS queries only).
 struct ExtendedError {
@@ -151,6 +160,7 @@ struct Edns {
   std::uint8_t version = 0;
   std::uint16_t flags = 0;  // DO and the unknown rest
   bool nsid_requested = false;
+  CookieOption cookie;  // RFC 7873
 
   [[nodiscard]] bool do_bit() const noexcept { return (flags & kEdnsDoBit) != 0; }
 };
@@ -158,7 +168,8 @@ struct Edns {
 struct Query {
   Header header;
   bool has_question = false;
-  bool has_tsig = false;  // a TSIG RR in the additional section (verified elsewhere)
+  bool has_tsig = false;    // a TSIG RR in the additional section (verified elsewhere)
+  bool bad_cookie = false;  // FORMERR because of the COOKIE option (RFC 7873 §5.2.2)
   Name qname;
   std::uint16_t qtype = 0;
   std::uint16_t qclass = 0;

@@ -1,6 +1,7 @@
 #pragma once
 // One transport-independent function from query bytes to response bytes, used
 // by both the UDP and the TCP server and tested without sockets.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -30,6 +31,8 @@ struct Processed {
   // as if it knew nothing of either (NOTIMP, or unsigned); a SignedMessageHandler,
   // when the server has one, answers it instead.
   bool special = false;
+  // The query's COOKIE (RFC 7873): `valid` lets a UDP answer skip rate limiting.
+  CookieResult cookie = CookieResult::none;
 };
 
 // How names of other agents are answered.
@@ -39,11 +42,23 @@ struct RemoteContext {
   RemoteCache::Clock::time_point now{};    // for the cache's TTLs
 };
 
+// Who asked, for server cookies (bound to the client's IP, RFC 9018). Without
+// an address, COOKIE options are ignored as by a server without cookies.
+struct ClientInfo {
+  std::array<std::uint8_t, 16> address{};
+  std::uint8_t address_size = 0;  // 4, 16, or 0: unknown
+  std::uint32_t unix_time = 0;    // now, seconds since 1970 (mod 2^32): cookie timestamps
+
+  [[nodiscard]] std::span<const std::uint8_t> address_bytes() const noexcept {
+    return {address.data(), address_size};
+  }
+};
+
 // `out` must hold at least 65535 bytes for TCP, or kServerUdpPayload for UDP.
 Processed process_query(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
                         Transport transport, const Authority& authority,
-                        const registrar::Snapshot& snapshot,
-                        const RemoteContext& remote = {}) noexcept;
+                        const registrar::Snapshot& snapshot, const RemoteContext& remote = {},
+                        const ClientInfo& client = {}) noexcept;
 
 // The largest response the client can take over this transport.
 std::size_t response_limit(const Query& q, Transport transport) noexcept;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "pweb/dns/authority.hpp"
 #include "pweb/dns/message.hpp"
@@ -18,9 +19,16 @@ struct Response {
   bool truncated = false;
 };
 
+// EDNS options of a response besides EDE (EDNS queries only; empty: none).
+struct ResponseOptions {
+  std::span<const std::uint8_t> cookie;  // COOKIE option value: client | server cookie
+  std::string_view nsid;                 // NSID payload, when the query asked for it
+};
+
 // `max_size`: what the transport allows (client's UDP size, or 65535 on TCP).
 Response write_response(const Query& q, ParseStatus status, const LookupResult& result,
                         const Authority& authority, std::uint32_t serial,
-                        std::span<std::uint8_t> out, std::size_t max_size) noexcept;
+                        std::span<std::uint8_t> out, std::size_t max_size,
+                        const ResponseOptions& options = {}) noexcept;
 
 }  // namespace pweb::dns

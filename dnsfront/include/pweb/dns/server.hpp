@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pweb/dns/authority.hpp"
+#include "pweb/dns/cookie.hpp"
 #include "pweb/dns/message_handler.hpp"
 #include "pweb/dns/remote.hpp"
 #include "pweb/dns/rrl.hpp"
@@ -79,6 +80,7 @@ struct ServerStats {
   metrics::HistogramData latency;  // query read → answer ready, seconds
   std::uint64_t rrl_slipped = 0;   // UDP answers sent truncated by rate limiting
   std::uint64_t rrl_dropped = 0;   // UDP answers not sent by rate limiting
+  std::array<std::uint64_t, kCookieResults> cookies{};  // queries by CookieResult (none: 0)
 };
 
 class BindError : public std::runtime_error {

@@ -56,6 +56,10 @@ struct NodeConfig {
   bool fresh_store = false;      // a damaged or missing store is set aside, not refused
   std::uint32_t rrl_rate = 200;  // UDP responses/s per client prefix and kind; 0 = off
   std::uint32_t rrl_slip = 2;
+  // RFC 7873/9018 server cookies: a file holding the 16-byte SipHash secret in
+  // hex, shared by the nodes behind one anycast name (empty: random per start).
+  std::string cookie_secret;
+  std::string nsid;      // RFC 5001 NSID text (empty: none)
   std::string tls_cert;  // HTTPS for the HTTP API when both are set
   std::string tls_key;
   std::uint32_t http_max_per_client = 64;     // connections per client address; 0 = no limit
