@@ -4,12 +4,14 @@
 // the responder turns a LookupResult into an answer.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "pweb/dns/dnssec_key.hpp"
 #include "pweb/dns/message.hpp"
 #include "pweb/registrar/snapshot.hpp"
 
@@ -32,6 +34,11 @@ struct AuthorityConfig {
   // node's resolver): their devices come back as Outcome::remote, their agent
   // and user names as NODATA, since only that agent knows what is below them.
   bool resolve_remote = false;
+  // --dnssec: the zone key; answers to DO queries are signed (dnssec_signer.hpp).
+  std::shared_ptr<const DnssecKey> dnssec;
+  // Keys whose DNSKEY (and CDS/CDNSKEY) the apex also shows, signed by `dnssec`:
+  // a rollover publishes the next key before it signs, and the last one after.
+  std::vector<std::shared_ptr<const DnssecKey>> dnssec_published;
 };
 
 class ConfigError : public std::runtime_error {
@@ -70,6 +77,7 @@ class Authority {
 
   [[nodiscard]] const AuthorityConfig& config() const noexcept { return config_; }
   [[nodiscard]] std::uint32_t ttl() const noexcept { return config_.ttl; }
+  [[nodiscard]] const DnssecKey* dnssec() const noexcept { return config_.dnssec.get(); }
   [[nodiscard]] const std::vector<NameServerAddress>& name_servers() const noexcept {
     return config_.name_servers;
   }
