@@ -129,6 +129,7 @@ def bench(run, args, work: Path, files: Dict[str, Path], devices, ports: set) ->
     for key in KEYS:
         try:
             if key == "pweb":
+                (work / "dnssec-pweb").mkdir()
                 server, extra = run.setup_pweb(args, work / "dnssec-pweb", files["devices"], ports)
                 server.cmd.append("--dnssec")
             else:

@@ -1240,7 +1240,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             dnssec_results = dnssec_rows.bench(sys.modules[__name__], args, work, files, devices,
                                                ports)
             dnssec_summary = dnssec_rows.summary(dnssec_results)
-            failed += [k for k, r in dnssec_results.items() if "error" in r]
+            failed += [f"dnssec:{k}" for k, r in dnssec_results.items() if "error" in r]
         rows = summarise(results) if mix else {}
         rows_records = summarise(results, "load_records") if mix_records else {}
         meta = {
