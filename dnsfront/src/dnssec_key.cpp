@@ -109,6 +109,8 @@ std::vector<std::uint8_t> DnssecKey::ds_rdata(const Name& owner) const {
 
 std::string DnssecKey::ds_text(std::string_view zone) const {
   std::string z(zone);
+  for (auto& c : z)
+    c = static_cast<char>(lower(static_cast<std::uint8_t>(c)));  // as the node's zones
   if (z.empty() || z.back() != '.') z.push_back('.');
   Name name;
   if (!name_from_text(z, name)) return {};
@@ -124,17 +126,32 @@ std::string DnssecKey::ds_text(std::string_view zone) const {
          " " + std::to_string(kDigestSha256) + " " + hex;
 }
 
-bool DnssecKey::sign(std::span<const std::uint8_t> data, EcdsaSignature& out) const noexcept {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (!ctx) return false;
-  std::array<unsigned char, 80> der{};  // a P-256 DER signature is at most 72 bytes
-  std::size_t der_len = der.size();
-  const bool signed_ok = EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, impl_->key) == 1 &&
-                         EVP_DigestSign(ctx, der.data(), &der_len, data.data(), data.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  if (!signed_ok) return false;
-  // OpenSSL gives DER; RFC 6605 wants the two integers as 32 bytes each.
-  const unsigned char* p = der.data();
+namespace {
+
+// OpenSSL 3 fetches algorithms by name: done once per thread, not per answer.
+struct ThreadCrypto {
+  EVP_MD* md = nullptr;
+  EVP_MD_CTX* md_ctx = nullptr;
+  const void* sign_key = nullptr;  // the key `sign_ctx` was made for
+  EVP_PKEY_CTX* sign_ctx = nullptr;
+  ThreadCrypto() : md(EVP_MD_fetch(nullptr, "SHA256", nullptr)), md_ctx(EVP_MD_CTX_new()) {}
+  ~ThreadCrypto() {
+    EVP_PKEY_CTX_free(sign_ctx);
+    EVP_MD_CTX_free(md_ctx);
+    EVP_MD_free(md);
+  }
+  ThreadCrypto(const ThreadCrypto&) = delete;
+  ThreadCrypto& operator=(const ThreadCrypto&) = delete;
+};
+
+ThreadCrypto& thread_crypto() {
+  static thread_local ThreadCrypto c;
+  return c;
+}
+
+// OpenSSL gives DER; RFC 6605 wants the two integers as 32 bytes each.
+bool der_to_raw(const unsigned char* der, std::size_t der_len, EcdsaSignature& out) noexcept {
+  const unsigned char* p = der;
   ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len));
   if (!sig) return false;
   const BIGNUM* r = nullptr;
@@ -144,6 +161,48 @@ bool DnssecKey::sign(std::span<const std::uint8_t> data, EcdsaSignature& out) co
                   BN_bn2binpad(s, out.data() + kCoordinate, kCoordinate) == kCoordinate;
   ECDSA_SIG_free(sig);
   return ok;
+}
+
+}  // namespace
+
+bool sha256(std::span<const std::uint8_t> data, Sha256& out) noexcept {
+  ThreadCrypto& c = thread_crypto();
+  unsigned int len = 0;
+  return c.md && c.md_ctx && EVP_DigestInit_ex(c.md_ctx, c.md, nullptr) == 1 &&
+         EVP_DigestUpdate(c.md_ctx, data.data(), data.size()) == 1 &&
+         EVP_DigestFinal_ex(c.md_ctx, out.data(), &len) == 1 && len == out.size();
+}
+
+bool DnssecKey::sign_digest(const Sha256& digest, EcdsaSignature& out) const noexcept {
+  ThreadCrypto& c = thread_crypto();
+  if (c.sign_key != this || !c.sign_ctx) {
+    EVP_PKEY_CTX_free(c.sign_ctx);
+    c.sign_key = nullptr;
+    c.sign_ctx = EVP_PKEY_CTX_new(impl_->key, nullptr);
+    if (!c.sign_ctx || EVP_PKEY_sign_init(c.sign_ctx) != 1) {
+      EVP_PKEY_CTX_free(c.sign_ctx);
+      c.sign_ctx = nullptr;
+      return false;
+    }
+    c.sign_key = this;
+  }
+  std::array<unsigned char, 80> der{};  // a P-256 DER signature is at most 72 bytes
+  std::size_t der_len = der.size();
+  if (EVP_PKEY_sign(c.sign_ctx, der.data(), &der_len, digest.data(), digest.size()) != 1) {
+    return false;
+  }
+  return der_to_raw(der.data(), der_len, out);
+}
+
+bool DnssecKey::sign(std::span<const std::uint8_t> data, EcdsaSignature& out) const noexcept {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (!ctx) return false;
+  std::array<unsigned char, 80> der{};  // a P-256 DER signature is at most 72 bytes
+  std::size_t der_len = der.size();
+  const bool signed_ok = EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, impl_->key) == 1 &&
+                         EVP_DigestSign(ctx, der.data(), &der_len, data.data(), data.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  return signed_ok && der_to_raw(der.data(), der_len, out);
 }
 
 }  // namespace pweb::dns

@@ -119,6 +119,40 @@ TEST(DnssecKey, SignatureIsRawRAndSVerifiedByOpenSsl) {
   EVP_PKEY_free(pkey);
 }
 
+// The signer's path: the digest made once (also the cache key), signed with a
+// per-thread context; OpenSSL verifies it over the data, twice with one context.
+TEST(DnssecKey, DigestSignatureVerifiesOverTheData) {
+  const std::string pem = DnssecKey::generate_pem();
+  std::string err;
+  const auto key = DnssecKey::from_pem(pem, err);
+  ASSERT_TRUE(key) << err;
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  ASSERT_TRUE(pkey);
+  for (const std::string msg : {"first RRset", "second RRset"}) {
+    const std::span<const std::uint8_t> data(reinterpret_cast<const std::uint8_t*>(msg.data()),
+                                             msg.size());
+    Sha256 digest{};
+    ASSERT_TRUE(sha256(data, digest));
+    EcdsaSignature sig{};
+    ASSERT_TRUE(key->sign_digest(digest, sig));
+    ECDSA_SIG* es = ECDSA_SIG_new();
+    ECDSA_SIG_set0(es, BN_bin2bn(sig.data(), 32, nullptr), BN_bin2bn(sig.data() + 32, 32, nullptr));
+    unsigned char* der = nullptr;
+    const int der_len = i2d_ECDSA_SIG(es, &der);
+    ECDSA_SIG_free(es);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EXPECT_EQ(EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pkey), 1);
+    EXPECT_EQ(
+        EVP_DigestVerify(ctx, der, static_cast<std::size_t>(der_len), data.data(), data.size()), 1)
+        << msg;
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_free(der);
+  }
+  EVP_PKEY_free(pkey);
+}
+
 TEST(DnssecKey, RefusesOtherKeys) {
   std::string err;
   EXPECT_FALSE(DnssecKey::from_pem("not a key", err));

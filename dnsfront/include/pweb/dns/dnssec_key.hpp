@@ -18,6 +18,10 @@ inline constexpr std::uint8_t kDnssecAlgorithm = 13;  // ECDSAP256SHA256, RFC 66
 inline constexpr std::uint16_t kDnskeyFlags = 257;    // zone key + SEP: a CSK
 inline constexpr std::size_t kEcdsaSignatureSize = 64;
 using EcdsaSignature = std::array<std::uint8_t, kEcdsaSignatureSize>;
+using Sha256 = std::array<std::uint8_t, 32>;
+
+// SHA-256 of `data` (OpenSSL, the digest fetched once per thread); false on failure.
+bool sha256(std::span<const std::uint8_t> data, Sha256& out) noexcept;
 
 class DnssecKey {
  public:
@@ -39,6 +43,9 @@ class DnssecKey {
   [[nodiscard]] std::string ds_text(std::string_view zone) const;
   // An RFC 6605 signature (r||s, 32 bytes each) of SHA-256(data); false if OpenSSL failed.
   bool sign(std::span<const std::uint8_t> data, EcdsaSignature& out) const noexcept;
+  // The same from the SHA-256 digest already made (sha256()), with a signing
+  // context kept per thread: the hot path of the online signer.
+  bool sign_digest(const Sha256& digest, EcdsaSignature& out) const noexcept;
 
   struct Impl;
 
