@@ -238,3 +238,40 @@ def test_dnsviz_finds_no_errors(signer, tmp_path):
         key = name
         assert key in grok, list(grok)
         assert grok[key].get("status") in ("NOERROR", "NXDOMAIN"), grok[key]
+
+
+def test_rollover_midway_validates_whichever_node_answers(node_factory, tmp_path_factory):
+    """README's rollover, step 3: both DS at the parent (Unbound's two anchors),
+    one node already signing with the new key, one still with the old, each
+    publishing the other's DNSKEY (--dnssec-publish): answers validate from
+    either node alone and from both behind one resolver."""
+    tmp = tmp_path_factory.mktemp("rollover")
+    old, new = tmp / "old.key", tmp / "new.key"
+    for f in (old, new):
+        subprocess.run([node_binary(), "dnssec", "keygen", "--out", str(f)], check=True,
+                       capture_output=True, timeout=20)
+    anchors = [ds_of(tmp, str(old)), ds_of(tmp, str(new))]
+    a = node_factory.start("roll-old", extra_args=["--dnssec", "--dnssec-key", str(old),
+                                                    "--dnssec-publish", str(new)])
+    b = node_factory.start("roll-new", extra_args=["--dnssec", "--dnssec-key", str(new),
+                                                    "--dnssec-publish", str(old)])
+    names = [(DEVICE, "A"), ("phone.alice.uw.dht.", "A"), ("desk.bob.ut.dht.", "A"),
+             ("tablet.carol.uv.dht.", "AAAA")] + \
+        [(f"nobody{i}.alice.uw.dht.", "A") for i in range(8)]
+    try:
+        for n in (a, b):
+            rep = dns.query.udp(dns.message.make_query(ZONE, "DNSKEY"), n.host, port=n.port,
+                                timeout=5)
+            assert sum(len(rrs) for rrs in rep.answer) == 2, rep
+        for i, servers in enumerate(([a], [b], [a, b])):
+            ub = Unbound(tmp / f"ub{i}", ZONE, [(n.host, n.port) for n in servers],
+                         anchors).start()
+            try:
+                for name, rdtype in names:
+                    rep = ub.ask(name, rdtype)
+                    assert validated(rep), f"{servers}: {name}: " + describe(rep) + ub.log()
+            finally:
+                ub.stop()
+    finally:
+        a.stop()
+        b.stop()
