@@ -510,7 +510,8 @@ SignedResponse sign_response(const SignInput& in, std::span<const std::uint8_t> 
         types_at(in, types);
         std::sort(types.begin(), types.end());
         types.erase(std::unique(types.begin(), types.end()), types.end());
-        std::erase(types, q.qtype);  // never claim what was just denied
+        // Never claim what was just denied (RRSIG and NSEC exist with this very NSEC).
+        if (q.qtype != type::RRSIG && q.qtype != type::NSEC) std::erase(types, q.qtype);
       }
       append_type_bitmap(types, rdata);
       add_rr(s, authority, qname, type::NSEC, nsec_ttl, rdata);

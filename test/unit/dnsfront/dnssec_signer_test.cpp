@@ -224,6 +224,16 @@ TEST_F(Signer, NodataNsecListsTheTypesThereButNotTheOneAsked) {
   EXPECT_EQ(bitmap, (std::vector<std::uint8_t>{0, 6, 0x40, 0, 0, 0, 0, 0x03}));
 }
 
+// An NSEC (or RRSIG) query: the NSEC that answers it still lists NSEC and RRSIG.
+TEST_F(Signer, NsecQueryKeepsNsecInTheBitmap) {
+  const auto d = run(dnssec_query("phone.alice.uw.dht.", type::NSEC));
+  ASSERT_TRUE(d.ok);
+  const auto nsec = of_type(d.authority, type::NSEC);
+  ASSERT_EQ(nsec.size(), 1u);
+  std::vector<std::uint8_t> bitmap(nsec[0].rdata.end() - 8, nsec[0].rdata.end());
+  EXPECT_EQ(bitmap, (std::vector<std::uint8_t>{0, 6, 0x40, 0, 0, 0, 0, 0x03}));
+}
+
 TEST_F(Signer, ApexHasDnskeyCdsAndCdnskeyEvenWithoutDo) {
   QuerySpec s;
   s.name = "dht.";
