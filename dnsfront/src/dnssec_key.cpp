@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <atomic>
 #include <cstdio>
 
 namespace pweb::dns {
@@ -35,7 +36,13 @@ std::uint16_t key_tag_of(std::span<const std::uint8_t> rdata) noexcept {
   return static_cast<std::uint16_t>(ac & 0xFFFF);
 }
 
-DnssecKey::DnssecKey(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+// Not the key's address: a new key may live where a freed one did.
+namespace {
+std::atomic<std::uint64_t> g_next_key_id{1};
+}  // namespace
+
+DnssecKey::DnssecKey(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)), id_(g_next_key_id.fetch_add(1, std::memory_order_relaxed)) {}
 DnssecKey::~DnssecKey() = default;
 
 std::shared_ptr<const DnssecKey> DnssecKey::from_pem(std::string_view pem, std::string& error) {
@@ -132,7 +139,7 @@ namespace {
 struct ThreadCrypto {
   EVP_MD* md = nullptr;
   EVP_MD_CTX* md_ctx = nullptr;
-  const void* sign_key = nullptr;  // the key `sign_ctx` was made for
+  std::uint64_t sign_key = 0;  // the id of the key `sign_ctx` was made for
   EVP_PKEY_CTX* sign_ctx = nullptr;
   ThreadCrypto() : md(EVP_MD_fetch(nullptr, "SHA256", nullptr)), md_ctx(EVP_MD_CTX_new()) {}
   ~ThreadCrypto() {
@@ -175,16 +182,16 @@ bool sha256(std::span<const std::uint8_t> data, Sha256& out) noexcept {
 
 bool DnssecKey::sign_digest(const Sha256& digest, EcdsaSignature& out) const noexcept {
   ThreadCrypto& c = thread_crypto();
-  if (c.sign_key != this || !c.sign_ctx) {
+  if (c.sign_key != id_ || !c.sign_ctx) {
     EVP_PKEY_CTX_free(c.sign_ctx);
-    c.sign_key = nullptr;
+    c.sign_key = 0;
     c.sign_ctx = EVP_PKEY_CTX_new(impl_->key, nullptr);
     if (!c.sign_ctx || EVP_PKEY_sign_init(c.sign_ctx) != 1) {
       EVP_PKEY_CTX_free(c.sign_ctx);
       c.sign_ctx = nullptr;
       return false;
     }
-    c.sign_key = this;
+    c.sign_key = id_;
   }
   std::array<unsigned char, 80> der{};  // a P-256 DER signature is at most 72 bytes
   std::size_t der_len = der.size();

@@ -54,6 +54,7 @@ class DnssecKey {
   std::unique_ptr<Impl> impl_;
   std::vector<std::uint8_t> dnskey_;
   std::uint16_t key_tag_ = 0;
+  std::uint64_t id_ = 0;  // unique per key made: names it in per-thread signing contexts
 };
 
 // RFC 4034 Appendix B: the key tag of DNSKEY rdata (a checksum, not cryptography).
