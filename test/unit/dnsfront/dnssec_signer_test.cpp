@@ -45,6 +45,18 @@ class Signer : public ::testing::Test {
     recs[0].ipv6 = registrar::parse_ipv6("2001:db8::10");
     recs[1].name = "phone.alice.uw";
     recs[1].ipv4 = registrar::parse_ipv4("192.0.2.11");
+    // Names in rdata as an operator may write them: mixed case.
+    recs[0].rrsets = {
+        {"www",
+         type::CNAME,
+         300,
+         {std::string("\x04Host\x07"
+                      "Example\x03"
+                      "ORG\x00",
+                      18)}},
+        {"", type::TXT, 300, {std::string("\x01b"), std::string("\x01a")}},
+        {"*", type::TXT, 300, {std::string("\x04wild")}},
+    };
     snap_ = registrar::Snapshot::build(recs, 42);
   }
   ~Signer() override { EVP_PKEY_free(pkey_); }
@@ -222,6 +234,29 @@ TEST_F(Signer, NodataNsecListsTheTypesThereButNotTheOneAsked) {
   std::vector<std::uint8_t> bitmap(nsec[0].rdata.end() - 8, nsec[0].rdata.end());
   // Window 0, 6 bytes: A (1), RRSIG (46), NSEC (47); no AAAA (28).
   EXPECT_EQ(bitmap, (std::vector<std::uint8_t>{0, 6, 0x40, 0, 0, 0, 0, 0x03}));
+}
+
+// RFC 4034 §6.2: names in CNAME (NS, SOA, MX, SRV) rdata are lowercase in the
+// signed form; the answer carries that form, so validators rebuild the same data.
+TEST_F(Signer, CnameTargetIsSignedLowercase) {
+  const auto d = run(dnssec_query("WWW.laptop.alice.uw.dht.", type::A));
+  ASSERT_TRUE(d.ok);
+  const auto cname = of_type(d.answer, type::CNAME);
+  ASSERT_EQ(cname.size(), 1u);
+  EXPECT_EQ(cname[0].rdata, wire_of("host.example.org."));
+  expect_signed(d.answer, type::CNAME);
+}
+
+// RRs of a set are signed in canonical order (RFC 4034 §6.3), whatever the stored order.
+TEST_F(Signer, RrsetIsSignedInCanonicalOrder) {
+  auto d = run(dnssec_query("laptop.alice.uw.dht.", type::TXT));
+  ASSERT_TRUE(d.ok);
+  ASSERT_EQ(of_type(d.answer, type::TXT).size(), 2u);
+  expect_signed(d.answer, type::TXT);
+  // A wildcard answer is owned by the query name and signed as such.
+  d = run(dnssec_query("any.laptop.alice.uw.dht.", type::TXT));
+  ASSERT_TRUE(d.ok);
+  expect_signed(d.answer, type::TXT);
 }
 
 // An NSEC (or RRSIG) query: the NSEC that answers it still lists NSEC and RRSIG.
