@@ -196,7 +196,8 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
       ->check(CLI::ExistingFile);
   app.add_option("--dnssec-publish", cfg.dnssec_publish,
                  "With --dnssec: a key file (PEM) whose DNSKEY, CDS and CDNSKEY the apex also "
-                 "shows without signing with it, for a rollover (repeatable; README: DNSSEC)")
+                 "shows without signing with it, for a rollover (repeatable; README: DNSSEC; "
+                 "default: none)")
       ->check(CLI::ExistingFile);
   app.add_flag("--fresh-store", cfg.fresh_store,
                "Only when the device store in --data-dir is damaged or missing (the node "
