@@ -136,14 +136,27 @@ def test_unsigned_without_do_and_signed_with_do(signer):
     assert any(rrs.rdtype == dns.rdatatype.RRSIG for rrs in rep.answer), rep
 
 
-def test_small_buffer_truncates_and_tcp_carries_it(signer):
-    q = dns.message.make_query(ZONE, "DNSKEY", want_dnssec=True, payload=512)
-    rep = dns.query.udp(q, signer.host, port=signer.port, timeout=5)
-    # DNSKEY + RRSIG fit in 512 bytes: not truncated; the whole answer is there.
-    assert not rep.flags & dns.flags.TC
-    assert any(rrs.rdtype == dns.rdatatype.RRSIG for rrs in rep.answer)
-    rep = dns.query.tcp(q, signer.host, port=signer.port, timeout=5)
-    assert any(rrs.rdtype == dns.rdatatype.RRSIG for rrs in rep.answer)
+def test_signed_answer_too_big_for_udp_is_truncated_and_whole_over_tcp(node_factory):
+    """30 listen addresses: 30 NS (ns1..ns30) with their RRSIG exceed 512 bytes;
+    the answer is TC with nothing partial, and whole (NS, RRSIG) over TCP."""
+    hosts = [f"127.0.0.{i}" for i in range(1, 31)]
+    big = node_factory.start("dnssec-ns30", listen_hosts=hosts, extra_args=["--dnssec"])
+    try:
+        q = dns.message.make_query(ZONE, "NS", want_dnssec=True, payload=512)
+        rep = dns.query.udp(q, big.host, port=big.port, timeout=5)
+        assert rep.flags & dns.flags.TC, rep
+        assert not rep.answer, rep
+        rep = dns.query.tcp(q, big.host, port=big.port, timeout=5)
+        assert not rep.flags & dns.flags.TC
+        ns = [r for rrs in rep.answer if rrs.rdtype == dns.rdatatype.NS for r in rrs]
+        assert len(ns) == 30, rep
+        assert any(rrs.rdtype == dns.rdatatype.RRSIG for rrs in rep.answer), rep
+        # At the default 1232 bytes it fits over UDP; glue that does not is left out.
+        q = dns.message.make_query(ZONE, "NS", want_dnssec=True, payload=1232)
+        rep = dns.query.udp(q, big.host, port=big.port, timeout=5)
+        assert not rep.flags & dns.flags.TC and len(rep.to_wire()) <= 1232, rep
+    finally:
+        big.stop()
 
 
 def _tool(name: str) -> str:
