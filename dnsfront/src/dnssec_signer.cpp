@@ -496,11 +496,11 @@ SignedResponse sign_response(const SignInput& in, std::span<const std::uint8_t> 
       for (const auto& rr : authority) {
         if (rr.type == type::SOA) nsec_ttl = rr.ttl;  // min(SOA TTL, SOA minimum): both the TTL
       }
-      std::vector<std::uint8_t> rdata;
-      if (std::size_t{qname.size} + 2 <= kMaxNameSize) {
-        rdata.push_back(1);
-        rdata.push_back(0);
-      }
+      // No room for "\000." before a name of 254-255 bytes: no denial at all
+      // (validators fail it) rather than an NSEC whose next name is its owner,
+      // which would deny every name of the zone to resolvers reusing NSEC.
+      if (std::size_t{qname.size} + 2 > kMaxNameSize) return res;
+      std::vector<std::uint8_t> rdata{1, 0};
       for (std::size_t i = 0; i < qname.size; ++i) rdata.push_back(lower(qname.wire[i]));
       std::vector<std::uint16_t> types;
       if (r.outcome == Outcome::nxdomain) {

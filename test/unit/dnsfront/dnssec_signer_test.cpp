@@ -259,6 +259,23 @@ TEST_F(Signer, RrsetIsSignedInCanonicalOrder) {
   expect_signed(d.answer, type::TXT);
 }
 
+// A name too long for the "\000." next name gets no NSEC (never one whose next
+// name is its owner, which would cover the whole zone).
+TEST_F(Signer, NoNsecWhereTheNextNameCannotBeMade) {
+  std::string name = "abcde.";  // 6 + 23 x 10 + 18 = 254 bytes in wire form
+  for (int i = 0; i < 23; ++i) name += "abcdefghi.";
+  name += "abc.alice.uw.dht.";
+  Name n;
+  ASSERT_TRUE(name_from_text(name, n));
+  ASSERT_EQ(n.size, 254);
+  const auto d = run(dnssec_query(name, type::A));
+  ASSERT_TRUE(d.ok);
+  EXPECT_TRUE(of_type(d.authority, type::NSEC).empty());
+  // Without its first label (248 bytes) it gets its NSEC.
+  const auto ok = run(dnssec_query(name.substr(6), type::A));
+  EXPECT_EQ(of_type(ok.authority, type::NSEC).size(), 1u);
+}
+
 // An NSEC (or RRSIG) query: the NSEC that answers it still lists NSEC and RRSIG.
 TEST_F(Signer, NsecQueryKeepsNsecInTheBitmap) {
   const auto d = run(dnssec_query("phone.alice.uw.dht.", type::NSEC));
