@@ -1281,6 +1281,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument("--cookies", action="store_true",
                     help="also measure pweb-node with DNS cookies off vs on (the address mix with "
                          "EDNS; a learned server cookie in every query), --rounds times each")
+    ap.add_argument("--dnssec", action="store_true",
+                    help="also: pweb-node --dnssec against Knot pre-signed and Knot mod-onlinesign, "
+                         "every query with DO (dnsperf -D); prints its own table (dnssec_rows.py)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 5,000 devices, 20,000 queries, one 2 s run per server")
     args = ap.parse_args(argv)
@@ -1380,6 +1383,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 results[key] = {"server": SERVER_NAMES[key], "error": str(e)}
                 log(f"{SERVER_NAMES[key]}: FAILED: {e}")
             time.sleep(1.0)
+        dnssec_results: Dict[str, Dict] = {}
+        dnssec_summary: Dict[str, Dict] = {}
+        if args.dnssec and "queries" in files:
+            import dnssec_rows
+            dnssec_results = dnssec_rows.bench(sys.modules[__name__], args, work, files, devices,
+                                               ports)
+            dnssec_summary = dnssec_rows.summary(dnssec_results)
+            failed += [f"dnssec:{k}" for k, r in dnssec_results.items() if "error" in r]
         rows = summarise(results) if mix else {}
         rows_records = summarise(results, "load_records") if mix_records else {}
         meta = {
@@ -1406,10 +1417,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print_doh(rows.get("pweb"), rows_doh["pweb"])
         if results.get("pweb", {}).get("cookies"):
             print_cookie_rows(results["pweb"]["cookies"])
+        if dnssec_results:
+            import dnssec_rows
+            dnssec_rows.print_rows(sys.modules[__name__], dnssec_summary, dnssec_results)
         out = Path(args.results)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"meta": meta, "summary": rows, "summary_records": rows_records,
                                    "summary_doh": rows_doh,
+                                   "summary_dnssec": dnssec_summary, "dnssec": dnssec_results,
                                    "servers": results,
                                    "seed_figure": SEED_FIGURE}, indent=2, default=str) + "\n")
         log(f"results written to {out}")
@@ -1419,7 +1434,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     if failed:
-        print(f"bench: FAILED: {', '.join(SERVER_NAMES[k] for k in failed)} "
+        print(f"bench: FAILED: {', '.join(SERVER_NAMES.get(k, k) for k in failed)} "
               f"(see messages above and {args.results})", file=sys.stderr)
         return 2 if start_failed else 1
     return 0

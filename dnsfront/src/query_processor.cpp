@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <ctime>
+#include <vector>
+
+#include "pweb/dns/dnssec_signer.hpp"
 
 namespace pweb::dns {
 
@@ -76,6 +80,48 @@ bool settle_remote(LookupResult& r, const Query& q, const RemoteContext& remote,
   return true;
 }
 
+// With --dnssec: DO queries get signed answers, and the apex's DNSKEY, CDS and
+// CDNSKEY exist for every query.
+bool goes_to_signer(const Authority& authority, const Query& q, ParseStatus status,
+                    const LookupResult& r) noexcept {
+  if (!authority.dnssec() || status != ParseStatus::ok) return false;
+  if (q.edns.present && q.edns.version > 0) return false;
+  if (r.outcome != Outcome::answer && r.outcome != Outcome::nodata &&
+      r.outcome != Outcome::nxdomain) {
+    return false;
+  }
+  if (q.edns.present && q.edns.do_bit()) return true;
+  return r.node == Node::apex && r.outcome == Outcome::nodata &&
+         (q.qtype == type::DNSKEY || q.qtype == type::CDS || q.qtype == type::CDNSKEY);
+}
+
+// Writes the unsigned answer without a size limit, then the signed one into `out`;
+// false if that failed (the caller answers unsigned, which validators reject).
+bool write_signed(const Query& q, ParseStatus status, const LookupResult& r,
+                  const Authority& authority, std::uint32_t serial, bool remote,
+                  const ResponseOptions& options, std::span<std::uint8_t> out, std::size_t limit,
+                  Response& resp) noexcept {
+  static thread_local std::vector<std::uint8_t> plain(kMaxTcpMessage);
+  const Response unsigned_resp =
+      write_response(q, status, r, authority, serial, plain, plain.size(), options);
+  if (unsigned_resp.size == 0) return false;
+  SignInput in;
+  in.query = &q;
+  in.result = &r;
+  in.authority = &authority;
+  in.key = authority.dnssec();
+  in.sign = q.edns.present && q.edns.do_bit();
+  in.remote = remote;
+  in.now = static_cast<std::uint32_t>(std::time(nullptr));
+  const SignedResponse s =
+      sign_response(in, std::span(plain.data(), unsigned_resp.size), out, limit);
+  if (s.size == 0) return false;
+  resp.size = s.size;
+  resp.truncated = s.truncated;
+  resp.rcode = static_cast<Rcode>(s.rcode);
+  return true;
+}
+
 }  // namespace
 
 Processed process_query(std::span<const std::uint8_t> query, std::span<std::uint8_t> out,
@@ -89,8 +135,10 @@ Processed process_query(std::span<const std::uint8_t> query, std::span<std::uint
   p.qtype = q.has_question ? q.qtype : 0;
   p.special = status != ParseStatus::drop && (q.header.opcode() == 5 /* UPDATE */ || q.has_tsig);
   LookupResult result;
+  bool remote_answer = false;
   if (status == ParseStatus::ok && !(q.edns.present && q.edns.version > 0)) {
     result = authority.lookup(q, snapshot);
+    remote_answer = result.outcome == Outcome::remote;
     if (result.outcome == Outcome::remote && !settle_remote(result, q, remote, p.cache)) {
       p.pending = true;
       std::array<char, kMaxNameSize + 8> buf{};
@@ -107,8 +155,13 @@ Processed process_query(std::span<const std::uint8_t> query, std::span<std::uint
     options.cookie = cookie.option;
   }
   options.nsid = authority.config().nsid;
-  p.response = write_response(q, status, result, authority, snapshot.serial(), out,
-                              std::min(out.size(), response_limit(q, transport)), options);
+  const std::size_t limit = std::min(out.size(), response_limit(q, transport));
+  if (goes_to_signer(authority, q, status, result) &&
+      write_signed(q, status, result, authority, snapshot.serial(), remote_answer, options, out,
+                   limit, p.response)) {
+    return p;
+  }
+  p.response = write_response(q, status, result, authority, snapshot.serial(), out, limit, options);
   return p;
 }
 

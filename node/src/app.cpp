@@ -21,6 +21,7 @@
 #include "pweb/gateway/server.hpp"
 #include "pweb/gateway/tls.hpp"
 #include "pweb/lock_guarded.hpp"
+#include "pweb/node/dnssec_keyfile.hpp"
 #include "pweb/node/names.hpp"
 #include "pweb/node/own_records.hpp"
 #include "pweb/node/resolver.hpp"
@@ -321,6 +322,20 @@ int run_node(const NodeConfig& cfg) {
   auth_cfg.resolve_remote = true;
   auth_cfg.nsid = cfg.nsid;
   auth_cfg.cookie_secret = *secret;
+  if (cfg.dnssec) {
+    auth_cfg.dnssec = load_dnssec_key(cfg.data_dir, cfg.dnssec_key, cfg.dnssec_key.empty());
+    for (const auto& file : cfg.dnssec_publish) {
+      try {
+        auth_cfg.dnssec_published.push_back(load_dnssec_key(cfg.data_dir, file, false));
+      } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("--dnssec-publish: ") + e.what());
+      }
+    }
+    for (const auto& zone : cfg.suffix) {
+      spdlog::info("event=dnssec_key key_tag={} ds=\"{}\"", auth_cfg.dnssec->key_tag(),
+                   auth_cfg.dnssec->ds_text(zone));
+    }
+  }
   const dns::Authority authority(auth_cfg);
 
   ResolverConfig rcfg;

@@ -204,6 +204,21 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
                  "only if that CA certified their key for their label (default: none, trust on "
                  "first use)")
       ->check(CLI::ExistingFile);
+  app.add_flag("--dnssec", cfg.dnssec,
+               "Sign answers (DNSSEC, ECDSA P-256, compact denial of existence) for queries "
+               "with DO; the key is dnssec.key in --data-dir, made on first start, unless "
+               "--dnssec-key names one. `pweb-node dnssec ds` prints the DS for the parent "
+               "(default: off)")
+      ->capture_default_str();
+  app.add_option("--dnssec-key", cfg.dnssec_key,
+                 "With --dnssec: a PEM ECDSA P-256 key file shared by every node serving the "
+                 "suffixes (`pweb-node dnssec keygen` makes one; default: none)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--dnssec-publish", cfg.dnssec_publish,
+                 "With --dnssec: a key file (PEM) whose DNSKEY, CDS and CDNSKEY the apex also "
+                 "shows without signing with it, for a rollover (repeatable; README: DNSSEC; "
+                 "default: none)")
+      ->check(CLI::ExistingFile);
   app.add_flag("--fresh-store", cfg.fresh_store,
                "Only when the device store in --data-dir is damaged or missing (the node "
                "refuses to start then, exit 2): move it aside to pweb.db.damaged-<unixtime> "
@@ -244,6 +259,8 @@ std::optional<std::string> validate(const NodeConfig& cfg) {
   if (!cfg.home_agent.empty() && !cfg.label.empty()) {
     return "--home-agent (gateway mode) and --label exclude each other";
   }
+  if (!cfg.dnssec_key.empty() && !cfg.dnssec) return "--dnssec-key needs --dnssec";
+  if (!cfg.dnssec_publish.empty() && !cfg.dnssec) return "--dnssec-publish needs --dnssec";
   if (!cfg.home_agent.empty() && !cfg.trust_anchor.empty()) {
     return "--trust-anchor applies to agent records in the DHT; a gateway (--home-agent) has none";
   }

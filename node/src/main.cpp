@@ -6,6 +6,7 @@
 #include "pweb/node/admin.hpp"
 #include "pweb/node/app.hpp"
 #include "pweb/node/config.hpp"
+#include "pweb/node/dnssec_admin.hpp"
 #include "version.hpp"
 
 int main(int argc, char** argv) {
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   pweb::node::AdminOptions admin;
   int admin_exit = 0;
   pweb::node::add_admin_commands(app, admin, admin_exit);
+  pweb::node::add_dnssec_commands(app, admin_exit);
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);

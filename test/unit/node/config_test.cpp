@@ -311,5 +311,19 @@ TEST(Validate, NameServersAndContactNameTheOption) {
   }
 }
 
+// The DNSSEC key options mean nothing without --dnssec: a start-up error, not ignored.
+TEST(NodeOptions, DnssecKeyOptionsNeedDnssec) {
+  NodeConfig cfg;
+  cfg.dnssec_key = "/etc/pweb/zone.key";
+  ASSERT_TRUE(validate(cfg));
+  EXPECT_NE(validate(cfg)->find("--dnssec-key needs --dnssec"), std::string::npos);
+  cfg.dnssec = true;
+  EXPECT_FALSE(validate(cfg));
+  cfg = NodeConfig{};
+  cfg.dnssec_publish = {"/etc/pweb/next.key"};
+  ASSERT_TRUE(validate(cfg));
+  EXPECT_NE(validate(cfg)->find("--dnssec-publish needs --dnssec"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pweb::node

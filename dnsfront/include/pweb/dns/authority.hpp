@@ -4,12 +4,14 @@
 // the responder turns a LookupResult into an answer.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "pweb/dns/dnssec_key.hpp"
 #include "pweb/dns/message.hpp"
 #include "pweb/dns/name_servers.hpp"
 #include "pweb/registrar/snapshot.hpp"
@@ -38,6 +40,11 @@ struct AuthorityConfig {
   std::string nsid;
   // RFC 7873/9018 server cookies: the SipHash secret (null: COOKIE options ignored).
   std::optional<CookieSecret> cookie_secret;
+  // --dnssec: the zone key; answers to DO queries are signed (dnssec_signer.hpp).
+  std::shared_ptr<const DnssecKey> dnssec;
+  // Keys whose DNSKEY (and CDS/CDNSKEY) the apex also shows, signed by `dnssec`:
+  // a rollover publishes the next key before it signs, and the last one after.
+  std::vector<std::shared_ptr<const DnssecKey>> dnssec_published;
 };
 
 inline constexpr std::size_t kMaxNsid = 128;  // bytes of --nsid
@@ -79,6 +86,7 @@ class Authority {
 
   [[nodiscard]] const AuthorityConfig& config() const noexcept { return config_; }
   [[nodiscard]] std::uint32_t ttl() const noexcept { return config_.ttl; }
+  [[nodiscard]] const DnssecKey* dnssec() const noexcept { return config_.dnssec.get(); }
   [[nodiscard]] const std::vector<NameServerAddress>& name_servers() const noexcept {
     return config_.name_servers;
   }

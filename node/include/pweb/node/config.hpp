@@ -70,6 +70,10 @@ struct NodeConfig {
   // Federation CA certificates (PEM): agent records count only with a label
   // certificate from one of them (none: trust on first use).
   std::vector<std::string> trust_anchor;
+  // DNSSEC online signing; the key is <data_dir>/dnssec.key unless dnssec_key names one.
+  bool dnssec = false;
+  std::string dnssec_key;
+  std::vector<std::string> dnssec_publish;  // keys shown in the DNSKEY RRset, not signing
 };
 
 // Registers every node option on `app`, bound to `cfg`, with defaults shown in --help.
