@@ -52,8 +52,9 @@ struct NodeConfig {
   bool fresh_store = false;      // a damaged or missing store is set aside, not refused
   std::uint32_t rrl_rate = 200;  // UDP responses/s per client prefix and kind; 0 = off
   std::uint32_t rrl_slip = 2;
-  std::string tls_cert;  // HTTPS for the HTTP API when both are set
+  std::string tls_cert;  // HTTPS for the HTTP API when both are set; also DoT's
   std::string tls_key;
+  std::vector<std::string> dot_listen;        // DNS over TLS (RFC 7858) listen addresses
   std::uint32_t http_max_per_client = 64;     // connections per client address; 0 = no limit
   unsigned identity_bits = 4096;              // RSA key made once for the DHT identity
   bool gateway_tls = true;                    // agent links over TLS with the signer's key checked
