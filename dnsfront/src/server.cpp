@@ -178,6 +178,18 @@ DnsServer::DnsServer(ServerConfig config, const Authority& authority,
   const auto& cfg = impl_->config;
   if (cfg.listen.empty()) throw BindError("no DNS listen address");
   const unsigned threads = cfg.threads == 0 ? 1 : cfg.threads;
+  // SO_REUSEPORT would let a DoT and a plain TCP listener share a port, the
+  // kernel splitting connections between them: refuse instead.
+  for (const auto& d : cfg.dot_listen) {
+    const auto dot = listen_address(d);
+    for (const auto& l : cfg.listen) {
+      const auto plain = listen_address(l);
+      if (d.port == l.port && (dot == plain || dot.is_unspecified() || plain.is_unspecified())) {
+        throw BindError("DNS over TLS on " + where(dot, d) +
+                        " would share the port of the DNS listener " + where(plain, l));
+      }
+    }
+  }
   std::shared_ptr<asio::ssl::context> tls;
   if (!cfg.dot_listen.empty()) tls = make_dot_tls(cfg.tls_cert, cfg.tls_key);
   for (unsigned t = 0; t < threads; ++t) {

@@ -314,6 +314,24 @@ TEST_F(DotTest, OldTlsIsRefused) {
   EXPECT_FALSE(ec) << "TLS 1.2: " << ec.message();
 }
 
+// Both would bind (SO_REUSEPORT) and the kernel would split clients between them.
+TEST_F(DotTest, DotOnADnsListenersPortIsRefused) {
+  const auto port = free_port();
+  for (const char* dot_host : {"127.0.0.1", "0.0.0.0"}) {
+    ServerConfig cfg;
+    cfg.listen = {{"127.0.0.1", port}};
+    cfg.dot_listen = {{dot_host, port}};
+    cfg.tls_cert = id_.cert.string();
+    cfg.tls_key = id_.key.string();
+    try {
+      DnsServer s(cfg, authority_, holder_, &resolver_);
+      ADD_FAILURE() << "DoT on " << dot_host << " shares the DNS port";
+    } catch (const BindError& e) {
+      EXPECT_NE(std::string(e.what()).find("share the port"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(DotTls, BadFilesAreNamed) {
   pweb::testutil::TempDir dir;
   pweb::testutil::TestIdentity a(dir.path(), "a"), b(dir.path(), "b");
