@@ -1,6 +1,7 @@
 """DNS over TLS (--dot-listen, RFC 7858): the real kdig over TLS, verifying the
 node's certificate against the test's CA and host name, gets device answers;
-pipelined queries on one TLS connection are all answered with their IDs; plain
+pipelined queries on one TLS connection are all answered with their IDs; ALPN
+"dot" is chosen when offered; plain
 DNS on the DoT port gets nothing; a handshake that stalls is cut; DoT is
 counted apart on /metrics; bad TLS files or a missing certificate stop the
 node at start with an error naming the file or option."""
@@ -91,11 +92,23 @@ def test_kdig_checks_the_certificate(dot):
     assert res.status is None and res.returncode != 0, res.text
 
 
-def tls_connect(node):
+def tls_connect(node, alpn=("dot",)):
     ctx = ssl.create_default_context(cafile=str(node.ca))
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_alpn_protocols(list(alpn))
     raw = socket.create_connection(("127.0.0.1", node.dot_port), timeout=5)
     return ctx.wrap_socket(raw, server_hostname=HOSTNAME)
+
+
+def test_alpn_dot_when_offered(dot):
+    with tls_connect(dot) as s:
+        assert s.selected_alpn_protocol() == "dot"
+    # A client offering only other protocols goes on without ALPN (RFC 7858 needs none).
+    with tls_connect(dot, alpn=("h2",)) as s:
+        assert s.selected_alpn_protocol() is None
+        s.sendall(tcp_frame(make_query("phone.alice.uw.dht.", T.A, qid=0x5400).to_wire()))
+        data = tcp_read_frame(s, time.monotonic() + 2.0)
+        assert data is not None and parse(data).id == 0x5400
 
 
 MIX = [
