@@ -1,5 +1,8 @@
 #include "tcp_listener.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <asio/ssl/stream.hpp>
 #include <cstring>
 #include <deque>
@@ -19,6 +22,7 @@ constexpr std::size_t kReadChunk = 4096;
 constexpr std::size_t kMaxPendingOutput = 256 * 1024;
 constexpr std::size_t kMaxTcpResponse = 65535;
 constexpr std::uint64_t kMaxSignedInFlight = 1024;  // per worker, UPDATEs waiting for the writer
+constexpr int kMaxBufferedReads = 16;  // TLS reads of buffered records per wakeup (64 KiB)
 
 // One client connection over `Stream`: a TCP socket, or TLS over one (DoT).
 // Queries are the same either way (Transport::tcp); only the counters differ.
@@ -110,6 +114,7 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection<St
       return;
     }
     framer_.commit(n);
+    if constexpr (kTls) take_buffered_records();
     arm_idle_timer();
     const auto& snapshot = worker_.snapshots.get();
     const RemoteContext remote = worker_.remote_context();
@@ -130,6 +135,24 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection<St
     }
     flush();
     if (pending_.size() + in_flight_.size() < kMaxPendingOutput) read();
+  }
+
+  // Queries TLS has already received and decrypted (or holds as records) are
+  // taken now, without another trip through Asio's TLS stream and the
+  // scheduler, so that their answers leave together in one record and write.
+  // A read from the native handle like the gateway's (pweb/gateway/tls.hpp):
+  // no system call beyond what OpenSSL's buffers hold.
+  void take_buffered_records() {
+    for (int i = 0; i < kMaxBufferedReads; ++i) {
+      auto buf = framer_.prepare(kReadChunk);
+      ERR_clear_error();
+      const int got = SSL_read(socket_.native_handle(), buf.data(), static_cast<int>(buf.size()));
+      if (got <= 0) {
+        ERR_clear_error();  // want-read, or an error the next asynchronous read reports
+        return;
+      }
+      framer_.commit(static_cast<std::size_t>(got));
+    }
   }
 
   void append(std::span<const std::uint8_t> msg, const Processed& p,
