@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dot_tls.hpp"
 #include "tcp_listener.hpp"
 #include "udp_listener.hpp"
 #include "worker.hpp"
@@ -118,10 +119,12 @@ std::string peer_ip(const sockaddr* peer, socklen_t size) {
 }
 
 void Worker::log_query(std::span<const std::uint8_t> query, const Processed& p, Transport t,
-                       Clock::duration took, const sockaddr* peer, socklen_t peer_size) noexcept {
+                       Clock::duration took, const sockaddr* peer, socklen_t peer_size,
+                       bool tls) noexcept {
   try {
     QueryLogEntry e;
     e.tcp = t == Transport::tcp;
+    e.tls = tls;
     e.client = peer_text(peer, peer_size);
     Query q;
     (void)parse_query(query, q);
@@ -167,6 +170,21 @@ bool Worker::await_remote(const std::string& key, Resume resume) {
   return true;
 }
 
+namespace {
+
+asio::ip::address listen_address(const ListenAddress& l) {
+  asio::error_code ec;
+  const auto addr = asio::ip::make_address(l.host, ec);
+  if (ec) throw BindError("DNS listen address '" + l.host + "' is not an IP address");
+  return addr;
+}
+
+std::string where(const asio::ip::address& addr, const ListenAddress& l) {
+  return (addr.is_v6() ? "[" + l.host + "]" : l.host) + ":" + std::to_string(l.port);
+}
+
+}  // namespace
+
 struct DnsServer::Impl {
   ServerConfig config;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -181,19 +199,39 @@ DnsServer::DnsServer(ServerConfig config, const Authority& authority,
   const auto& cfg = impl_->config;
   if (cfg.listen.empty()) throw BindError("no DNS listen address");
   const unsigned threads = cfg.threads == 0 ? 1 : cfg.threads;
+  // SO_REUSEPORT would let a DoT and a plain TCP listener share a port, the
+  // kernel splitting connections between them: refuse instead.
+  for (const auto& d : cfg.dot_listen) {
+    const auto dot = listen_address(d);
+    for (const auto& l : cfg.listen) {
+      const auto plain = listen_address(l);
+      if (d.port == l.port && (dot == plain || dot.is_unspecified() || plain.is_unspecified())) {
+        throw BindError("DNS over TLS on " + where(dot, d) +
+                        " would share the port of the DNS listener " + where(plain, l));
+      }
+    }
+  }
+  std::shared_ptr<asio::ssl::context> tls;
+  if (!cfg.dot_listen.empty()) tls = make_dot_tls(cfg.tls_cert, cfg.tls_key);
   for (unsigned t = 0; t < threads; ++t) {
     auto w = std::make_unique<Worker>(authority, snapshots, cfg, remote, signed_messages);
     for (const auto& l : cfg.listen) {
-      asio::error_code ec;
-      const auto addr = asio::ip::make_address(l.host, ec);
-      if (ec) throw BindError("DNS listen address '" + l.host + "' is not an IP address");
-      const std::string where =
-          (addr.is_v6() ? "[" + l.host + "]" : l.host) + ":" + std::to_string(l.port);
+      const auto addr = listen_address(l);
       try {
         w->udp.push_back(std::make_unique<UdpListener>(*w, asio::ip::udp::endpoint(addr, l.port)));
         w->tcp.push_back(std::make_shared<TcpListener>(*w, asio::ip::tcp::endpoint(addr, l.port)));
       } catch (const std::system_error& e) {
-        throw BindError("cannot listen for DNS on " + where + ": " + e.code().message());
+        throw BindError("cannot listen for DNS on " + where(addr, l) + ": " + e.code().message());
+      }
+    }
+    for (const auto& l : cfg.dot_listen) {
+      const auto addr = listen_address(l);
+      try {
+        w->tcp.push_back(
+            std::make_shared<TcpListener>(*w, asio::ip::tcp::endpoint(addr, l.port), tls));
+      } catch (const std::system_error& e) {
+        throw BindError("cannot listen for DNS over TLS on " + where(addr, l) + ": " +
+                        e.code().message());
       }
     }
     impl_->workers.push_back(std::move(w));
@@ -253,6 +291,9 @@ ServerStats DnsServer::stats() const {
     s.rrl_slipped += ws.rrl_slipped.get();
     s.rrl_dropped += ws.rrl_dropped.get();
     for (std::size_t i = 0; i < s.cookies.size(); ++i) s.cookies[i] += ws.cookies[i].get();
+    s.dot_queries += ws.dot_queries.load(std::memory_order_relaxed);
+    s.dot_connections += ws.dot_connections.load(std::memory_order_relaxed);
+    s.dot_handshake_failures += ws.dot_handshake_failures.get();
   }
   return s;
 }

@@ -1,7 +1,12 @@
 #include "tcp_listener.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <asio/ssl/stream.hpp>
 #include <cstring>
 #include <deque>
+#include <type_traits>
 
 #include "pweb/dns/tcp_framer.hpp"
 
@@ -9,6 +14,7 @@ namespace pweb::dns {
 namespace {
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
 
 constexpr std::size_t kReadChunk = 4096;
 // Stop reading while this much is waiting to be written: a client that sends
@@ -16,54 +22,88 @@ constexpr std::size_t kReadChunk = 4096;
 constexpr std::size_t kMaxPendingOutput = 256 * 1024;
 constexpr std::size_t kMaxTcpResponse = 65535;
 constexpr std::uint64_t kMaxSignedInFlight = 1024;  // per worker, UPDATEs waiting for the writer
+constexpr int kMaxBufferedReads = 16;  // TLS reads of buffered records per wakeup (64 KiB)
 
-class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
+// One client connection over `Stream`: a TCP socket, or TLS over one (DoT).
+// Queries are the same either way (Transport::tcp); only the counters differ.
+template <typename Stream>
+class StreamConnection : public std::enable_shared_from_this<StreamConnection<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  TcpConnection(Worker& worker, asio::ip::tcp::socket socket)
-      : worker_(worker), socket_(std::move(socket)), idle_(worker.io) {
-    ++worker_.open_tcp_connections;
+  // `args`: the socket, and for TLS the context.
+  template <typename... Args>
+  StreamConnection(Worker& worker, Args&&... args)
+      : worker_(worker), socket_(std::forward<Args>(args)...), idle_(worker.io) {
+    ++open_connections();
   }
-  ~TcpConnection() { --worker_.open_tcp_connections; }
+  ~StreamConnection() { --open_connections(); }
+  StreamConnection(const StreamConnection&) = delete;
+  StreamConnection& operator=(const StreamConnection&) = delete;
 
   void start() {
     asio::error_code ignored;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-    arm_idle_timer();
+    socket_.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
     // The client's address: for the query log, and for tokens limited to subnets.
     if (worker_.config.query_log || worker_.signed_messages) {
       asio::error_code ec;
-      const auto ep = socket_.remote_endpoint(ec);
+      const auto ep = socket_.lowest_layer().remote_endpoint(ec);
       if (!ec) {
         std::memcpy(&peer_, ep.data(), ep.size());
         peer_size_ = static_cast<socklen_t>(ep.size());
       }
     }
-    read();
+    if constexpr (kTls) {
+      // The handshake's deadline: a client that stalls in it holds a
+      // connection slot no longer than this.
+      arm_timer(worker_.config.tls_handshake_timeout);
+      socket_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](const asio::error_code& ec) {
+                                if (ec || self->closed_) {
+                                  self->worker_.stats.dot_handshake_failures.inc();
+                                  self->close();
+                                  return;
+                                }
+                                self->arm_timer(self->worker_.config.tcp_idle_timeout);
+                                self->read();
+                              });
+    } else {
+      arm_timer(worker_.config.tcp_idle_timeout);
+      read();
+    }
   }
 
  private:
-  void arm_idle_timer() {
-    idle_.expires_after(worker_.config.tcp_idle_timeout);
-    idle_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+  std::size_t& open_connections() noexcept {
+    return kTls ? worker_.open_dot_connections : worker_.open_tcp_connections;
+  }
+
+  void arm_timer(std::chrono::milliseconds after) {
+    idle_.expires_after(after);
+    idle_.async_wait([self = this->shared_from_this()](const asio::error_code& ec) {
       if (!ec) self->close();
     });
   }
+  void arm_idle_timer() { arm_timer(worker_.config.tcp_idle_timeout); }
 
   void close() {
     closed_ = true;
     asio::error_code ignored;
     idle_.cancel();
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    // Over TLS too: no close_notify, which would wait on a client that may
+    // not read (RFC 7858 needs none; the client sees the TCP close).
+    socket_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.lowest_layer().close(ignored);
   }
 
   void read() {
     reading_ = true;
     auto buf = framer_.prepare(kReadChunk);
-    socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
-                            [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
-                              self->on_read(ec, n);
-                            });
+    socket_.async_read_some(
+        asio::buffer(buf.data(), buf.size()),
+        [self = this->shared_from_this()](const asio::error_code& ec, std::size_t n) {
+          self->on_read(ec, n);
+        });
   }
 
   void on_read(const asio::error_code& ec, std::size_t n) {
@@ -74,6 +114,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
       return;
     }
     framer_.commit(n);
+    if constexpr (kTls) take_buffered_records();
     arm_idle_timer();
     const auto& snapshot = worker_.snapshots.get();
     const RemoteContext remote = worker_.remote_context();
@@ -97,10 +138,28 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     if (pending_.size() + in_flight_.size() < kMaxPendingOutput) read();
   }
 
+  // Queries TLS has already received and decrypted (or holds as records) are
+  // taken now, without another trip through Asio's TLS stream and the
+  // scheduler, so that their answers leave together in one record and write.
+  // A read from the native handle like the gateway's (pweb/gateway/tls.hpp):
+  // no system call beyond what OpenSSL's buffers hold.
+  void take_buffered_records() {
+    for (int i = 0; i < kMaxBufferedReads; ++i) {
+      auto buf = framer_.prepare(kReadChunk);
+      ERR_clear_error();
+      const int got = SSL_read(socket_.native_handle(), buf.data(), static_cast<int>(buf.size()));
+      if (got <= 0) {
+        ERR_clear_error();  // want-read, or an error the next asynchronous read reports
+        return;
+      }
+      framer_.commit(static_cast<std::size_t>(got));
+    }
+  }
+
   void append(std::span<const std::uint8_t> msg, const Processed& p,
               Worker::Clock::time_point started) {
     worker_.finish(msg, p, Transport::tcp, started, peer_size_ ? sockaddr_ptr() : nullptr,
-                   peer_size_);
+                   peer_size_, kTls);
     if (p.response.size == 0) return;
     const auto& scratch = worker_.tcp_scratch;
     pending_.push_back(static_cast<std::uint8_t>(p.response.size >> 8));
@@ -115,7 +174,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
                  Worker::Clock::time_point started) {
     // Bounded like UDP: past the limit the connection is closed (the client retries).
     if (worker_.signed_in_flight.load(std::memory_order_relaxed) >= kMaxSignedInFlight) {
-      WorkerStats::bump(worker_.stats.tcp_queries);
+      WorkerStats::bump(kTls ? worker_.stats.dot_queries : worker_.stats.tcp_queries);
       WorkerStats::bump(worker_.stats.dropped);
       close_after_writes_ = true;
       return;
@@ -126,7 +185,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     worker_.signed_messages->handle(
         std::vector<std::uint8_t>(msg.begin(), msg.end()), Transport::tcp,
         peer_size_ ? peer_ip(sockaddr_ptr(), peer_size_) : std::string(), kMaxTcpResponse,
-        [self = shared_from_this(), gate = worker_.gate, qtype,
+        [self = this->shared_from_this(), gate = worker_.gate, qtype,
          started](std::vector<std::uint8_t> response) {
           gate->post([self, qtype, started, response = std::move(response)] {
             --self->awaiting_;
@@ -136,7 +195,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
             done.response.size = response.size();
             done.response.rcode =
                 response.size() >= 4 ? static_cast<Rcode>(response[3] & 0xF) : Rcode::noerror;
-            self->worker_.stats.count(done, Transport::tcp);
+            self->worker_.stats.count(done, Transport::tcp, kTls);
             if (!self->closed_ && !response.empty()) {
               self->pending_.push_back(static_cast<std::uint8_t>(response.size() >> 8));
               self->pending_.push_back(static_cast<std::uint8_t>(response.size()));
@@ -156,26 +215,26 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   void defer(std::span<const std::uint8_t> msg, const std::string& key,
              Worker::Clock::time_point started) {
     std::vector<std::uint8_t> copy(msg.begin(), msg.end());
-    const bool queued = worker_.await_remote(
-        key,
-        [self = shared_from_this(), copy = std::move(copy), started](const RemoteAnswer& answer) {
-          --self->awaiting_;
-          if (self->closed_) return;
-          RemoteContext remote = self->worker_.remote_context();
-          remote.resolved = &answer;
-          self->append(copy,
-                       process_query(copy, self->worker_.tcp_scratch, Transport::tcp,
-                                     self->worker_.authority, self->worker_.snapshots.get(), remote,
-                                     client_info(self->peer_size_ ? self->sockaddr_ptr() : nullptr,
-                                                 self->peer_size_)),
-                       started);
-          self->flush();
-          if (self->close_after_writes_ && !self->writing_ && self->awaiting_ == 0) self->close();
-        });
+    const bool queued = worker_.await_remote(key, [self = this->shared_from_this(),
+                                                   copy = std::move(copy),
+                                                   started](const RemoteAnswer& answer) {
+      --self->awaiting_;
+      if (self->closed_) return;
+      RemoteContext remote = self->worker_.remote_context();
+      remote.resolved = &answer;
+      self->append(copy,
+                   process_query(copy, self->worker_.tcp_scratch, Transport::tcp,
+                                 self->worker_.authority, self->worker_.snapshots.get(), remote,
+                                 client_info(self->peer_size_ ? self->sockaddr_ptr() : nullptr,
+                                             self->peer_size_)),
+                   started);
+      self->flush();
+      if (self->close_after_writes_ && !self->writing_ && self->awaiting_ == 0) self->close();
+    });
     if (queued) {
       ++awaiting_;
     } else {
-      WorkerStats::bump(worker_.stats.tcp_queries);
+      WorkerStats::bump(kTls ? worker_.stats.dot_queries : worker_.stats.tcp_queries);
       WorkerStats::bump(worker_.stats.dropped);
     }
   }
@@ -186,7 +245,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     pending_.clear();
     writing_ = true;
     asio::async_write(socket_, asio::buffer(in_flight_),
-                      [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
+                      [self = this->shared_from_this()](const asio::error_code& ec, std::size_t) {
                         self->on_written(ec);
                       });
   }
@@ -210,8 +269,8 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   }
 
   Worker& worker_;
-  asio::ip::tcp::socket socket_;
-  asio::steady_timer idle_;
+  Stream socket_;
+  asio::steady_timer idle_;  // the idle timeout; for TLS first the handshake's deadline
   TcpFramer framer_;
   std::vector<std::uint8_t> pending_;
   std::vector<std::uint8_t> in_flight_;
@@ -230,8 +289,9 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
 
 }  // namespace
 
-TcpListener::TcpListener(Worker& worker, const asio::ip::tcp::endpoint& endpoint)
-    : worker_(worker), acceptor_(worker.io) {
+TcpListener::TcpListener(Worker& worker, const asio::ip::tcp::endpoint& endpoint,
+                         std::shared_ptr<asio::ssl::context> tls)
+    : worker_(worker), acceptor_(worker.io), tls_(std::move(tls)) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.set_option(ReusePort(true));
@@ -251,15 +311,23 @@ void TcpListener::accept() {
   acceptor_.async_accept(
       [self = shared_from_this()](const asio::error_code& ec, asio::ip::tcp::socket socket) {
         if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-        if (!ec) {
-          WorkerStats::bump(self->worker_.stats.tcp_connections);
-          if (self->worker_.open_tcp_connections <
-              self->worker_.config.max_tcp_connections_per_thread) {
-            std::make_shared<TcpConnection>(self->worker_, std::move(socket))->start();
-          }  // else: over the limit, the socket closes as it goes out of scope
-        }
+        if (!ec) self->serve(std::move(socket));
         self->accept();
       });
+}
+
+void TcpListener::serve(asio::ip::tcp::socket socket) {
+  const std::size_t limit = worker_.config.max_tcp_connections_per_thread;
+  // Over the limit the socket closes as it goes out of scope.
+  if (tls_) {
+    WorkerStats::bump(worker_.stats.dot_connections);
+    if (worker_.open_dot_connections >= limit) return;
+    std::make_shared<StreamConnection<TlsStream>>(worker_, std::move(socket), *tls_)->start();
+  } else {
+    WorkerStats::bump(worker_.stats.tcp_connections);
+    if (worker_.open_tcp_connections >= limit) return;
+    std::make_shared<StreamConnection<asio::ip::tcp::socket>>(worker_, std::move(socket))->start();
+  }
 }
 
 }  // namespace pweb::dns

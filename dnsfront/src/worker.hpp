@@ -36,12 +36,16 @@ struct alignas(64) WorkerStats {
   metrics::LocalCounter rrl_slipped;
   metrics::LocalCounter rrl_dropped;
   std::array<metrics::LocalCounter, kCookieResults> cookies{};  // by CookieResult
+  std::atomic<std::uint64_t> dot_queries{0};
+  std::atomic<std::uint64_t> dot_connections{0};
+  metrics::LocalCounter dot_handshake_failures;
 
   static void bump(std::atomic<std::uint64_t>& c) noexcept {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
-  void count(const Processed& p, Transport t) noexcept {
-    bump(t == Transport::udp ? udp_queries : tcp_queries);
+  // `tls`: a TCP query that came over TLS, counted as DoT only.
+  void count(const Processed& p, Transport t, bool tls = false) noexcept {
+    bump(t == Transport::udp ? udp_queries : tls ? dot_queries : tcp_queries);
     qtypes[qtype_index(p.qtype)].inc();
     if (p.cache == CacheUse::hit) cache_hits.inc();
     if (p.cache == CacheUse::miss) cache_misses.inc();
@@ -83,6 +87,7 @@ struct Worker {
   WorkerStats stats;
   std::vector<std::uint8_t> tcp_scratch = std::vector<std::uint8_t>(65535);
   std::size_t open_tcp_connections = 0;
+  std::size_t open_dot_connections = 0;  // limited apart: handshakes do not starve TCP
 
   // Names of other agents: answers cached here, queries waiting for one.
   // Only this worker's thread touches them; the resolver's answer is posted back.
@@ -119,19 +124,21 @@ struct Worker {
                         std::size_t size, Clock::time_point now) noexcept;
   // Counts one query answered (or dropped) `started` ago, and logs it if asked to.
   void finish(std::span<const std::uint8_t> query, const Processed& p, Transport t,
-              Clock::time_point started, const sockaddr* peer, socklen_t peer_size) noexcept {
-    stats.count(p, t);
+              Clock::time_point started, const sockaddr* peer, socklen_t peer_size,
+              bool tls = false) noexcept {
+    stats.count(p, t, tls);
     const auto took = Clock::now() - started;
     if (p.response.size != 0) stats.latency.observe(took);
-    if (config.query_log) log_query(query, p, t, took, peer, peer_size);
+    if (config.query_log) log_query(query, p, t, took, peer, peer_size, tls);
   }
   void log_query(std::span<const std::uint8_t> query, const Processed& p, Transport t,
-                 Clock::duration took, const sockaddr* peer, socklen_t peer_size) noexcept;
+                 Clock::duration took, const sockaddr* peer, socklen_t peer_size,
+                 bool tls = false) noexcept;
   [[nodiscard]] RemoteContext remote_context() const noexcept {
     return {resolver ? &remote_cache : nullptr, nullptr, RemoteCache::Clock::now()};
   }
   std::vector<std::unique_ptr<UdpListener>> udp;
-  std::vector<std::shared_ptr<TcpListener>> tcp;
+  std::vector<std::shared_ptr<TcpListener>> tcp;  // TCP and DoT
   std::thread thread;
 };
 

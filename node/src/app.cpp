@@ -356,6 +356,10 @@ int run_node(const NodeConfig& cfg) {
 
   dns::ServerConfig server_cfg;
   for (const auto& l : dns_listen) server_cfg.listen.push_back({l.host, l.port});
+  for (const auto& l : host_ports(cfg.dot_listen))
+    server_cfg.dot_listen.push_back({l.host, l.port});
+  server_cfg.tls_cert = cfg.tls_cert;
+  server_cfg.tls_key = cfg.tls_key;
   server_cfg.threads =
       cfg.threads != 0 ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
   server_cfg.rrl.responses_per_second = cfg.rrl_rate;
@@ -363,8 +367,11 @@ int run_node(const NodeConfig& cfg) {
   if (cfg.query_log) {
     server_cfg.query_log = [](const dns::QueryLogEntry& e) {
       spdlog::info("event=query client={} proto={} qname={} qtype={} rcode={} size={} us={}",
-                   e.client, e.tcp ? "tcp" : "udp", e.qname.empty() ? "-" : e.qname, e.qtype,
-                   e.rcode, e.size,
+                   e.client,
+                   e.tls   ? "dot"
+                   : e.tcp ? "tcp"
+                           : "udp",
+                   e.qname.empty() ? "-" : e.qname, e.qtype, e.rcode, e.size,
                    std::chrono::duration_cast<std::chrono::microseconds>(e.latency).count());
     };
   }
@@ -463,6 +470,7 @@ int run_node(const NodeConfig& cfg) {
   dns_server.start();
   if (gateway_server) gateway_server->start();
   for (const auto& l : cfg.dns_listen) spdlog::info("event=dns_listen addr={}", l);
+  for (const auto& l : cfg.dot_listen) spdlog::info("event=dot_listen addr={}", l);
   spdlog::info("event=http_listen addr={} tls={}", cfg.http_listen,
                cfg.tls_cert.empty() ? "off" : "on");
   if (gateway_server) {

@@ -162,6 +162,10 @@ void add_node_options(CLI::App& app, NodeConfig& cfg) {
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", cfg.tls_key, "PEM private key for --tls-cert (default: none)")
       ->check(CLI::ExistingFile);
+  app.add_option("--dot-listen", cfg.dot_listen,
+                 "DNS over TLS (RFC 7858) listen address, e.g. 0.0.0.0:853, with the "
+                 "certificate of --tls-cert/--tls-key (repeatable; default: none)")
+      ->check(kHostPort);
   app.add_option("--http-max-per-client", cfg.http_max_per_client,
                  "HTTP connections one client address may hold at once (more are answered 503); "
                  "0 = no limit, e.g. behind a reverse proxy")
@@ -255,6 +259,9 @@ std::optional<std::string> validate(const NodeConfig& cfg) {
   }
   if (cfg.nsid.size() > dns::kMaxNsid) {
     return "--nsid is longer than " + std::to_string(dns::kMaxNsid) + " bytes";
+  }
+  if (!cfg.dot_listen.empty() && cfg.tls_cert.empty()) {
+    return "--dot-listen (DNS over TLS) needs --tls-cert and --tls-key";
   }
   if (!cfg.home_agent.empty() && !cfg.label.empty()) {
     return "--home-agent (gateway mode) and --label exclude each other";

@@ -34,6 +34,7 @@ void gauge(TextWriter& w, std::string_view name, std::string_view help, double v
 void dns_metrics(TextWriter& w, const dns::ServerStats& s) {
   counter(w, "pweb_dns_udp_queries_total", "DNS queries received over UDP", s.udp_queries);
   counter(w, "pweb_dns_tcp_queries_total", "DNS queries received over TCP", s.tcp_queries);
+  counter(w, "pweb_dns_dot_queries_total", "DNS queries received over TLS (DoT)", s.dot_queries);
   w.family("pweb_dns_queries_total", "counter", "DNS queries by query type");
   for (std::size_t i = 0; i < s.qtypes.size(); ++i) {
     w.sample("pweb_dns_queries_total", {{"type", dns::kQtypeNames[i]}}, s.qtypes[i]);
@@ -48,6 +49,11 @@ void dns_metrics(TextWriter& w, const dns::ServerStats& s) {
           "DNS queries not answered (unparseable, or too many waiting)", s.dropped);
   counter(w, "pweb_dns_truncated_total", "UDP answers sent truncated (TC)", s.truncated);
   counter(w, "pweb_dns_tcp_connections_total", "DNS TCP connections accepted", s.tcp_connections);
+  counter(w, "pweb_dns_dot_connections_total", "DNS-over-TLS connections accepted",
+          s.dot_connections);
+  counter(w, "pweb_dns_dot_handshake_failures_total",
+          "DNS-over-TLS handshakes that failed or were cut at their deadline",
+          s.dot_handshake_failures);
   counter(w, "pweb_dns_cache_hits_total",
           "Queries for other agents' devices answered from a DNS worker's cache", s.cache_hits);
   counter(w, "pweb_dns_cache_misses_total",

@@ -325,5 +325,19 @@ TEST(NodeOptions, DnssecKeyOptionsNeedDnssec) {
   EXPECT_NE(validate(cfg)->find("--dnssec-publish needs --dnssec"), std::string::npos);
 }
 
+TEST(Validate, DotNeedsTheTlsFiles) {
+  auto p = parse({"--dot-listen", "127.0.0.1:853", "--dot-listen", "[::1]:853"});
+  ASSERT_TRUE(p.error.empty()) << p.error;
+  EXPECT_EQ(p.cfg.dot_listen, (std::vector<std::string>{"127.0.0.1:853", "[::1]:853"}));
+  const auto err = validate(p.cfg);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("--dot-listen"), std::string::npos) << *err;
+  EXPECT_NE(err->find("--tls-cert"), std::string::npos) << *err;
+  p.cfg.tls_cert = "/etc/cert.pem";
+  p.cfg.tls_key = "/etc/key.pem";
+  EXPECT_FALSE(validate(p.cfg));
+  EXPECT_FALSE(parse({"--dot-listen", "853"}).error.empty());  // not host:port
+}
+
 }  // namespace
 }  // namespace pweb::node

@@ -29,6 +29,7 @@ struct ListenAddress {
 // One answered (or dropped) query, for the optional query log.
 struct QueryLogEntry {
   bool tcp = false;
+  bool tls = false;    // DNS over TLS (then tcp too)
   std::string client;  // "addr:port"
   std::string qname;   // as sent; empty if the query did not parse
   std::uint16_t qtype = 0;
@@ -62,6 +63,14 @@ struct ServerConfig {
   QueryLog query_log;                          // null: no query log
   // UDP response rate limiting; the rate is the node's, shared out among workers.
   RrlConfig rrl;
+  // DNS over TLS (RFC 7858): its listeners, and the certificate chain and key
+  // (PEM files) they present. Connections as over TCP (idle timeout, and a
+  // limit per thread counted apart from TCP's), and a client that has not
+  // finished its handshake within the deadline is cut.
+  std::vector<ListenAddress> dot_listen;
+  std::string tls_cert;
+  std::string tls_key;
+  std::chrono::milliseconds tls_handshake_timeout{5000};
 };
 
 struct ServerStats {
@@ -81,6 +90,9 @@ struct ServerStats {
   std::uint64_t rrl_slipped = 0;   // UDP answers sent truncated by rate limiting
   std::uint64_t rrl_dropped = 0;   // UDP answers not sent by rate limiting
   std::array<std::uint64_t, kCookieResults> cookies{};  // queries by CookieResult (none: 0)
+  std::uint64_t dot_queries = 0;   // over TLS (not in tcp_queries)
+  std::uint64_t dot_connections = 0;
+  std::uint64_t dot_handshake_failures = 0;  // failed, or cut at the deadline
 };
 
 class BindError : public std::runtime_error {
@@ -90,7 +102,8 @@ class BindError : public std::runtime_error {
 
 class DnsServer {
  public:
-  // Binds every listener now so that a busy port fails start-up (BindError).
+  // Binds every listener now so that a busy port fails start-up (BindError);
+  // TLS files that cannot be used throw ConfigError naming the file.
   // `remote` (optional) resolves other agents' names; it must outlive stop().
   // `signed_messages` (optional) answers RFC 2136 UPDATEs and TSIG-signed
   // queries; it must outlive stop().

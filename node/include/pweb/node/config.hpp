@@ -60,8 +60,9 @@ struct NodeConfig {
   // hex, shared by the nodes behind one anycast name (empty: random per start).
   std::string cookie_secret;
   std::string nsid;      // RFC 5001 NSID text (empty: none)
-  std::string tls_cert;  // HTTPS for the HTTP API when both are set
+  std::string tls_cert;  // HTTPS for the HTTP API when both are set; also DoT's
   std::string tls_key;
+  std::vector<std::string> dot_listen;        // DNS over TLS (RFC 7858) listen addresses
   std::uint32_t http_max_per_client = 64;     // connections per client address; 0 = no limit
   unsigned identity_bits = 4096;              // RSA key made once for the DHT identity
   bool gateway_tls = true;                    // agent links over TLS with the signer's key checked
