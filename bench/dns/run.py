@@ -620,7 +620,9 @@ def setup_pweb(args, work: Path, devices_file: Path, ports: set,
     version = run_tool([str(binary), "--version"]).stdout.strip()
     store_bytes = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())
     extra = {"version": version, "import_s": round(import_s, 3), "import_output": imp.stdout.strip(),
-             "store_bytes_on_disk": store_bytes, "http_port": http_port, "rrsets_stored": nrrsets}
+             "store_bytes_on_disk": store_bytes, "http_port": http_port, "rrsets_stored": nrrsets,
+             # --tls-cert (for DoH or DoT) makes the HTTP API HTTPS.
+             "metrics_url": f"{'https' if '--tls-cert' in cmd else 'http'}://127.0.0.1:{http_port}/metrics"}
     server = Server("pweb", cmd, port, work / "pweb-node.log")
     if dot_port:
         server.ports["dot"] = dot_port
@@ -1066,16 +1068,19 @@ def learn_server_cookie(port: int, timeout: float = 2.0) -> bytes:
     raise BenchError("pweb-node answered without a server cookie")
 
 
-def metric_value(http_port: int, sample: str) -> float:
+def metric_value(metrics_url: str, sample: str) -> float:
+    import ssl
     import urllib.request
-    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10) as r:
+    # The bench's own throwaway certificate (--doh, --transports dot): not verified.
+    ctx = ssl._create_unverified_context() if metrics_url.startswith("https:") else None
+    with urllib.request.urlopen(metrics_url, timeout=10, context=ctx) as r:
         for line in r.read().decode().splitlines():
             if line.startswith(sample + " "):
                 return float(line.split()[1])
     raise BenchError(f"no metric {sample}")
 
 
-def run_cookie_rows(server: Server, args, queries_file: Path, work: Path, http_port: int) -> Dict:
+def run_cookie_rows(server: Server, args, queries_file: Path, work: Path, metrics_url: str) -> Dict:
     """The address mix with EDNS and no cookie ("off"), then with the COOKIE
     option of a resolver that has learned our server cookie ("on": every query
     is checked and answered with it), against the same process, alternating
@@ -1086,10 +1091,10 @@ def run_cookie_rows(server: Server, args, queries_file: Path, work: Path, http_p
     off_runs, on_runs = [], []
     for i in range(args.rounds):
         off_runs.append(run_load(server, one, queries_file, work, f"-cookies-off-{i + 1}", extra=["-e"]))
-        before = metric_value(http_port, valid)
+        before = metric_value(metrics_url, valid)
         on = run_load(server, one, queries_file, work, f"-cookies-on-{i + 1}",
                       extra=["-E", f"{COOKIE_OPTION}:{cookie.hex()}"])
-        on["valid_cookies"] = int(metric_value(http_port, valid) - before)
+        on["valid_cookies"] = int(metric_value(metrics_url, valid) - before)
         if on["valid_cookies"] < on["completed"]:
             raise BenchError(f"cookies on: only {on['valid_cookies']} of {on['completed']} "
                              f"answered queries had a valid server cookie")
@@ -1155,7 +1160,7 @@ def bench_server(key: str, args, work: Path, files: Dict[str, Path], devices, po
             result["load_records"] = run_load(server, args, files["queries_records"], work, "-records")
         if key == "pweb" and args.cookies and "queries" in files:
             log(f"{SERVER_NAMES[key]}: DNS cookies off/on; {args.rounds} x 2 dnsperf runs of {args.duration} s")
-            result["cookies"] = run_cookie_rows(server, args, files["queries"], work, extra["http_port"])
+            result["cookies"] = run_cookie_rows(server, args, files["queries"], work, extra["metrics_url"])
         # The other transports on the same process, with the first mix's queries.
         for t in args.transport_keys:
             if t == "udp":
