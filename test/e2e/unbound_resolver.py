@@ -42,16 +42,25 @@ def _free_udp_tcp_port() -> int:
 
 
 class Unbound:
-    """`zone` stubbed to `servers` ((host, port) pairs), anchored by `ds_lines`."""
+    """`zone` stubbed to `servers` ((host, port) pairs), anchored by `ds_lines`.
+    `upstream`: how Unbound asks them: "udp" (falling back to TCP as resolvers
+    do), "tcp" (TCP only), or "tls" (DNS over TLS, RFC 7858, checking the
+    servers' certificate against `tls_bundle` for the name `tls_name`)."""
 
     def __init__(self, workdir: Path, zone: str, servers: Sequence[Tuple[str, int]],
-                 ds_lines: Sequence[str]):
+                 ds_lines: Sequence[str], upstream: str = "udp", tls_bundle: Path = None,
+                 tls_name: str = ""):
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.zone = zone
         self.port = _free_udp_tcp_port()
         anchors = "".join(f'  trust-anchor: "{d.strip()}"\n' for d in ds_lines)
-        stubs = "".join(f"  stub-addr: {h}@{p}\n" for h, p in servers)
+        auth = f"#{tls_name}" if upstream == "tls" else ""
+        stubs = "".join(f"  stub-addr: {h}@{p}{auth}\n" for h, p in servers)
+        if upstream == "tls":
+            stubs += "  stub-tls-upstream: yes\n"
+        transport = {"udp": "", "tcp": "  tcp-upstream: yes\n",
+                     "tls": f'  tls-cert-bundle: "{tls_bundle}"\n'}[upstream]
         self.conf = self.dir / "unbound.conf"
         self.conf.write_text(f"""server:
   interface: 127.0.0.1
@@ -72,7 +81,7 @@ class Unbound:
   prefetch: no
   target-fetch-policy: "0 0 0 0 0"
   ede: yes
-{anchors}
+{transport}{anchors}
 remote-control:
   control-enable: no
 
