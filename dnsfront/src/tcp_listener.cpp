@@ -215,22 +215,22 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection<St
   void defer(std::span<const std::uint8_t> msg, const std::string& key,
              Worker::Clock::time_point started) {
     std::vector<std::uint8_t> copy(msg.begin(), msg.end());
-    const bool queued = worker_.await_remote(key, [self = this->shared_from_this(),
-                                                   copy = std::move(copy),
-                                                   started](const RemoteAnswer& answer) {
-      --self->awaiting_;
-      if (self->closed_) return;
-      RemoteContext remote = self->worker_.remote_context();
-      remote.resolved = &answer;
-      self->append(copy,
-                   process_query(copy, self->worker_.tcp_scratch, Transport::tcp,
-                                 self->worker_.authority, self->worker_.snapshots.get(), remote,
-                                 client_info(self->peer_size_ ? self->sockaddr_ptr() : nullptr,
-                                             self->peer_size_)),
-                   started);
-      self->flush();
-      if (self->close_after_writes_ && !self->writing_ && self->awaiting_ == 0) self->close();
-    });
+    const bool queued =
+        worker_.await_remote(key, [self = this->shared_from_this(), copy = std::move(copy),
+                                   started](const RemoteAnswer& answer) {
+          --self->awaiting_;
+          if (self->closed_) return;
+          RemoteContext remote = self->worker_.remote_context();
+          remote.resolved = &answer;
+          self->append(copy,
+                       process_query(copy, self->worker_.tcp_scratch, Transport::tcp,
+                                     self->worker_.authority, self->worker_.snapshots.get(), remote,
+                                     client_info(self->peer_size_ ? self->sockaddr_ptr() : nullptr,
+                                                 self->peer_size_)),
+                       started);
+          self->flush();
+          if (self->close_after_writes_ && !self->writing_ && self->awaiting_ == 0) self->close();
+        });
     if (queued) {
       ++awaiting_;
     } else {
