@@ -90,7 +90,7 @@ struct ServerStats {
   std::uint64_t rrl_slipped = 0;   // UDP answers sent truncated by rate limiting
   std::uint64_t rrl_dropped = 0;   // UDP answers not sent by rate limiting
   std::array<std::uint64_t, kCookieResults> cookies{};  // queries by CookieResult (none: 0)
-  std::uint64_t dot_queries = 0;   // over TLS (not in tcp_queries)
+  std::uint64_t dot_queries = 0;                        // over TLS (not in tcp_queries)
   std::uint64_t dot_connections = 0;
   std::uint64_t dot_handshake_failures = 0;  // failed, or cut at the deadline
 };
