@@ -12,30 +12,53 @@ namespace {
 // HTTP worker against a bug there.
 constexpr std::chrono::seconds kMargin{2};
 
+std::vector<std::uint8_t> bytes(std::span<const std::uint8_t> s) { return {s.begin(), s.end()}; }
+
 }  // namespace
 
+std::chrono::milliseconds NodeDoh::longest_wait() const { return timeout_ + kMargin; }
+
 std::vector<std::uint8_t> NodeDoh::answer(std::span<const std::uint8_t> query) {
+  auto promise = std::make_shared<std::promise<rest::DnsAnswerFinish>>();
+  auto future = promise->get_future();
+  answer_later(query, [promise](rest::DnsAnswerFinish f) { promise->set_value(std::move(f)); });
+  if (future.wait_for(longest_wait()) == std::future_status::ready) return future.get()();
+  return finish(query, dns::RemoteAnswer{});  // servfail
+}
+
+void NodeDoh::answer_later(std::span<const std::uint8_t> query,
+                           std::function<void(rest::DnsAnswerFinish)> done) {
   // One answer buffer per HTTP worker thread: TCP's limit, 65535 bytes.
   thread_local std::vector<std::uint8_t> out(65535);
   const auto snapshot = snapshots_.current();
-  dns::RemoteContext remote{&no_cache_, nullptr, dns::RemoteCache::Clock::now()};
-  auto p = dns::process_query(query, out, dns::Transport::tcp, authority_, *snapshot, remote);
-  if (p.pending) {
-    std::string key;
-    std::uint16_t qtype = 0;
-    dns::RemoteAnswer answer;  // servfail unless the resolver says otherwise
-    if (dns::split_remote_cache_key(p.pending_key, key, qtype)) {
-      auto promise = std::make_shared<std::promise<dns::RemoteAnswer>>();
-      auto future = promise->get_future();
-      resolver_.resolve(std::move(key), qtype,
-                        [promise](const dns::RemoteAnswer& a) { promise->set_value(a); });
-      if (future.wait_for(timeout_ + kMargin) == std::future_status::ready) answer = future.get();
-    }
-    remote.resolved = &answer;
-    remote.now = dns::RemoteCache::Clock::now();
-    p = dns::process_query(query, out, dns::Transport::tcp, authority_, *snapshots_.current(),
-                           remote);
+  const dns::RemoteContext remote{&no_cache_, nullptr, dns::RemoteCache::Clock::now()};
+  const auto p = dns::process_query(query, out, dns::Transport::tcp, authority_, *snapshot, remote);
+  if (!p.pending) {
+    done([answer = std::vector<std::uint8_t>(
+              out.begin(), out.begin() + static_cast<std::ptrdiff_t>(p.response.size))]() mutable {
+      return std::move(answer);
+    });
+    return;
   }
+  std::string key;
+  std::uint16_t qtype = 0;
+  if (!dns::split_remote_cache_key(p.pending_key, key, qtype)) {
+    done([this, q = bytes(query)] { return finish(q, dns::RemoteAnswer{}); });  // servfail
+    return;
+  }
+  // The response is made again with the answer, on the thread that takes it.
+  resolver_.resolve(std::move(key), qtype,
+                    [this, q = bytes(query), done = std::move(done)](const dns::RemoteAnswer& a) {
+                      done([this, q, a] { return finish(q, a); });
+                    });
+}
+
+std::vector<std::uint8_t> NodeDoh::finish(std::span<const std::uint8_t> query,
+                                          const dns::RemoteAnswer& resolved) const {
+  thread_local std::vector<std::uint8_t> out(65535);
+  const dns::RemoteContext remote{&no_cache_, &resolved, dns::RemoteCache::Clock::now()};
+  const auto p = dns::process_query(query, out, dns::Transport::tcp, authority_,
+                                    *snapshots_.current(), remote);
   return {out.begin(), out.begin() + static_cast<std::ptrdiff_t>(p.response.size)};
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // DNS over HTTPS answers: the UDP/TCP path (dns::process_query, with TCP's
-// limits), and for another agent's name the resolver, waited for on the HTTP
-// worker within --timeout.
+// limits), and for another agent's name the resolver: waited for on the HTTP
+// worker within --timeout (HTTP/1.1), or handed over when it comes (HTTP/2,
+// whose other streams go on meanwhile).
 #include <chrono>
 
 #include "pweb/dns/authority.hpp"
@@ -18,8 +19,15 @@ class NodeDoh final : public rest::DnsQueryService {
       : authority_(authority), snapshots_(snapshots), resolver_(resolver), timeout_(timeout) {}
 
   std::vector<std::uint8_t> answer(std::span<const std::uint8_t> query) override;
+  void answer_later(std::span<const std::uint8_t> query,
+                    std::function<void(rest::DnsAnswerFinish)> done) override;
+  std::chrono::milliseconds longest_wait() const override;
 
  private:
+  // The response with what the resolver said about the name.
+  std::vector<std::uint8_t> finish(std::span<const std::uint8_t> query,
+                                   const dns::RemoteAnswer& resolved) const;
+
   const dns::Authority& authority_;
   const registrar::SnapshotHolder& snapshots_;
   dns::RemoteResolver& resolver_;

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -83,12 +84,16 @@ int hex_value(char c) {
 }  // namespace
 
 bool wait_io(int fd, short events, Clock::time_point deadline) {
+  return wait_io_or_wake(fd, events, -1, deadline) == IoWait::ready;
+}
+
+IoWait wait_io_or_wake(int fd, short events, int wake_fd, Clock::time_point deadline) {
   for (;;) {
-    pollfd p{fd, events, 0};
-    const int r = ::poll(&p, 1, millis_until(deadline));
-    if (r > 0) return true;
-    if (r == 0) return false;
-    if (errno != EINTR) return false;
+    // poll() skips an entry whose fd is negative.
+    std::array<pollfd, 2> p{{{fd, events, 0}, {wake_fd, POLLIN, 0}}};
+    const int r = ::poll(p.data(), p.size(), millis_until(deadline));
+    if (r > 0) return p[0].revents != 0 ? IoWait::ready : IoWait::woken;
+    if (r == 0 || errno != EINTR) return IoWait::timeout;
   }
 }
 

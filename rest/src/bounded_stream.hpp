@@ -178,6 +178,10 @@ bool tls_accept(int fd, SSL* ssl, BoundedStream::Clock::time_point deadline);
 // Waits for `events` on `fd` until `deadline`: true when ready (or in error,
 // which the next call on the socket reports).
 bool wait_io(int fd, short events, BoundedStream::Clock::time_point deadline);
+// The same, also ended when `wake_fd` (not -1) becomes readable.
+enum class IoWait { ready, woken, timeout };
+IoWait wait_io_or_wake(int fd, short events, int wake_fd,
+                       BoundedStream::Clock::time_point deadline);
 
 // The peer's numeric address ("192.0.2.1", "2001:db8::1"), "" if unknown.
 std::string peer_address(int fd);

@@ -123,26 +123,32 @@ DohRequest doh_from_post(std::string_view content_type, std::string_view body) {
   return checked(std::vector<std::uint8_t>(body.begin(), body.end()));
 }
 
-DohResponse doh_respond(DnsQueryService& service, const DohRequest& request) {
+DohResponse doh_refusal(const DohRequest& refused) {
   DohResponse out;
-  if (request.refused()) {
-    out.status = request.status;
-    out.content_type = "application/json";
-    out.body = json_error(request.error);
-    return out;
-  }
-  const auto answer = service.answer(request.message);
-  const auto freshness = dns::response_freshness(answer);
-  if (answer.empty() || !freshness) {
+  out.status = refused.status;
+  out.content_type = "application/json";
+  out.body = json_error(refused.error);
+  return out;
+}
+
+DohResponse doh_answer(std::span<const std::uint8_t> response) {
+  DohResponse out;
+  const auto freshness = dns::response_freshness(response);
+  if (response.empty() || !freshness) {
     out.status = 400;
     out.content_type = "application/json";
     out.body = json_error("not a DNS query (a response, or no DNS message)");
     return out;
   }
   out.content_type = kDnsMessageType;
-  out.body.assign(answer.begin(), answer.end());
+  out.body.assign(response.begin(), response.end());
   out.cache_control = "max-age=" + std::to_string(*freshness);
   return out;
+}
+
+DohResponse doh_respond(DnsQueryService& service, const DohRequest& request) {
+  if (request.refused()) return doh_refusal(request);
+  return doh_answer(service.answer(request.message));
 }
 
 }  // namespace pweb::rest

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,5 +50,9 @@ struct DohResponse {
 // The HTTP answer to `request`: the DNS response with its freshness as
 // `max-age`, or a JSON error naming what was wrong.
 DohResponse doh_respond(DnsQueryService& service, const DohRequest& request);
+// Its two halves: the JSON error for a refused request, and the HTTP answer
+// for the service's response (400 when there is none).
+DohResponse doh_refusal(const DohRequest& refused);
+DohResponse doh_answer(std::span<const std::uint8_t> response);
 
 }  // namespace pweb::rest

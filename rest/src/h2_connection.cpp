@@ -2,6 +2,8 @@
 
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -10,7 +12,11 @@
 #include <map>
 #include <memory>
 #include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
+
+#include "pweb/lock_guarded.hpp"
 
 namespace pweb::rest {
 namespace {
@@ -28,12 +34,62 @@ constexpr std::size_t kMaxKeptBytes = 256 * 1024;
 // How long a refused client may go on sending before the close.
 constexpr std::chrono::milliseconds kRefusalDrain{2000};
 
+// Replies handed over by handlers, and the eventfd that wakes the connection
+// for those from other threads. Shared with the handlers' pending replies, so
+// it outlives a connection that ended first (their replies are then dropped).
+class Mailbox {
+ public:
+  Mailbox() : wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~Mailbox() {
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
+
+  bool ok() const { return wake_fd_ >= 0; }
+  int wake_fd() const { return wake_fd_; }
+
+  void post(int32_t id, H2Finish finish) {
+    // A reply made during the handler's call needs no wake-up.
+    if (std::this_thread::get_id() == owner_) {
+      own_.emplace_back(id, std::move(finish));
+      return;
+    }
+    // Written under the lock, so the eventfd is set exactly while replies wait.
+    auto replies = replies_.lock();
+    replies->emplace_back(id, std::move(finish));
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof(one));
+  }
+
+  // Every reply posted so far; on the connection's thread. No system call
+  // when no other thread has posted.
+  std::vector<std::pair<int32_t, H2Finish>> take() {
+    auto out = std::exchange(own_, {});
+    auto replies = replies_.lock();
+    if (replies->empty()) return out;
+    std::uint64_t count = 0;
+    [[maybe_unused]] const auto n = ::read(wake_fd_, &count, sizeof(count));
+    for (auto& r : *replies) out.push_back(std::move(r));
+    replies->clear();
+    return out;
+  }
+
+ private:
+  int wake_fd_;
+  const std::thread::id owner_ = std::this_thread::get_id();
+  std::vector<std::pair<int32_t, H2Finish>> own_;  // the owner's thread only
+  LockGuarded<std::vector<std::pair<int32_t, H2Finish>>> replies_;
+};
+
 struct Stream {
   H2Request request;
   Clock::time_point started;
   std::size_t head_bytes = 0;
   std::size_t header_fields = 0;
-  bool complete = false;  // END_STREAM received
+  bool complete = false;    // END_STREAM received
+  bool dispatched = false;  // given to the handler, at `dispatched_at`
+  Clock::time_point dispatched_at;
   bool answered = false;  // a response is submitted
   H2Response response;
   std::size_t sent = 0;  // of response.body
@@ -56,6 +112,11 @@ class Connection {
   bool start();
   bool flush();
   bool answer_ready();
+  // Answers with `finish`'s response, or resets the stream when it has none.
+  void complete(int32_t id, Stream& s, const H2Finish& finish);
+  // Answers 504 what the handler has not replied to within answer_timeout.
+  void give_up_late(Clock::time_point now);
+  std::optional<Clock::time_point> answer_deadline() const;
   void refuse(int32_t id, Stream& s, LimitHit hit);
   void respond(int32_t id, Stream& s);
   // Forgets a stream's request bytes (answered or closed).
@@ -80,6 +141,7 @@ class Connection {
   const H2Handler& handler_;
   LimitCounters& counters_;
   nghttp2_session* session_ = nullptr;
+  std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
   std::map<int32_t, Stream> streams_;
   Clock::time_point idle_since_ = Clock::now();
   bool closing_ = false;  // GOAWAY sent: end once everything is written
@@ -220,6 +282,7 @@ void Connection::respond(int32_t id, Stream& s) {
 }
 
 bool Connection::start() {
+  if (!mailbox_->ok()) return false;
   nghttp2_session_callbacks* cb = nullptr;
   if (nghttp2_session_callbacks_new(&cb) != 0) return false;
   nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
@@ -296,39 +359,75 @@ Connection::Read Connection::read(Clock::time_point until) {
       return used < 0 ? Read::closed : Read::data;
     }
     const int err = SSL_get_error(ssl_, r);
-    if (err == SSL_ERROR_WANT_READ) {
-      if (!wait_io(fd_, POLLIN, until)) return Read::none;
-      continue;
-    }
-    if (err == SSL_ERROR_WANT_WRITE) {
-      if (!wait_io(fd_, POLLOUT, until)) return Read::none;
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      // A reply from another thread ends the wait too: it is sent at once.
+      const short events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+      if (wait_io_or_wake(fd_, events, mailbox_->wake_fd(), until) != IoWait::ready) {
+        return Read::none;
+      }
       continue;
     }
     return Read::closed;
   }
 }
 
-// Answers every complete request, in stream order.
+// Gives every complete request to the handler, then answers those it has
+// replied to (at once or since), in the order the replies came.
 bool Connection::answer_ready() {
   for (auto& [id, s] : streams_) {
-    if (!s.complete || s.answered) continue;
-    auto response = handler_(s.request);
-    if (!response) {
-      s.answered = true;
-      release(s);
-      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_HTTP_1_1_REQUIRED);
-      continue;
-    }
-    s.response = std::move(*response);
-    respond(id, s);
+    if (!s.complete || s.dispatched || s.answered) continue;
+    s.dispatched = true;
+    s.dispatched_at = Clock::now();
+    handler_(s.request,
+             [box = mailbox_, id = id](H2Finish finish) { box->post(id, std::move(finish)); });
+  }
+  for (auto& [id, finish] : mailbox_->take()) {
+    // Gone (reset by the client) or answered (refused, or too late): dropped.
+    const auto it = streams_.find(id);
+    if (it == streams_.end() || it->second.answered) continue;
+    complete(id, it->second, finish);
   }
   return flush();
+}
+
+void Connection::complete(int32_t id, Stream& s, const H2Finish& finish) {
+  auto response = finish ? finish() : std::nullopt;
+  if (!response) {
+    s.answered = true;
+    release(s);
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_HTTP_1_1_REQUIRED);
+    return;
+  }
+  s.response = std::move(*response);
+  respond(id, s);
+}
+
+std::optional<Clock::time_point> Connection::answer_deadline() const {
+  std::optional<Clock::time_point> earliest;
+  for (const auto& [id, s] : streams_) {
+    if (!s.dispatched || s.answered) continue;
+    const auto end = s.dispatched_at + limits_.answer_timeout;
+    earliest = std::min(earliest.value_or(end), end);
+  }
+  return earliest;
+}
+
+void Connection::give_up_late(Clock::time_point now) {
+  for (auto& [id, s] : streams_) {
+    if (!s.dispatched || s.answered || now < s.dispatched_at + limits_.answer_timeout) continue;
+    s.response.status = 504;
+    s.response.content_type = "application/json";
+    s.response.body = "{\"error\":\"no answer within " +
+                      std::to_string(limits_.answer_timeout.count()) + " ms\"}";
+    respond(id, s);
+  }
 }
 
 bool Connection::run(const std::function<bool()>& stopping) {
   if (!start() || !flush()) return false;
   std::optional<Clock::time_point> drain_until;
   for (;;) {
+    give_up_late(Clock::now());
     if (!answer_ready()) return false;
     const bool written = nghttp2_session_want_write(session_) == 0;
     if (written && nghttp2_session_want_read(session_) == 0) return true;
@@ -355,6 +454,7 @@ bool Connection::run(const std::function<bool()>& stopping) {
     }
     auto until = now + kStopPoll;
     if (end && !closing_) until = std::min(until, *end);
+    if (const auto late = answer_deadline()) until = std::min(until, *late);
     if (drain_until) until = std::min(until, *drain_until);
     if (read(until) == Read::closed) {
       flush();  // a GOAWAY for a protocol error, best effort

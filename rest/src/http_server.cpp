@@ -28,6 +28,9 @@ namespace {
 // their group commit: enough workers that many clients commit together.
 constexpr std::size_t kHttpWorkers = 128;
 constexpr std::size_t kMaxHeaders = 100;
+// An HTTP/2 DoH stream is answered 504 this long after the DNS service's own
+// longest wait: only a service that broke its promise meets it.
+constexpr std::chrono::seconds kAnswerMargin{1};
 
 nlohmann::json to_json(const StatusInfo& s) {
   return {{"version", s.version},
@@ -81,23 +84,7 @@ struct MadeServer {
   BoundedListener* listener;  // the same object as `server`
 };
 
-// DNS over HTTPS on an HTTP/2 stream; other paths go back to HTTP/1.1.
-std::optional<H2Response> h2_doh(DnsQueryService& dns, const H2Request& req) {
-  const auto question = req.path.find('?');
-  if (req.path.substr(0, question) != kDohPath) return std::nullopt;
-  const std::string_view query = question == std::string::npos
-                                     ? std::string_view()
-                                     : std::string_view(req.path).substr(question + 1);
-  DohResponse r;
-  if (req.method == "GET") {
-    r = doh_respond(dns, doh_from_get(query_parameter(query, "dns")));
-  } else if (req.method == "POST") {
-    r = doh_respond(dns, doh_from_post(req.content_type, req.body));
-  } else {
-    r.status = 405;
-    r.content_type = "application/json";
-    r.body = "{\"error\":\"method not allowed here (allowed: GET, POST)\"}";
-  }
+H2Response to_h2(DohResponse r) {
   H2Response out;
   out.status = r.status;
   out.content_type = std::move(r.content_type);
@@ -105,6 +92,38 @@ std::optional<H2Response> h2_doh(DnsQueryService& dns, const H2Request& req) {
   out.cache_control = std::move(r.cache_control);
   if (r.status == 405) out.allow = "GET, POST";
   return out;
+}
+
+// DNS over HTTPS on an HTTP/2 stream; other paths go back to HTTP/1.1. A
+// query for another agent's name is answered when that agent has answered,
+// while the connection's other streams go on.
+void h2_doh(DnsQueryService& dns, const H2Request& req, const H2Reply& reply) {
+  const auto now = [&reply](std::optional<H2Response> r) {
+    reply([r = std::move(r)] { return r; });
+  };
+  const auto question = req.path.find('?');
+  if (req.path.substr(0, question) != kDohPath) return now(std::nullopt);
+  const std::string_view query = question == std::string::npos
+                                     ? std::string_view()
+                                     : std::string_view(req.path).substr(question + 1);
+  DohRequest request;
+  if (req.method == "GET") {
+    request = doh_from_get(query_parameter(query, "dns"));
+  } else if (req.method == "POST") {
+    request = doh_from_post(req.content_type, req.body);
+  } else {
+    DohResponse r;
+    r.status = 405;
+    r.content_type = "application/json";
+    r.body = "{\"error\":\"method not allowed here (allowed: GET, POST)\"}";
+    return now(to_h2(std::move(r)));
+  }
+  if (request.refused()) return now(to_h2(doh_refusal(request)));
+  dns.answer_later(request.message, [reply](DnsAnswerFinish finish) {
+    reply([finish = std::move(finish)]() -> std::optional<H2Response> {
+      return to_h2(doh_answer(finish()));
+    });
+  });
 }
 
 H2Limits h2_limits() {
@@ -188,13 +207,20 @@ HttpServer::HttpServer(const StatusService& status, registrar::RegistrationServi
   if (directory) register_directory_routes(routes, *directory);
   if (dns) {
     register_doh_routes(routes, *dns);
+    auto limits = h2_limits();
+    limits.answer_timeout = dns->longest_wait() + kAnswerMargin;
     impl_->listener.serve_h2_with(
-        [this, dns](const H2Request& req) {
-          auto res = h2_doh(*dns, req);
-          if (res) impl_->counters.count(res->status);
-          return res;
+        [this, dns](const H2Request& req, const H2Reply& reply) {
+          // Counted when the response is made, on the connection's thread.
+          h2_doh(*dns, req, [this, reply](H2Finish finish) {
+            reply([this, finish = std::move(finish)] {
+              auto res = finish();
+              if (res) impl_->counters.count(res->status);
+              return res;
+            });
+          });
         },
-        h2_limits());
+        limits);
   }
   register_checkip_route(routes);
   register_status_page_routes(routes);

@@ -32,6 +32,16 @@ class ThreadResolver final : public dns::RemoteResolver {
   std::vector<std::thread> threads_;
 };
 
+// Keeps the callback until the test answers it.
+class HeldResolver final : public dns::RemoteResolver {
+ public:
+  void resolve(std::string, std::uint16_t,
+               std::function<void(const dns::RemoteAnswer&)> done) override {
+    held.push_back(std::move(done));
+  }
+  std::vector<std::function<void(const dns::RemoteAnswer&)>> held;
+};
+
 class NodeDohTest : public ::testing::Test {
  protected:
   NodeDohTest() : authority_(make_authority()), snapshots_(make_snapshot()) {}
@@ -62,6 +72,13 @@ class NodeDohTest : public ::testing::Test {
     spec.name = name;
     spec.id = 0;
     return doh.answer(build_query(spec));
+  }
+
+  static std::vector<std::uint8_t> query(const char* name) {
+    QuerySpec spec;
+    spec.name = name;
+    spec.id = 0;
+    return build_query(spec);
   }
 
   dns::Authority authority_;
@@ -104,6 +121,52 @@ TEST_F(NodeDohTest, AResponseGetsNoAnswer) {
   QuerySpec spec;
   spec.flags = dns::flag::QR;
   EXPECT_TRUE(doh.answer(build_query(spec)).empty());
+}
+
+TEST_F(NodeDohTest, LaterAnswersOwnDevicesDuringTheCall) {
+  HeldResolver resolver;
+  NodeDoh doh(authority_, snapshots_, resolver, std::chrono::milliseconds(500));
+  rest::DnsAnswerFinish finish;
+  doh.answer_later(query("laptop.alice.uw.dht."),
+                   [&finish](rest::DnsAnswerFinish f) { finish = std::move(f); });
+  ASSERT_TRUE(finish);
+  const auto d = decode(finish());
+  ASSERT_TRUE(d.ok);
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_EQ(d.answer[0].rdata, (std::vector<std::uint8_t>{192, 0, 2, 10}));
+  EXPECT_TRUE(resolver.held.empty());
+}
+
+TEST_F(NodeDohTest, LaterHandsOverAnotherAgentsNameWhenTheResolverAnswers) {
+  // HTTP/2 serves other streams meanwhile: nothing waits in answer_later.
+  HeldResolver resolver;
+  NodeDoh doh(authority_, snapshots_, resolver, std::chrono::milliseconds(500));
+  int calls = 0;
+  rest::DnsAnswerFinish finish;
+  doh.answer_later(query("desk.bob.mit.dht."), [&](rest::DnsAnswerFinish f) {
+    ++calls;
+    finish = std::move(f);
+  });
+  EXPECT_EQ(calls, 0);
+  ASSERT_EQ(resolver.held.size(), 1u);
+  std::thread([&] { resolver.held[0](found()); }).join();
+  ASSERT_EQ(calls, 1);
+  const auto d = decode(finish());
+  ASSERT_TRUE(d.ok);
+  EXPECT_EQ(d.rcode(), 0);
+  ASSERT_EQ(d.answer.size(), 1u);
+  EXPECT_EQ(d.answer[0].rdata, (std::vector<std::uint8_t>{198, 51, 100, 7}));
+}
+
+TEST_F(NodeDohTest, AResolverThatNeverAnswersIsServfailAfterTheLongestWait) {
+  HeldResolver resolver;
+  NodeDoh doh(authority_, snapshots_, resolver, std::chrono::milliseconds(10));
+  EXPECT_EQ(doh.longest_wait(), std::chrono::milliseconds(2010));
+  const auto d = decode(doh.answer(query("desk.bob.mit.dht.")));
+  ASSERT_TRUE(d.ok);
+  EXPECT_EQ(d.rcode(), 2);
+  ASSERT_EQ(resolver.held.size(), 1u);
+  resolver.held[0](found());  // too late: goes nowhere
 }
 
 }  // namespace

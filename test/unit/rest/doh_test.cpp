@@ -78,6 +78,11 @@ class EchoService final : public DnsQueryService {
     out.insert(out.end(), std::begin(rr), std::end(rr));
     return out;
   }
+  void answer_later(std::span<const std::uint8_t> q,
+                    std::function<void(DnsAnswerFinish)> done) override {
+    done([answer = answer(q)] { return answer; });
+  }
+  std::chrono::milliseconds longest_wait() const override { return std::chrono::seconds(1); }
 };
 
 TEST(DohRespond, AnswersWithTheMessageAndItsFreshness) {
