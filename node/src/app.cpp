@@ -442,6 +442,7 @@ int run_node(const NodeConfig& cfg) {
   }
 
   NodeDirectory directory_service(resolver, directory.get(), cfg.suffix, timeout);
+  NodeDoh doh(authority, *snapshots, resolver, timeout);
   MetricsSources sources;
   sources.version = kVersion;
   sources.label = cfg.label;
@@ -454,6 +455,7 @@ int run_node(const NodeConfig& cfg) {
   sources.directory = directory.get();
   sources.registration = registration.get();
   sources.signed_messages = signed_messages.get();
+  sources.doh = &doh;
   rest::StatusInfo fixed;
   fixed.addresses = published_addresses;
   fixed.dns_port = dns_listen.front().port;
@@ -464,7 +466,6 @@ int run_node(const NodeConfig& cfg) {
   http_options.tls_cert = cfg.tls_cert;
   http_options.tls_key = cfg.tls_key;
   http_options.max_connections_per_client = cfg.http_max_per_client;
-  NodeDoh doh(authority, *snapshots, resolver, timeout);
   rest::HttpServer http(status, registration.get(), &directory_service, http_options, &doh);
   http.start(http_listen.host, http_listen.port);
   dns_server.start();

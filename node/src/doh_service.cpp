@@ -28,6 +28,7 @@ std::vector<std::uint8_t> NodeDoh::answer(std::span<const std::uint8_t> query) {
 
 void NodeDoh::answer_later(std::span<const std::uint8_t> query,
                            std::function<void(rest::DnsAnswerFinish)> done) {
+  queries_.fetch_add(1, std::memory_order_relaxed);
   // One answer buffer per HTTP worker thread: TCP's limit, 65535 bytes.
   thread_local std::vector<std::uint8_t> out(65535);
   const auto snapshot = snapshots_.current();

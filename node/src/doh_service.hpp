@@ -3,7 +3,9 @@
 // limits), and for another agent's name the resolver: waited for on the HTTP
 // worker within --timeout (HTTP/1.1), or handed over when it comes (HTTP/2,
 // whose other streams go on meanwhile).
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 
 #include "pweb/dns/authority.hpp"
 #include "pweb/dns/remote.hpp"
@@ -23,6 +25,9 @@ class NodeDoh final : public rest::DnsQueryService {
                     std::function<void(rest::DnsAnswerFinish)> done) override;
   std::chrono::milliseconds longest_wait() const override;
 
+  // DNS messages received over DoH (both HTTP versions), for /metrics.
+  std::uint64_t queries() const noexcept { return queries_.load(std::memory_order_relaxed); }
+
  private:
   // The response with what the resolver said about the name.
   std::vector<std::uint8_t> finish(std::span<const std::uint8_t> query,
@@ -35,6 +40,7 @@ class NodeDoh final : public rest::DnsQueryService {
   // Never filled: the resolver keeps its own cache of other agents' answers,
   // shared by every HTTP worker; a query for one is always asked of it.
   const dns::RemoteCache no_cache_{1};
+  std::atomic<std::uint64_t> queries_{0};
 };
 
 }  // namespace pweb::node

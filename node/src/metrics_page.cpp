@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "doh_service.hpp"
 #include "pweb/dht/agent_directory.hpp"
 #include "pweb/dns/server.hpp"
 #include "pweb/dns/signed_messages.hpp"
@@ -170,6 +171,11 @@ std::string render_metrics(const MetricsSources& src) {
           static_cast<double>(snap->memory_bytes()));
   }
   if (src.registration) registrar_metrics(w, *src.registration);
+  if (src.doh) {
+    counter(w, "pweb_dns_doh_queries_total",
+            "DNS queries received over HTTPS (DoH, /dns-query; not in the UDP, TCP or DoT counts)",
+            src.doh->queries());
+  }
   if (src.signed_messages) {
     const auto& m = *src.signed_messages;
     const auto counts = m.update_counts();

@@ -22,6 +22,7 @@ class RegistrationService;
 namespace pweb::node {
 
 class Resolver;
+class NodeDoh;
 
 // What the page is made of; any pointer may be null (not running in this mode).
 struct MetricsSources {
@@ -36,6 +37,7 @@ struct MetricsSources {
   const dht::AgentDirectory* directory = nullptr;
   const registrar::RegistrationService* registration = nullptr;
   const dns::SignedMessages* signed_messages = nullptr;
+  const NodeDoh* doh = nullptr;
 };
 
 std::string render_metrics(const MetricsSources& sources);

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import re
 import shutil
+import ssl
 import subprocess
+import urllib.request
 
 import dns.message
 import dns.rcode
@@ -122,6 +124,32 @@ def test_negative_answer_is_cached_for_the_soa_minimum(tls_node, tmp_path):
     assert msg.rcode() == dns.rcode.NXDOMAIN, msg
     soa = msg.authority[0]
     assert r.headers["cache-control"] == f"max-age={min(soa.ttl, soa[0].minimum)}", (r, msg)
+
+
+def metrics(node) -> dict:
+    """Unlabelled samples of /metrics (HTTPS: --tls-cert makes the API HTTPS)."""
+    ctx = ssl.create_default_context(cafile=str(node.cert))
+    ctx.check_hostname = False
+    with urllib.request.urlopen(f"https://127.0.0.1:{node.http_port}/metrics", timeout=5,
+                                context=ctx) as r:
+        text = r.read().decode()
+    return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+            if line and not line.startswith("#") and "{" not in line}
+
+
+def test_doh_queries_are_counted_apart_from_udp_and_tcp(tls_node, tmp_path):
+    before = metrics(tls_node)
+    wire = query_wire()
+    assert_device_answer(curl(tls_node, tmp_path, "http2", f"/dns-query?dns={b64url(wire)}"), "2")
+    assert_device_answer(curl(tls_node, tmp_path, "http2", "/dns-query", post=wire), "2")
+    assert_device_answer(curl(tls_node, tmp_path, "http1.1", "/dns-query", post=wire), "1.1")
+    # Refused before it is a DNS message: not a DoH query.
+    assert curl(tls_node, tmp_path, "http2", "/dns-query?dns=AAAB").status == 400
+    after = metrics(tls_node)
+    assert after["pweb_dns_doh_queries_total"] - before["pweb_dns_doh_queries_total"] == 3
+    for other in ("pweb_dns_udp_queries_total", "pweb_dns_tcp_queries_total",
+                  "pweb_dns_dot_queries_total"):
+        assert after[other] == before[other], other
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])

@@ -28,6 +28,7 @@ REQUIRED = {
     "pweb_dns_cache_hits": "counter",
     "pweb_dns_cache_misses": "counter",
     "pweb_dns_cookies": "counter",
+    "pweb_dns_doh_queries": "counter",
     "pweb_resolver_cache_hits": "counter",
     "pweb_resolver_cache_misses": "counter",
     "pweb_resolver_agent_failovers": "counter",
