@@ -5,11 +5,12 @@ SIGKILLed (its connections refused at once) or frozen with SIGSTOP (it hangs:
 a query to it costs its share of --timeout), the asker moves off it after at
 most one --timeout and no query fails after that.
 
-The two `uw` nodes each have their own SQLite data dir holding the same
-device (imported into each: the shared PostgreSQL store is not merged yet).
-Their identity is copied by hand (`pweb-node identity export/import` comes
-separately): identity.pem and identity.crt, not identity.node-id, so the
-second node gets its own node id and its own record.
+Failover alone, without PostgreSQL: the two `uw` nodes each have their own
+SQLite data dir holding the same device (imported into each; the shared
+store is test_label_ha.py's). Their identity is copied file by file
+(identity.pem and identity.crt, not identity.node-id, as `pweb-node identity
+export/import` moves it), so the second node gets its own node id and its
+own record.
 """
 from __future__ import annotations
 
