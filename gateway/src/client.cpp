@@ -108,7 +108,9 @@ void GatewayClient::enqueue(std::string name, std::uint16_t qtype, Done done, Do
   }
   const bool typed = static_cast<bool>(done3);
   const std::uint16_t serial = next_serial();
-  const auto deadline = std::chrono::steady_clock::now() + config_.timeout;
+  const auto now = std::chrono::steady_clock::now();
+  if (suspect_ && !probe_ && now >= suspect_until_) probe_ = serial;
+  const auto deadline = now + config_.timeout;
   outstanding_.emplace(serial, Outstanding{std::move(done), std::move(done3), qtype, deadline});
   deadlines_.emplace_back(deadline, serial);
   arm_deadlines();
@@ -297,7 +299,7 @@ void GatewayClient::on_read(std::size_t pos) {
     }
     pos += d.consumed;
     const std::uint16_t serial = std::visit([](const auto& f) { return f.serial; }, d.frame);
-    suspect_until_ = {};
+    suspect_ = false;
     backoff_ = config_.min_backoff;
     finish(serial, &d.frame);
     if (link != link_) return;  // a callback closed or replaced the link
@@ -343,11 +345,16 @@ void GatewayClient::flush() {
 }
 
 // Connected but silent (a hung process, a host gone from the network): not
-// healthy until a reply comes, or for a back-off, after which one query probes it.
+// healthy until a reply comes, or for a back-off, after which one query probes
+// it. Queries sent before it was suspect, timing out after the first, neither
+// lengthen the back-off nor start it again.
 void GatewayClient::timed_out(std::uint16_t serial) {
   if (outstanding_.count(serial) == 0) return;
-  suspect_until_ = std::chrono::steady_clock::now() + backoff_;
-  backoff_ = std::min(backoff_ * 2, config_.max_backoff);
+  if (!suspect_ || probe_ == serial) {
+    suspect_ = true;
+    suspect_until_ = std::chrono::steady_clock::now() + backoff_;
+    backoff_ = std::min(backoff_ * 2, config_.max_backoff);
+  }
   finish(serial, nullptr);
 }
 
@@ -388,12 +395,14 @@ void GatewayClient::prune_deadlines() {
 }
 
 bool GatewayClient::healthy() const noexcept {
-  return state_ != State::waiting && std::chrono::steady_clock::now() >= suspect_until_;
+  if (state_ == State::waiting) return false;
+  return !suspect_ || (!probe_ && std::chrono::steady_clock::now() >= suspect_until_);
 }
 
 void GatewayClient::finish(std::uint16_t serial, const Frame* reply) {
   const auto it = outstanding_.find(serial);
   if (it == outstanding_.end()) return;  // timed out already, or an unknown serial
+  if (probe_ == serial) probe_.reset();
   auto o = std::move(it->second);
   outstanding_.erase(it);
   prune_deadlines();
@@ -408,6 +417,7 @@ void GatewayClient::finish(std::uint16_t serial, const Frame* reply) {
 }
 
 void GatewayClient::fail_all() {
+  probe_.reset();
   waiting_.clear();
   auto all = std::move(outstanding_);
   outstanding_.clear();

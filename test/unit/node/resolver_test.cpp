@@ -649,6 +649,45 @@ TEST_F(ResolverTest, AHungAgentNodeCostsItsShareOfTheTimeout) {
   r->stop();
 }
 
+// Past its back-off, a hung node is probed by one query, not by every query
+// sent while that probe waits: a burst then goes to the live node, all but
+// the probe in time (the bench's SIGSTOP rows: dozens of slow answers before).
+TEST_F(ResolverTest, AHungAgentNodeIsProbedByOneQueryAtATime) {
+  Agent hung({{"laptop.bob.mit", {198, 51, 100, 1}}}, 2500ms);
+  Agent live({{"laptop.bob.mit", {198, 51, 100, 2}}});
+  publish_nodes("mit", {record("mit", hung.port()), record("mit", live.port())});
+  ResolverConfig cfg;
+  cfg.timeout = 1s;
+  cfg.ttl = 0;
+  auto r = make(cfg);
+  // Until one query has met the hung node (it comes first or second).
+  for (int i = 0; i < 3 && hung.queries == 0; ++i) ask(*r, "laptop.bob.mit");
+  ASSERT_EQ(hung.queries, 1);
+  std::this_thread::sleep_for(150ms);  // its first back-off (100 ms) has passed
+  constexpr int kBurst = 20;
+  using Clock = std::chrono::steady_clock;
+  std::vector<std::promise<std::pair<Resolution, Clock::time_point>>> done(kBurst);
+  const auto t0 = Clock::now();
+  for (int i = 0; i < kBurst; ++i) {
+    // Distinct names: one name's concurrent queries would share one lookup.
+    r->resolve_detailed("d" + std::to_string(i) + ".bob.mit", dns::type::A,
+                        [&done, i](const Resolution& res) {
+                          done[i].set_value({res, Clock::now()});
+                        });
+  }
+  int slow = 0;
+  for (auto& p : done) {
+    auto f = p.get_future();
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+    const auto [res, at] = f.get();
+    EXPECT_NE(res.answer.status, Status::servfail);
+    if (at - t0 >= 400ms) ++slow;  // it waited for the hung node (500 ms)
+  }
+  EXPECT_EQ(hung.queries, 2);  // the probe, and nothing else
+  EXPECT_LE(slow, 1);
+  r->stop();
+}
+
 // Every node dead: SERVFAIL (the agent), and the record is forgotten, so the
 // next query looks the label up again.
 TEST_F(ResolverTest, AllAgentNodesDeadIsServfailAndTheRecordIsLookedUpAgain) {

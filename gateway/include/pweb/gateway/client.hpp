@@ -53,7 +53,8 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   void query(std::string name, std::uint16_t qtype, Done3 done);
   void close();
   // False while backing off after a failed connection, or after a query timed
-  // out until a reply or a back-off has passed. On the io thread only.
+  // out until a reply, or a back-off has passed and while the one query sent
+  // then to probe it is outstanding. On the io thread only.
   [[nodiscard]] bool healthy() const noexcept;
   // The protocol version of the current (or next) connection. On the io thread only.
   [[nodiscard]] std::uint16_t version() const noexcept { return offer_; }
@@ -127,7 +128,11 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   int sync_reads_ = 0;  // records taken without an asynchronous read, in a row
   std::uint16_t serial_ = 0;
   std::uint16_t offer_ = kVersion3;  // the version this client opens with
+  // A query timed out and no reply came since: not healthy until
+  // suspect_until_, then one query (probe_, while outstanding) tries it.
+  bool suspect_ = false;
   std::chrono::steady_clock::time_point suspect_until_{};
+  std::optional<std::uint16_t> probe_;
   std::deque<Waiting> waiting_;  // until the connection is ready
   std::unordered_map<std::uint16_t, Outstanding> outstanding_;
   std::vector<std::uint8_t> out_;
