@@ -4,11 +4,17 @@
 
 #include <algorithm>
 #include <asio/ssl.hpp>
+#include <string_view>
 
 namespace pweb::gateway {
 
 using Tcp = asio::ip::tcp::socket;
 using Tls = asio::ssl::stream<Tcp>;
+
+namespace {
+// What a suspect server is asked, to learn that it answers again.
+constexpr std::string_view kProbeName = "pweb-probe";
+}  // namespace
 
 // One connection attempt and its buffers. Handlers hold it, so a link given
 // up (reconnect, close) stays alive until its last operation has completed,
@@ -58,7 +64,8 @@ GatewayClient::GatewayClient(asio::io_context& io, std::string host, std::uint16
       backoff_timer_(io),
       deadline_timer_(io),
       backoff_(config_.min_backoff),
-      offer_(std::clamp(config_.max_version, kVersion, kVersion3)) {}
+      offer_(std::clamp(config_.max_version, kVersion, kVersion3)),
+      probe_timer_(io) {}
 
 void GatewayClient::query(std::string name, Done done) {
   if (io_.get_executor().running_in_this_thread()) {
@@ -87,6 +94,7 @@ void GatewayClient::close() {
     self->closed_ = true;
     self->backoff_timer_.cancel();
     self->deadline_timer_.cancel();
+    self->probe_timer_.cancel();
     self->resolver_.cancel();
     self->drop_link();
     self->fail_all();
@@ -100,27 +108,31 @@ std::uint16_t GatewayClient::next_serial() {
   return serial_;
 }
 
-void GatewayClient::enqueue(std::string name, std::uint16_t qtype, Done done, Done3 done3) {
+std::optional<std::uint16_t> GatewayClient::enqueue(std::string name, std::uint16_t qtype,
+                                                    Done done, Done3 done3) {
   // Backing off after a failed connection: say so now rather than at the timeout.
   if (closed_ || state_ == State::waiting || outstanding_.size() >= 65000) {
-    if (done3) return done3(std::nullopt);
-    return done(std::nullopt);
+    if (done3) {
+      done3(std::nullopt);
+    } else {
+      done(std::nullopt);
+    }
+    return std::nullopt;
   }
   const bool typed = static_cast<bool>(done3);
   const std::uint16_t serial = next_serial();
-  const auto now = std::chrono::steady_clock::now();
-  if (suspect_ && !probe_ && now >= suspect_until_) probe_ = serial;
-  const auto deadline = now + config_.timeout;
+  const auto deadline = std::chrono::steady_clock::now() + config_.timeout;
   outstanding_.emplace(serial, Outstanding{std::move(done), std::move(done3), qtype, deadline});
   deadlines_.emplace_back(deadline, serial);
   arm_deadlines();
   if (state_ == State::ready) {
     send(serial, name, qtype, typed);
     flush_soon();
-    return;
+    return serial;
   }
   waiting_.push_back(Waiting{serial, std::move(name), qtype, typed});
   if (state_ == State::idle) connect();
+  return serial;
 }
 
 // Closes the current link, if any; its pending handlers see it is not current.
@@ -345,17 +357,31 @@ void GatewayClient::flush() {
 }
 
 // Connected but silent (a hung process, a host gone from the network): not
-// healthy until a reply comes, or for a back-off, after which one query probes
-// it. Queries sent before it was suspect, timing out after the first, neither
-// lengthen the back-off nor start it again.
+// healthy until a reply comes. Queries sent before it was suspect, timing out
+// after the first, do not lengthen the back-off; the probe does.
 void GatewayClient::timed_out(std::uint16_t serial) {
   if (outstanding_.count(serial) == 0) return;
-  if (!suspect_ || probe_ == serial) {
-    suspect_ = true;
-    suspect_until_ = std::chrono::steady_clock::now() + backoff_;
-    backoff_ = std::min(backoff_ * 2, config_.max_backoff);
-  }
+  const bool again = !suspect_ || probe_ == serial;
+  suspect_ = true;
   finish(serial, nullptr);
+  if (again) probe_later();
+}
+
+void GatewayClient::probe_later() {
+  probe_timer_.expires_after(backoff_);
+  backoff_ = std::min(backoff_ * 2, config_.max_backoff);
+  probe_timer_.async_wait([weak = weak_from_this()](const asio::error_code& ec) {
+    if (auto self = weak.lock(); self && !ec) self->probe();
+  });
+}
+
+// A name no server holds (not device.user.agent): any answer says the server
+// is back, and asking it has no effect there.
+void GatewayClient::probe() {
+  if (closed_ || !suspect_ || probe_) return;
+  probe_ = enqueue(
+      std::string(kProbeName), 0, [](std::optional<Answer>) {}, nullptr);
+  if (!probe_) probe_later();  // no connection now: again after the next back-off
 }
 
 void GatewayClient::arm_deadlines() {
@@ -394,10 +420,7 @@ void GatewayClient::prune_deadlines() {
   }
 }
 
-bool GatewayClient::healthy() const noexcept {
-  if (state_ == State::waiting) return false;
-  return !suspect_ || (!probe_ && std::chrono::steady_clock::now() >= suspect_until_);
-}
+bool GatewayClient::healthy() const noexcept { return state_ != State::waiting && !suspect_; }
 
 void GatewayClient::finish(std::uint16_t serial, const Frame* reply) {
   const auto it = outstanding_.find(serial);
@@ -417,7 +440,11 @@ void GatewayClient::finish(std::uint16_t serial, const Frame* reply) {
 }
 
 void GatewayClient::fail_all() {
-  probe_.reset();
+  // The probe failed with the connection: another after the next back-off.
+  if (probe_) {
+    probe_.reset();
+    if (!closed_) probe_later();
+  }
   waiting_.clear();
   auto all = std::move(outstanding_);
   outstanding_.clear();

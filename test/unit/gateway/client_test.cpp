@@ -22,7 +22,9 @@ class ClientTest : public ::testing::Test {
   ClientTest() : guard_(asio::make_work_guard(io_)) {
     ServerConfig cfg;
     cfg.port = 0;
-    server_ = std::make_unique<GatewayServer>(cfg, [](const std::string& name, auto done) {
+    server_ = std::make_unique<GatewayServer>(cfg, [this](const std::string& name, auto done) {
+      (name == "pweb-probe" ? probes_ : others_)++;
+      if (mute_) return;                    // a hung server
       if (name == "slow.alice.uw") return;  // the server's own 30 s deadline is far away
       if (name.rfind("d", 0) == 0) {
         const auto n = static_cast<std::uint8_t>(std::stoi(name.substr(1)) % 256);
@@ -47,8 +49,17 @@ class ClientTest : public ::testing::Test {
     return f.get();
   }
 
+  // healthy() read on the io thread, as the resolver reads it.
+  bool healthy(const std::shared_ptr<GatewayClient>& c) {
+    std::promise<bool> p;
+    asio::post(io_, [&] { p.set_value(c->healthy()); });
+    return p.get_future().get();
+  }
+
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::atomic<bool> mute_{false};
+  std::atomic<int> probes_{0}, others_{0};
   std::unique_ptr<GatewayServer> server_;
   std::thread thread_;
 };
@@ -105,6 +116,35 @@ TEST_F(ClientTest, SilentServerTimesOutDeadServerFailsFast) {
   auto dead = GatewayClient::create(io_, "127.0.0.1", port, cfg);
   EXPECT_FALSE(ask(dead, "d1"));
   dead->close();
+}
+
+// A query that timed out makes the client unhealthy, and no caller's query
+// is needed to learn that the server is back: the client probes it itself
+// after each back-off, and is healthy again at the first answer.
+TEST_F(ClientTest, AHungServerIsProbedByTheClientUntilItAnswers) {
+  ClientConfig cfg;
+  cfg.timeout = std::chrono::milliseconds(200);
+  auto c = GatewayClient::create(io_, "127.0.0.1", server_->port(), cfg);
+  ASSERT_TRUE(ask(c, "d1"));
+  EXPECT_TRUE(healthy(c));
+  mute_ = true;
+  EXPECT_FALSE(ask(c, "d2"));
+  EXPECT_FALSE(healthy(c));
+  const int asked = others_;
+  // Back-offs of 100, 200, 400 ms, each probe waiting its 200 ms timeout.
+  for (int i = 0; i < 50 && probes_ < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GE(probes_, 2);
+  EXPECT_FALSE(healthy(c));
+  mute_ = false;
+  bool back = false;
+  for (int i = 0; i < 100 && !back; ++i) {  // the next probe: within 800 ms + 200 ms
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    back = healthy(c);
+  }
+  EXPECT_TRUE(back);
+  EXPECT_EQ(others_, asked);  // only probes reached it meanwhile
+  c->close();
 }
 
 // A server that only speaks v1 (the 2013 gateway's protocol): it tells a v2

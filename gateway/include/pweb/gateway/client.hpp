@@ -52,9 +52,10 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   // The records of type `qtype` at `name` (QUERY3 on v3, QUERY before).
   void query(std::string name, std::uint16_t qtype, Done3 done);
   void close();
-  // False while backing off after a failed connection, or after a query timed
-  // out until a reply, or a back-off has passed and while the one query sent
-  // then to probe it is outstanding. On the io thread only.
+  // False while backing off after a failed connection, and after a query
+  // timed out until a reply comes: past a back-off (doubling) the client asks
+  // the server a probe of its own, so that no caller's query waits on a
+  // server that may still hang. On the io thread only.
   [[nodiscard]] bool healthy() const noexcept;
   // The protocol version of the current (or next) connection. On the io thread only.
   [[nodiscard]] std::uint16_t version() const noexcept { return offer_; }
@@ -85,7 +86,9 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   enum class State { idle, connecting, ready, waiting };
   struct Link;  // one connection: its socket (and TLS), read and write buffers
 
-  void enqueue(std::string name, std::uint16_t qtype, Done done, Done3 done3);
+  // The query's serial; nullopt when it failed at once (`done` was called).
+  std::optional<std::uint16_t> enqueue(std::string name, std::uint16_t qtype, Done done,
+                                       Done3 done3);
   void connect();
   void on_connect(const asio::error_code& err);
   void on_tls(const asio::error_code& err);
@@ -102,6 +105,8 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   // The reply to `serial` (null: none), in the form its query wanted.
   void finish(std::uint16_t serial, const Frame* reply);
   void timed_out(std::uint16_t serial);
+  void probe_later();
+  void probe();
   void arm_deadlines();
   void on_deadlines();
   void prune_deadlines();
@@ -128,11 +133,11 @@ class GatewayClient : public std::enable_shared_from_this<GatewayClient> {
   int sync_reads_ = 0;  // records taken without an asynchronous read, in a row
   std::uint16_t serial_ = 0;
   std::uint16_t offer_ = kVersion3;  // the version this client opens with
-  // A query timed out and no reply came since: not healthy until
-  // suspect_until_, then one query (probe_, while outstanding) tries it.
+  // A query timed out and no reply came since; probe_ is the client's own
+  // query that asks whether the server is back, while outstanding.
   bool suspect_ = false;
-  std::chrono::steady_clock::time_point suspect_until_{};
   std::optional<std::uint16_t> probe_;
+  asio::steady_timer probe_timer_;
   std::deque<Waiting> waiting_;  // until the connection is ready
   std::unordered_map<std::uint16_t, Outstanding> outstanding_;
   std::vector<std::uint8_t> out_;
