@@ -14,6 +14,16 @@ constexpr std::chrono::seconds kMargin{2};
 
 std::vector<std::uint8_t> bytes(std::span<const std::uint8_t> s) { return {s.begin(), s.end()}; }
 
+// One answer buffer per HTTP worker thread: TCP's limit, 65535 bytes.
+std::vector<std::uint8_t>& buffer() {
+  thread_local std::vector<std::uint8_t> out(65535);
+  return out;
+}
+
+std::vector<std::uint8_t> response_of(const dns::Processed& p) {
+  return bytes(std::span(buffer()).first(p.response.size));
+}
+
 }  // namespace
 
 std::chrono::milliseconds NodeDoh::longest_wait() const { return timeout_ + kMargin; }
@@ -29,16 +39,9 @@ std::vector<std::uint8_t> NodeDoh::answer(std::span<const std::uint8_t> query) {
 void NodeDoh::answer_later(std::span<const std::uint8_t> query,
                            std::function<void(rest::DnsAnswerFinish)> done) {
   queries_.fetch_add(1, std::memory_order_relaxed);
-  // One answer buffer per HTTP worker thread: TCP's limit, 65535 bytes.
-  thread_local std::vector<std::uint8_t> out(65535);
-  const auto snapshot = snapshots_.current();
-  const dns::RemoteContext remote{&no_cache_, nullptr, dns::RemoteCache::Clock::now()};
-  const auto p = dns::process_query(query, out, dns::Transport::tcp, authority_, *snapshot, remote);
+  const auto p = process(query, nullptr);
   if (!p.pending) {
-    done([answer = std::vector<std::uint8_t>(
-              out.begin(), out.begin() + static_cast<std::ptrdiff_t>(p.response.size))]() mutable {
-      return std::move(answer);
-    });
+    done([answer = response_of(p)]() mutable { return std::move(answer); });
     return;
   }
   std::string key;
@@ -56,11 +59,14 @@ void NodeDoh::answer_later(std::span<const std::uint8_t> query,
 
 std::vector<std::uint8_t> NodeDoh::finish(std::span<const std::uint8_t> query,
                                           const dns::RemoteAnswer& resolved) const {
-  thread_local std::vector<std::uint8_t> out(65535);
-  const dns::RemoteContext remote{&no_cache_, &resolved, dns::RemoteCache::Clock::now()};
-  const auto p = dns::process_query(query, out, dns::Transport::tcp, authority_,
-                                    *snapshots_.current(), remote);
-  return {out.begin(), out.begin() + static_cast<std::ptrdiff_t>(p.response.size)};
+  return response_of(process(query, &resolved));
+}
+
+dns::Processed NodeDoh::process(std::span<const std::uint8_t> query,
+                                const dns::RemoteAnswer* resolved) const {
+  const dns::RemoteContext remote{&no_cache_, resolved, dns::RemoteCache::Clock::now()};
+  return dns::process_query(query, buffer(), dns::Transport::tcp, authority_, *snapshots_.current(),
+                            remote);
 }
 
 }  // namespace pweb::node

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "pweb/dns/authority.hpp"
+#include "pweb/dns/query_processor.hpp"
 #include "pweb/dns/remote.hpp"
 #include "pweb/registrar/snapshot.hpp"
 #include "pweb/rest/dns_query_service.hpp"
@@ -32,6 +33,10 @@ class NodeDoh final : public rest::DnsQueryService {
   // The response with what the resolver said about the name.
   std::vector<std::uint8_t> finish(std::span<const std::uint8_t> query,
                                    const dns::RemoteAnswer& resolved) const;
+  // The UDP/TCP path into this thread's buffer; `resolved`: the resolver's
+  // answer for another agent's name, null before it was asked.
+  dns::Processed process(std::span<const std::uint8_t> query,
+                         const dns::RemoteAnswer* resolved) const;
 
   const dns::Authority& authority_;
   const registrar::SnapshotHolder& snapshots_;

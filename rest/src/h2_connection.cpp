@@ -88,8 +88,8 @@ struct Stream {
   std::size_t head_bytes = 0;
   std::size_t header_fields = 0;
   bool complete = false;    // END_STREAM received
-  bool dispatched = false;  // given to the handler, at `dispatched_at`
-  Clock::time_point dispatched_at;
+  bool dispatched = false;  // given to the handler, to reply by `answer_by`
+  Clock::time_point answer_by;
   bool answered = false;  // a response is submitted
   H2Response response;
   std::size_t sent = 0;  // of response.body
@@ -113,7 +113,7 @@ class Connection {
   bool flush();
   bool answer_ready();
   // Answers with `finish`'s response, or resets the stream when it has none.
-  void complete(int32_t id, Stream& s, const H2Finish& finish);
+  void answer_with(int32_t id, Stream& s, const H2Finish& finish);
   // Answers 504 what the handler has not replied to within answer_timeout.
   void give_up_late(Clock::time_point now);
   std::optional<Clock::time_point> answer_deadline() const;
@@ -377,7 +377,7 @@ bool Connection::answer_ready() {
   for (auto& [id, s] : streams_) {
     if (!s.complete || s.dispatched || s.answered) continue;
     s.dispatched = true;
-    s.dispatched_at = Clock::now();
+    s.answer_by = Clock::now() + limits_.answer_timeout;
     handler_(s.request,
              [box = mailbox_, id = id](H2Finish finish) { box->post(id, std::move(finish)); });
   }
@@ -385,12 +385,12 @@ bool Connection::answer_ready() {
     // Gone (reset by the client) or answered (refused, or too late): dropped.
     const auto it = streams_.find(id);
     if (it == streams_.end() || it->second.answered) continue;
-    complete(id, it->second, finish);
+    answer_with(id, it->second, finish);
   }
   return flush();
 }
 
-void Connection::complete(int32_t id, Stream& s, const H2Finish& finish) {
+void Connection::answer_with(int32_t id, Stream& s, const H2Finish& finish) {
   auto response = finish ? finish() : std::nullopt;
   if (!response) {
     s.answered = true;
@@ -406,15 +406,14 @@ std::optional<Clock::time_point> Connection::answer_deadline() const {
   std::optional<Clock::time_point> earliest;
   for (const auto& [id, s] : streams_) {
     if (!s.dispatched || s.answered) continue;
-    const auto end = s.dispatched_at + limits_.answer_timeout;
-    earliest = std::min(earliest.value_or(end), end);
+    earliest = std::min(earliest.value_or(s.answer_by), s.answer_by);
   }
   return earliest;
 }
 
 void Connection::give_up_late(Clock::time_point now) {
   for (auto& [id, s] : streams_) {
-    if (!s.dispatched || s.answered || now < s.dispatched_at + limits_.answer_timeout) continue;
+    if (!s.dispatched || s.answered || now < s.answer_by) continue;
     s.response.status = 504;
     s.response.content_type = "application/json";
     s.response.body = "{\"error\":\"no answer within " +

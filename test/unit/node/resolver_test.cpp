@@ -236,6 +236,20 @@ class ResolverTest : public ::testing::Test {
     return r;
   }
 
+  // Label mit on two nodes: the first hung (connected, never in time), the
+  // second live; asked with a timeout of 1 s (500 ms a node) and no caching.
+  struct HungAndLive {
+    Agent hung{{{"laptop.bob.mit", {198, 51, 100, 1}}}, 2500ms};
+    Agent live{{{"laptop.bob.mit", {198, 51, 100, 2}}}};
+  };
+  std::unique_ptr<Resolver> make(const HungAndLive& nodes) {
+    publish_nodes("mit", {record("mit", nodes.hung.port()), record("mit", nodes.live.port())});
+    ResolverConfig cfg;
+    cfg.timeout = 1s;
+    cfg.ttl = 0;
+    return make(cfg);
+  }
+
   static Resolution ask(Resolver& r, const std::string& key, std::uint16_t qtype = dns::type::A) {
     std::promise<Resolution> p;
     auto f = p.get_future();
@@ -629,13 +643,8 @@ TEST_F(ResolverTest, AgentNodesFailOverFromADeadOneAndRememberIt) {
 // timeout, not all of it: the next node answers within the timeout, and the
 // hung one is skipped while suspect.
 TEST_F(ResolverTest, AHungAgentNodeCostsItsShareOfTheTimeout) {
-  Agent hung({{"laptop.bob.mit", {198, 51, 100, 1}}}, 2500ms);
-  Agent live({{"laptop.bob.mit", {198, 51, 100, 2}}});
-  publish_nodes("mit", {record("mit", hung.port()), record("mit", live.port())});
-  ResolverConfig cfg;
-  cfg.timeout = 1s;
-  cfg.ttl = 0;
-  auto r = make(cfg);
+  HungAndLive nodes;
+  auto r = make(nodes);
   int waited = 0;
   for (int i = 0; i < 6; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -658,13 +667,9 @@ TEST_F(ResolverTest, AHungAgentNodeCostsItsShareOfTheTimeout) {
 // goes to the live node in time (the bench's SIGSTOP rows had dozens of slow
 // answers: every query sent while a caller's query probed it waited too).
 TEST_F(ResolverTest, AHungAgentNodeGetsNoQueryWhileSuspect) {
-  Agent hung({{"laptop.bob.mit", {198, 51, 100, 1}}}, 2500ms);
-  Agent live({{"laptop.bob.mit", {198, 51, 100, 2}}});
-  publish_nodes("mit", {record("mit", hung.port()), record("mit", live.port())});
-  ResolverConfig cfg;
-  cfg.timeout = 1s;
-  cfg.ttl = 0;
-  auto r = make(cfg);
+  HungAndLive nodes;
+  auto& hung = nodes.hung;
+  auto r = make(nodes);
   // Until one query has met the hung node (it comes first or second).
   for (int i = 0; i < 3 && hung.queries == 0; ++i) ask(*r, "laptop.bob.mit");
   ASSERT_EQ(hung.queries, 1);
